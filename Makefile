@@ -1,0 +1,50 @@
+# cartosoins — the two commands of the README:
+#   make run    create .venv, install, produce the default map (and later: start the service)
+#   make test   install the dev extras, then ruff, mypy and pytest
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out
+DEPARTEMENT ?= 63
+PIP_FLAGS ?= --disable-pip-version-check --no-input -q
+
+.PHONY: run test lint typecheck pytest bench reference clean install install-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: $(VENV)/.installed
+	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --out $(OUT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+pytest: install-dev
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: install-dev
+	$(BIN)/python benchmarks/bench_reference.py
+
+reference: install
+	$(BIN)/python scripts/build_reference.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
