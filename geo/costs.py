@@ -1,0 +1,350 @@
+"""Travel costs between demand points (communes) and supply points (practitioners, sites).
+
+One sparse representation, :class:`TravelCosts`, holds only the pairs within the maximum cost
+(zero-cost pairs included: a practitioner in the commune itself) whatever the backend: straight
+lines in a metric CRS, or a user-supplied origin–destination table (INSEE Metric, OSRM export…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from geo.errors import DataValidationError, InputFormatError
+
+__all__ = [
+    "DETOUR_FACTOR",
+    "SPEED_KMH",
+    "TravelCosts",
+    "km_to_minutes",
+    "minutes_to_km",
+    "read_od_table",
+    "straight_line_costs",
+]
+
+#: Ratio of road distance to straight-line distance. 1.3 is the usual mean for France's road
+#: network between communes (e.g. INSEE/SOeS comparisons of Metric and crow-fly distances give
+#: 1.2–1.4 depending on terrain); a parameter, not a fact.
+DETOUR_FACTOR = 1.3
+#: Mean door-to-door road speed used to turn road kilometres into minutes (mixed rural roads).
+SPEED_KMH = 60.0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def km_to_minutes(
+    km: FloatArray | float, detour_factor: float = DETOUR_FACTOR, speed_kmh: float = SPEED_KMH
+) -> Any:
+    """Turn straight-line kilometres into travel minutes: ``km × detour / speed × 60``."""
+    return np.asarray(km, dtype="float64") * detour_factor / speed_kmh * 60.0
+
+
+def minutes_to_km(
+    minutes: float, detour_factor: float = DETOUR_FACTOR, speed_kmh: float = SPEED_KMH
+) -> float:
+    """Straight-line kilometres reachable in ``minutes`` (inverse of :func:`km_to_minutes`)."""
+    return float(minutes) / 60.0 * speed_kmh / detour_factor
+
+
+@dataclass(frozen=True)
+class TravelCosts:
+    """Sparse origin–destination travel costs.
+
+    Attributes
+    ----------
+    origins, destinations : pandas.Index
+        Ids of demand and supply points; positions in these indexes are what ``rows`` and
+        ``cols`` hold.
+    rows, cols : numpy.ndarray of int64
+        Pair positions.
+    minutes : numpy.ndarray of float64
+        Travel time of each pair, ≥ 0 (zeros are real pairs).
+    km : numpy.ndarray of float64 or None
+        Straight-line distance of each pair when known.
+    max_minutes : float
+        No pair beyond this cost is stored.
+    method : str
+        ``"straight_line"``, ``"od_table"`` or ``"road"``.
+    params : dict
+        Parameters of the backend, for the analysis metadata.
+    """
+
+    origins: pd.Index
+    destinations: pd.Index
+    rows: IntArray
+    cols: IntArray
+    minutes: FloatArray
+    km: FloatArray | None
+    max_minutes: float
+    method: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        """Number of stored pairs."""
+        return int(self.rows.size)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long table ``origin, dest, cost`` (minutes), as PySAL ``access`` takes it."""
+        return pd.DataFrame(
+            {
+                "origin": self.origins.to_numpy()[self.rows],
+                "dest": self.destinations.to_numpy()[self.cols],
+                "cost": self.minutes,
+            }
+        )
+
+    def within(self, max_minutes: float) -> TravelCosts:
+        """Keep the pairs with cost ≤ ``max_minutes``."""
+        if max_minutes >= self.max_minutes:
+            return self
+        keep = self.minutes <= max_minutes
+        return TravelCosts(
+            self.origins,
+            self.destinations,
+            self.rows[keep],
+            self.cols[keep],
+            self.minutes[keep],
+            None if self.km is None else self.km[keep],
+            float(max_minutes),
+            self.method,
+            dict(self.params),
+        )
+
+    def nearest_minutes(self) -> FloatArray:
+        """Minimum cost per origin; NaN where no destination is within reach."""
+        out = np.full(len(self.origins), np.inf)
+        np.minimum.at(out, self.rows, self.minutes)
+        out[np.isinf(out)] = np.nan
+        return out
+
+
+def _metric_xy(points: gpd.GeoSeries, crs: str, what: str) -> FloatArray:
+    if points.crs is None:
+        raise DataValidationError(f"{what} points have no CRS; set one (e.g. EPSG:4326)")
+    if len(points) and not points.geom_type.dropna().eq("Point").all():
+        kinds = sorted(set(points.geom_type.dropna()) - {"Point"})
+        raise DataValidationError(f"{what} geometries must be points, got {', '.join(kinds)}")
+    projected = points.to_crs(crs)
+    xy = shapely.get_coordinates(projected.to_numpy(), include_z=False)
+    if len(xy) != len(points) or not np.isfinite(xy).all():
+        missing = points.index[points.isna() | points.is_empty]
+        where = list(missing[:5]) if len(missing) else "unknown rows"
+        raise DataValidationError(f"{what} points have missing or empty coordinates at {where}")
+    return xy
+
+
+def _unique_index(index: pd.Index, what: str) -> pd.Index:
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()[:5].tolist()
+        raise DataValidationError(f"duplicate {what} ids: {dup}")
+    return index
+
+
+def straight_line_costs(
+    demand: gpd.GeoSeries,
+    supply: gpd.GeoSeries,
+    *,
+    crs: str = "EPSG:2154",
+    max_km: float | None = None,
+    max_minutes: float | None = None,
+    detour_factor: float = DETOUR_FACTOR,
+    speed_kmh: float = SPEED_KMH,
+) -> TravelCosts:
+    """Straight-line distances and times between all pairs within the maximum cost.
+
+    Parameters
+    ----------
+    demand, supply : geopandas.GeoSeries
+        Points with a CRS, indexed by unique ids.
+    crs : str
+        Metric CRS in which distances are measured (EPSG:2154 for mainland France).
+    max_km, max_minutes : float
+        Maximum distance or time (give one; with both, the stricter applies).
+    detour_factor, speed_kmh : float
+        ``minutes = km × detour_factor / speed_kmh × 60``.
+
+    Returns
+    -------
+    TravelCosts
+        Pairs within reach, zero distances kept.
+    """
+    if max_km is None and max_minutes is None:
+        raise DataValidationError("give max_km or max_minutes: pairs are only kept within reach")
+    if detour_factor < 1 or speed_kmh <= 0:
+        raise DataValidationError(
+            f"detour_factor must be ≥ 1 and speed_kmh > 0, got {detour_factor} and {speed_kmh}"
+        )
+    limit_km = np.inf if max_km is None else float(max_km)
+    if max_minutes is not None:
+        limit_km = min(limit_km, minutes_to_km(max_minutes, detour_factor, speed_kmh))
+    if not limit_km >= 0:
+        raise DataValidationError(f"maximum cost must be ≥ 0, got {max_km=} {max_minutes=}")
+    origins = _unique_index(pd.Index(demand.index), "demand")
+    destinations = _unique_index(pd.Index(supply.index), "supply")
+    d_xy = _metric_xy(demand, crs, "demand")
+    s_xy = _metric_xy(supply, crs, "supply")
+    if len(d_xy) and len(s_xy):
+        pairs = cKDTree(d_xy).sparse_distance_matrix(
+            cKDTree(s_xy), limit_km * 1000.0, output_type="ndarray"
+        )
+        rows = pairs["i"].astype(np.int64)
+        cols = pairs["j"].astype(np.int64)
+        km = pairs["v"] / 1000.0
+    else:
+        rows = cols = np.empty(0, dtype=np.int64)
+        km = np.empty(0)
+    order = np.lexsort((cols, rows))
+    rows, cols, km = rows[order], cols[order], km[order]
+    minutes = km_to_minutes(km, detour_factor, speed_kmh)
+    return TravelCosts(
+        origins=origins,
+        destinations=destinations,
+        rows=rows,
+        cols=cols,
+        minutes=minutes,
+        km=km,
+        max_minutes=float(km_to_minutes(limit_km, detour_factor, speed_kmh)),
+        method="straight_line",
+        params={
+            "crs": crs,
+            "max_km": limit_km,
+            "detour_factor": detour_factor,
+            "speed_kmh": speed_kmh,
+        },
+    )
+
+
+def _read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    if isinstance(source, pd.DataFrame):
+        return source, "the origin–destination table"
+    path = Path(source)
+    name = str(path)
+    if not path.is_file():
+        raise InputFormatError(f"{name}: file not found")
+    suffix = "".join(path.suffixes[-2:]).lower()
+    try:
+        if suffix.endswith(".parquet"):
+            return pd.read_parquet(path), name
+        if suffix.endswith((".csv", ".csv.gz", ".txt")):
+            return _read_french_csv(path), name
+    except (OSError, ValueError) as exc:
+        raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
+    raise InputFormatError(f"{name}: unsupported format {suffix!r} (use .csv or .parquet)")
+
+
+def _read_french_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV as official French files come: ';' or ',' separated, UTF-8 or CP1252."""
+    raw = path.read_bytes()[:65536]
+    try:
+        raw.decode("utf-8")
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError:
+        encoding = "cp1252"
+    first = raw.decode(encoding, errors="replace").splitlines()[0] if raw else ""
+    sep = ";" if first.count(";") > first.count(",") else ","
+    return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+
+
+def read_od_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    origin_col: str = "origin",
+    dest_col: str = "dest",
+    minutes_col: str = "minutes",
+    origins: pd.Index | None = None,
+    destinations: pd.Index | None = None,
+    max_minutes: float | None = None,
+) -> TravelCosts:
+    """Validate an origin–destination table of travel minutes and turn it into ``TravelCosts``.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        CSV (``;`` or ``,``, UTF-8 or CP1252) or Parquet, one row per pair.
+    origin_col, dest_col, minutes_col : str
+        Column names (e.g. INSEE Metric's commune codes and time).
+    origins, destinations : pandas.Index, optional
+        Known ids; a table id not in them is an error naming the rows. Default: the ids found.
+    max_minutes : float, optional
+        Keep pairs within this time (default: all).
+
+    Raises
+    ------
+    InputFormatError
+        Missing columns, unknown codes, negative, missing or non-numeric times, duplicate pairs;
+        the message names the file, the column and the first offending rows (1-based data rows).
+    """
+    table, name = _read_table(source)
+    missing = [c for c in (origin_col, dest_col, minutes_col) if c not in table.columns]
+    if missing:
+        raise InputFormatError(
+            f"{name}: missing column(s) {missing}; found {list(map(str, table.columns))}"
+        )
+    o = table[origin_col].astype(str).str.strip().to_numpy()
+    d = table[dest_col].astype(str).str.strip().to_numpy()
+    raw_minutes = table[minutes_col]
+    if raw_minutes.dtype == object or pd.api.types.is_string_dtype(raw_minutes):
+        raw_minutes = raw_minutes.astype(str).str.strip().str.replace(",", ".", regex=False)
+    minutes = pd.to_numeric(raw_minutes, errors="coerce").to_numpy(dtype="float64")
+
+    def rows_of(mask: npt.NDArray[np.bool_]) -> str:
+        idx = np.flatnonzero(mask)[:5] + 1
+        return ", ".join(map(str, idx)) + (" …" if mask.sum() > 5 else "")
+
+    bad = ~np.isfinite(minutes)
+    if bad.any():
+        example = table[minutes_col].iloc[int(np.flatnonzero(bad)[0])]
+        raise InputFormatError(
+            f"{name}: column {minutes_col!r} has missing or non-numeric times "
+            f"(e.g. {example!r}) at row(s) {rows_of(bad)}"
+        )
+    neg = minutes < 0
+    if neg.any():
+        raise InputFormatError(
+            f"{name}: column {minutes_col!r} has negative times "
+            f"(e.g. {minutes[neg][0]}) at row(s) {rows_of(neg)}"
+        )
+    pair_keys = pd.MultiIndex.from_arrays([o, d])
+    dup = pair_keys.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputFormatError(
+            f"{name}: duplicate pair ({o[i]!r}, {d[i]!r}) at row(s) {rows_of(dup)}"
+        )
+    origins = _unique_index(pd.Index(pd.unique(o)) if origins is None else origins, "origin")
+    destinations = _unique_index(
+        pd.Index(pd.unique(d)) if destinations is None else destinations, "destination"
+    )
+    rows = origins.get_indexer(pd.Index(o))
+    cols = destinations.get_indexer(pd.Index(d))
+    for col, pos, vals in ((origin_col, rows, o), (dest_col, cols, d)):
+        unknown = pos < 0
+        if unknown.any():
+            codes = sorted(set(vals[unknown]))[:10]
+            raise InputFormatError(
+                f"{name}: column {col!r} has unknown code(s) {codes} at row(s) {rows_of(unknown)}"
+            )
+    keep = np.ones(len(minutes), dtype=bool) if max_minutes is None else minutes <= max_minutes
+    order = np.lexsort((cols[keep], rows[keep]))
+    return TravelCosts(
+        origins=origins,
+        destinations=destinations,
+        rows=rows[keep][order].astype(np.int64),
+        cols=cols[keep][order].astype(np.int64),
+        minutes=minutes[keep][order],
+        km=None,
+        max_minutes=float(np.max(minutes, initial=0.0) if max_minutes is None else max_minutes),
+        method="od_table",
+        params={"source": name if not isinstance(source, pd.DataFrame) else "DataFrame"},
+    )
