@@ -1,0 +1,464 @@
+"""Classed choropleth maps of a per-commune measure, with French labels, legend and sources.
+
+The page shows a person French text only: title, legend, tooltips, layer names, credits. The
+data are simplified (shared borders kept) and coordinates rounded so a département map stays
+small.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import folium
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+
+from geo.crs import metric_crs_for
+from geo.errors import DataValidationError
+from geo.maps.offline import base_map
+
+__all__ = [
+    "PALETTES",
+    "SYNTHETIC_LABEL",
+    "ChoroplethSpec",
+    "choropleth_map",
+    "classify",
+    "format_fr",
+    "simplify_coverage",
+]
+
+#: Shown on every map, export and response that displays synthetic practitioners.
+SYNTHETIC_LABEL = "praticiens simulés — données de démonstration"
+
+#: Colour-blind-safe sequential palettes (ColorBrewer, 9 classes), light = low; n classes take
+#: n evenly spaced colours.
+PALETTES: dict[str, list[str]] = {
+    "YlGnBu": [
+        "#ffffd9",
+        "#edf8b1",
+        "#c7e9b4",
+        "#7fcdbb",
+        "#41b6c4",
+        "#1d91c0",
+        "#225ea8",
+        "#253494",
+        "#081d58",
+    ],
+    "YlOrRd": [
+        "#ffffcc",
+        "#ffeda0",
+        "#fed976",
+        "#feb24c",
+        "#fd8d3c",
+        "#fc4e2a",
+        "#e31a1c",
+        "#bd0026",
+        "#800026",
+    ],
+    "PuBu": [
+        "#fff7fb",
+        "#ece7f2",
+        "#d0d1e6",
+        "#a6bddb",
+        "#74a9cf",
+        "#3690c0",
+        "#0570b0",
+        "#045a8d",
+        "#023858",
+    ],
+}
+NO_DATA_COLOUR = "#d9d9d9"
+
+Scheme = Literal["quantiles", "natural_breaks", "fixed", "equal_interval"]
+_SCHEMES = ("quantiles", "natural_breaks", "fixed", "equal_interval")
+
+
+def format_fr(value: float, decimals: int = 1) -> str:
+    """Format a number the French way: narrow no-break space for thousands, comma decimal.
+
+    >>> format_fr(12345.678, 1)
+    '12\u202f345,7'
+    """
+    if value is None or not np.isfinite(value):
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+@dataclass(frozen=True)
+class ChoroplethSpec:
+    """What to draw and how to say it.
+
+    Attributes
+    ----------
+    column : str
+        Column holding the measure.
+    title : str
+        Map title (French).
+    label : str
+        Short name of the measure for the legend and tooltips (French).
+    unit : str
+        Unit shown in the legend ("pour 10 000 hab.").
+    scheme : str
+        ``quantiles``, ``natural_breaks``, ``equal_interval`` or ``fixed`` (with ``breaks``).
+    k : int
+        Number of classes for the data-driven schemes.
+    breaks : sequence of float, optional
+        Upper bounds of the classes for ``fixed`` (the last class is open).
+    palette : str
+        Key of :data:`PALETTES`.
+    decimals : int
+        Decimals in legend and tooltips.
+    sources : sequence of str
+        Credits line items.
+    synthetic : bool
+        The practitioners are simulated: says so on the map.
+    no_data_label : str
+        Legend text of communes without a value.
+    """
+
+    column: str
+    title: str
+    label: str
+    unit: str
+    scheme: Scheme = "quantiles"
+    k: int = 5
+    breaks: Sequence[float] | None = None
+    palette: str = "YlGnBu"
+    decimals: int = 1
+    sources: Sequence[str] = field(default_factory=tuple)
+    synthetic: bool = False
+    no_data_label: str = "sans objet"
+
+
+def classify(
+    values: npt.ArrayLike, scheme: str, *, k: int = 5, breaks: Sequence[float] | None = None
+) -> tuple[npt.NDArray[np.int64], list[float]]:
+    """Class of each value (−1 for NaN) and the class upper bounds, with mapclassify.
+
+    Parameters
+    ----------
+    values : array-like
+        The measure; NaN values get class −1 ("sans objet").
+    scheme : str
+        One of ``quantiles``, ``natural_breaks``, ``equal_interval``, ``fixed``.
+    k : int
+        Number of classes (data-driven schemes).
+    breaks : sequence of float
+        Upper bounds for ``fixed``; values above the last bound fall in an extra open class.
+    """
+    if scheme not in _SCHEMES:
+        raise DataValidationError(f"scheme {scheme!r} is not one of {', '.join(_SCHEMES)}")
+    y = np.asarray(values, dtype="float64")
+    classes = np.full(y.shape, -1, dtype=np.int64)
+    finite = np.isfinite(y)
+    if scheme == "fixed":
+        if not breaks:
+            raise DataValidationError("scheme 'fixed' needs breaks (class upper bounds)")
+        bounds = sorted(float(b) for b in breaks)
+        top = float(np.nanmax(y)) if finite.any() else bounds[-1]
+        if top > bounds[-1]:
+            bounds.append(top)
+        classes[finite] = np.searchsorted(bounds, y[finite], side="left")
+        classes[finite] = np.minimum(classes[finite], len(bounds) - 1)
+        return classes, bounds
+    distinct = np.unique(y[finite])
+    if distinct.size == 0:
+        return classes, []
+    k_eff = int(min(k, distinct.size))
+    if k_eff < 2:
+        classes[finite] = 0
+        return classes, [float(distinct[-1])]
+    klass = {
+        "quantiles": mapclassify.Quantiles,
+        "natural_breaks": mapclassify.NaturalBreaks,
+        "equal_interval": mapclassify.EqualInterval,
+    }[scheme]
+    fitted = klass(y[finite], k=k_eff)
+    classes[finite] = np.asarray(fitted.yb, dtype=np.int64)
+    return classes, [float(b) for b in fitted.bins]
+
+
+def simplify_coverage(
+    gdf: gpd.GeoDataFrame, tolerance_m: float, *, precision_deg: float = 1e-5
+) -> gpd.GeoDataFrame:
+    """Simplify commune polygons keeping shared borders, and round coordinates.
+
+    Simplification runs in the metric CRS of the communes (``shapely.coverage_simplify``), so
+    neighbours keep one common border; coordinates are then rounded to ``precision_deg``
+    degrees (1e-5° ≈ 1 m) in EPSG:4326.
+    """
+    located = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    if located.empty:
+        return located.to_crs(4326)
+    deps = located["departement"] if "departement" in located.columns else ["00"]
+    try:
+        crs = metric_crs_for(pd.unique(np.asarray(deps)))
+    except DataValidationError:
+        crs = "EPSG:3857"
+    metric = located.to_crs(crs)
+    geoms = metric.geometry.to_numpy()
+    if tolerance_m > 0:
+        try:
+            geoms = shapely.coverage_simplify(geoms, tolerance_m)
+        except shapely.errors.GEOSException:
+            geoms = shapely.simplify(geoms, tolerance_m, preserve_topology=True)
+    out = metric.set_geometry(gpd.GeoSeries(geoms, index=metric.index, crs=crs)).to_crs(4326)
+    rounded = shapely.set_precision(out.geometry.to_numpy(), precision_deg)
+    return out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs=4326))
+
+
+def _legend_html(spec: ChoroplethSpec, bounds: list[float], colours: list[str], lo: float) -> str:
+    rows = []
+    for i, (bound, colour) in enumerate(zip(bounds, colours, strict=False)):
+        if i == 0:
+            label = (
+                format_fr(bound, spec.decimals)
+                if lo >= bound
+                else f"{format_fr(lo, spec.decimals)} – {format_fr(bound, spec.decimals)}"
+            )
+        else:
+            label = (
+                f"> {format_fr(bounds[i - 1], spec.decimals)} – {format_fr(bound, spec.decimals)}"
+            )
+        rows.append(
+            f'<div><span class="cs-swatch" style="background:{colour}"></span>{label}</div>'
+        )
+    rows.append(
+        f'<div><span class="cs-swatch" style="background:{NO_DATA_COLOUR}"></span>'
+        f"{html.escape(spec.no_data_label)}</div>"
+    )
+    return (
+        '<div class="cs-legend" role="figure" aria-label="Légende">'
+        f"<strong>{html.escape(spec.label)}</strong><br><em>{html.escape(spec.unit)}</em>"
+        + "".join(rows)
+        + "</div>"
+    )
+
+
+_CSS = """
+<style>
+.cs-legend{position:absolute;z-index:1000;bottom:64px;left:10px;background:#fff;padding:8px 10px;
+ font:12px/1.5 system-ui,sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.35);
+ max-width:260px}
+.cs-swatch{display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:-2px;
+ border:1px solid #888}
+.cs-title{position:absolute;z-index:1000;top:10px;left:54px;right:180px;background:#fff;
+ padding:6px 12px;font:600 16px/1.3 system-ui,sans-serif;border-radius:4px;
+ box-shadow:0 1px 4px rgba(0,0,0,.35)}
+.cs-title small{display:block;font-weight:400;font-size:12px;color:#444}
+.cs-credits{position:absolute;z-index:1000;bottom:0;right:0;background:rgba(255,255,255,.85);
+ padding:2px 6px;font:11px/1.4 system-ui,sans-serif;max-width:70%}
+.cs-synthetic{color:#b00020;font-weight:600}
+</style>
+"""
+
+
+def choropleth_map(
+    communes: gpd.GeoDataFrame,
+    spec: ChoroplethSpec,
+    *,
+    tooltip_fields: Mapping[str, str] | None = None,
+    points: pd.DataFrame | None = None,
+    points_label: str = "Praticiens",
+    outline_by: str | None = "epci",
+    tolerance_m: float = 100.0,
+    tiles: bool = False,
+    subtitle: str | None = None,
+) -> folium.Map:
+    """Build a classed choropleth map of ``spec.column`` per commune.
+
+    Parameters
+    ----------
+    communes : geopandas.GeoDataFrame
+        One row per commune: ``code``, ``nom``, the measure column and the tooltip fields.
+    spec : ChoroplethSpec
+        Measure, wording, classification.
+    tooltip_fields : mapping, optional
+        Column → French label shown in the tooltip (after the commune name).
+    points : DataFrame, optional
+        Aggregated practitioners to draw as proportional circles: columns ``lon``, ``lat``,
+        ``count`` and ``label`` (the tooltip text). Never individual names.
+    points_label : str
+        Layer name of those circles.
+    outline_by : str, optional
+        Column whose groups get an outline layer (EPCI by default); the territory's outline is
+        always drawn.
+    tolerance_m : float
+        Simplification tolerance in metres (0 to keep the geometry).
+    tiles : bool
+        OpenStreetMap background (needs the network): off for offline exports.
+    subtitle : str, optional
+        Line under the title.
+    """
+    if spec.column not in communes.columns:
+        raise DataValidationError(f"column {spec.column!r} not in the communes to map")
+    if spec.palette not in PALETTES:
+        raise DataValidationError(f"palette {spec.palette!r} is not one of {sorted(PALETTES)}")
+    if communes.crs is None:
+        raise DataValidationError("the communes to map have no CRS")
+    fields = dict(tooltip_fields or {})
+    simple = simplify_coverage(communes, tolerance_m)
+    values = pd.to_numeric(simple[spec.column], errors="coerce").to_numpy(dtype="float64")
+    classes, bounds = classify(values, spec.scheme, k=spec.k, breaks=spec.breaks)
+    palette = PALETTES[spec.palette]
+    colours = _spread(palette, len(bounds))
+    fill = np.array([colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes], dtype=object)
+    class_label = _class_labels(classes, bounds, spec)
+
+    props = pd.DataFrame({"code": simple["code"].to_numpy(), "nom": simple["nom"].to_numpy()})
+    props["_fill"] = fill
+    props["classe"] = class_label
+    for col in fields:
+        if col not in simple.columns:
+            raise DataValidationError(f"tooltip column {col!r} not in the communes to map")
+        series = simple[col]
+        if pd.api.types.is_numeric_dtype(series):
+            decimals = spec.decimals if col == spec.column else _decimals_for(series)
+            props[col] = [format_fr(v, decimals) for v in series.to_numpy(dtype="float64")]
+        else:
+            props[col] = series.astype("string").fillna("—").to_numpy()
+    features = _features(simple.geometry.to_numpy(), props)
+
+    minx, miny, maxx, maxy = simple.total_bounds
+    fmap = base_map((minx, miny, maxx, maxy), tiles=tiles, title=spec.title)
+    layer = folium.FeatureGroup(name=html.escape(spec.label), show=True)
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        name=spec.label,
+        style_function=_style,
+        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(
+            fields=["nom", *fields, "classe"],
+            aliases=["Commune", *fields.values(), "Classe"],
+            sticky=True,
+            localize=False,
+        ),
+    ).add_to(layer)
+    layer.add_to(fmap)
+    _outlines(simple, outline_by).add_to(fmap)
+    if points is not None and len(points):
+        _points_layer(points, points_label).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    lo = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    lo = min(lo, 0.0) if spec.scheme == "fixed" else lo
+    credits = " · ".join(html.escape(s) for s in spec.sources)
+    if spec.synthetic:
+        credits = f'<span class="cs-synthetic">{html.escape(SYNTHETIC_LABEL)}</span> · ' + credits
+    sub = f"<small>{html.escape(subtitle)}</small>" if subtitle else ""
+    if spec.synthetic:
+        sub += f'<small class="cs-synthetic">{html.escape(SYNTHETIC_LABEL)}</small>'
+    root: Any = fmap.get_root()  # a branca Figure
+    root.header.add_child(folium.Element(_CSS))
+    root.html.add_child(
+        folium.Element(
+            f'<div class="cs-title">{html.escape(spec.title)}{sub}</div>'
+            + _legend_html(spec, bounds, colours, lo)
+            + f'<div class="cs-credits">Sources : {credits}</div>'
+        )
+    )
+    return fmap
+
+
+def _spread(palette: list[str], n: int) -> list[str]:
+    if n <= 0:
+        return []
+    if n > len(palette):
+        raise DataValidationError(f"at most {len(palette)} classes can be drawn, got {n}")
+    idx = np.round(np.linspace(0, len(palette) - 1, n)).astype(int)
+    return [palette[i] for i in idx]
+
+
+def _decimals_for(series: pd.Series) -> int:
+    v = pd.to_numeric(series, errors="coerce").dropna().to_numpy()
+    return 0 if v.size == 0 or np.allclose(v, np.round(v)) else 1
+
+
+def _class_labels(
+    classes: npt.NDArray[np.int64], bounds: list[float], spec: ChoroplethSpec
+) -> list[str]:
+    labels = []
+    for i in range(len(bounds)):
+        low = "" if i == 0 else f"> {format_fr(bounds[i - 1], spec.decimals)} "
+        labels.append(f"{low}≤ {format_fr(bounds[i], spec.decimals)}".strip())
+    return [labels[c] if c >= 0 else "sans objet" for c in classes]
+
+
+def _style(feature: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "fillColor": feature["properties"]["_fill"],
+        "fillOpacity": 0.8,
+        "color": "#ffffff",
+        "weight": 0.4,
+    }
+
+
+def _features(geoms: npt.NDArray[np.object_], props: pd.DataFrame) -> list[dict[str, Any]]:
+    geojson = json.loads(shapely.to_geojson(shapely.GeometryCollection(list(geoms))))
+    records = props.to_dict(orient="records")
+    return [
+        {"type": "Feature", "geometry": g, "properties": p}
+        for g, p in zip(geojson["geometries"], records, strict=True)
+    ]
+
+
+def _outlines(simple: gpd.GeoDataFrame, outline_by: str | None) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name="Limites", show=True)
+    territory = shapely.coverage_union_all(simple.geometry.to_numpy())
+    folium.GeoJson(
+        json.loads(shapely.to_geojson(territory)),
+        name="Territoire",
+        style_function=lambda _f: {"fill": False, "color": "#222222", "weight": 2.2},
+        interactive=False,
+    ).add_to(group)
+    if outline_by and outline_by in simple.columns:
+        keyed = simple.dropna(subset=[outline_by])
+        keys = keyed[outline_by].to_numpy()
+        boundaries = []
+        for key in pd.unique(keys):
+            union = shapely.coverage_union_all(keyed.geometry.to_numpy()[keys == key])
+            boundaries.append(shapely.boundary(union))
+        if boundaries:
+            lines = shapely.GeometryCollection(boundaries)
+            folium.GeoJson(
+                json.loads(shapely.to_geojson(lines)),
+                name="EPCI",
+                style_function=lambda _f: {"color": "#555555", "weight": 1.2, "dashArray": "4"},
+                interactive=False,
+            ).add_to(group)
+    return group
+
+
+def _points_layer(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    missing = [c for c in ("lon", "lat", "count", "label") if c not in points.columns]
+    if missing:
+        raise DataValidationError(f"points to map lack column(s) {missing}")
+    group = folium.FeatureGroup(name=html.escape(name), show=True)
+    counts = points["count"].to_numpy(dtype="float64")
+    radius = 3.0 + 3.0 * np.sqrt(np.maximum(counts, 0.0))
+    for lon, lat, r, label in zip(
+        points["lon"].to_numpy(),
+        points["lat"].to_numpy(),
+        radius,
+        points["label"].astype(str).to_numpy(),
+        strict=True,
+    ):
+        folium.CircleMarker(
+            location=[float(lat), float(lon)],
+            radius=float(r),
+            color="#7a0177",
+            weight=1,
+            fill=True,
+            fill_color="#c51b8a",
+            fill_opacity=0.75,
+            tooltip=html.escape(label),
+        ).add_to(group)
+    return group
