@@ -1,0 +1,891 @@
+"""Floating-catchment accessibility of health care (2SFCA, E2SFCA, 3SFCA, gravity, APL).
+
+DataFrame adapter over :mod:`geo._fca`, with inputs shaped like PySAL access (demand and supply
+frames indexed by id, a long cost table): it validates once, maps ids to positions and calls
+the vectorised core.
+
+Shared conventions
+------------------
+* ``demand_df`` is indexed by demand id (commune code), ``supply_df`` by supply id; ``cost_df``
+  holds one row per reachable (origin, dest) pair: ``origin_col`` are demand ids, ``dest_col``
+  supply ids, ``cost_col`` the travel cost (≥ 0, finite). A missing pair means unreachable; a
+  pair of cost 0 (practitioner in the commune itself) is a real pair.
+* A pair is in reach when ``cost <= max_cost`` (every pair when ``max_cost`` is None).
+* The result is a :class:`pandas.Series` indexed like ``demand_df`` (same order), NaN for
+  demand points with no pair in reach, exactly where PySAL access puts NaN.
+* ``normalize=True`` divides by the population-weighted mean exactly as access does (see
+  :func:`geo._fca.normalize_like_access`): ``A / (Σ_{A_i not NaN} P_i A_i / Σ_all P_i)``.
+* Errors in the inputs raise :class:`~geo.errors.DataValidationError` naming the argument, the
+  bad values and their ids: missing column, non-numeric / NaN / negative / infinite values,
+  duplicate ids, duplicate (origin, dest) pairs, cost rows whose ids are unknown, empty frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geo._fca import (
+    APL_BANDS,
+    APL_BANDS_2012,
+    APL_UNITS,
+    E2SFCA_DEFAULT_STEPS,
+    THREE_STEP_DEFAULT_STEPS,
+    FloatArray,
+    GaussianWeights,
+    GravityWeights,
+    StepWeights,
+    SupplyUnit,
+    WeightFunction,
+    apl_core,
+    apl_unit,
+    gravity_core,
+    kernel_two_step_fca_core,
+    nearest_cost_core,
+    normalize_like_access,
+    standardise_population_core,
+    three_step_fca_core,
+    two_step_fca_core,
+)
+from geo.errors import DataValidationError
+
+__all__ = [
+    "APL_BANDS",
+    "APL_BANDS_2012",
+    "APL_UNITS",
+    "E2SFCA_DEFAULT_STEPS",
+    "THREE_STEP_DEFAULT_STEPS",
+    "GaussianWeights",
+    "GravityWeights",
+    "StepWeights",
+    "WeightFunction",
+    "WeightSpec",
+    "apl",
+    "enhanced_two_step_fca",
+    "gravity",
+    "kernel_two_step_fca",
+    "nearest_cost",
+    "standardise_population",
+    "three_step_fca",
+    "two_step_fca",
+]
+
+#: A weight function, or a mapping threshold → weight read as :class:`StepWeights`.
+WeightSpec = WeightFunction | Mapping[float, float]
+
+_SHOWN = 5  # how many offending ids an error message lists
+
+
+# --------------------------------------------------------------------------------------------
+# Boundary validation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Validated inputs as arrays: the core's arguments."""
+
+    index: pd.Index
+    demand: FloatArray
+    supply: FloatArray
+    rows: npt.NDArray[np.intp]
+    cols: npt.NDArray[np.intp]
+    cost: FloatArray
+
+
+def _shown(items: Sequence[str]) -> str:
+    more = f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
+    return ", ".join(items[:_SHOWN]) + more
+
+
+def _check_frame(name: str, frame: object) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataValidationError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+    if len(frame) == 0:
+        raise DataValidationError(f"{name} is empty: nothing to compute")
+    return frame
+
+
+def _check_column(frame_name: str, frame: pd.DataFrame, arg: str, column: Hashable) -> None:
+    if column not in frame.columns:
+        columns = _shown([repr(c) for c in frame.columns])
+        raise DataValidationError(
+            f"{arg}={column!r} is not a column of {frame_name}; its columns are: {columns}"
+        )
+
+
+def _check_ids(frame_name: str, frame: pd.DataFrame) -> None:
+    index = frame.index
+    if index.hasnans:
+        raise DataValidationError(f"{frame_name}.index has missing id(s): every row needs an id")
+    if not index.is_unique:
+        dupes = index[index.duplicated()].unique()
+        raise DataValidationError(
+            f"{frame_name}.index has {len(dupes)} duplicate id(s): "
+            f"{_shown([repr(d) for d in dupes])}"
+        )
+
+
+def _numeric(label: str, series: pd.Series) -> FloatArray:
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        raise DataValidationError(
+            f"{label} must be numeric, got dtype {series.dtype} (convert with pd.to_numeric)"
+        )
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _amounts(frame_name: str, frame: pd.DataFrame, column: Hashable) -> FloatArray:
+    label = f"{frame_name}[{column!r}]"
+    values = _numeric(label, frame[column])
+    bad = ~(np.isfinite(values) & (values >= 0))
+    if bad.any():
+        shown = [
+            f"id {i!r}: {v!r}" for i, v in zip(frame.index[bad], values[bad].tolist(), strict=True)
+        ]
+        raise DataValidationError(
+            f"{label} must be finite and ≥ 0; {int(bad.sum())} bad value(s): {_shown(shown)}"
+        )
+    return values
+
+
+def _positions(
+    cost_df: pd.DataFrame, column: Hashable, frame_name: str, index: pd.Index
+) -> npt.NDArray[np.intp]:
+    ids = cost_df[column]
+    if pd.api.types.is_numeric_dtype(ids):
+        positions = index.get_indexer(pd.Index(ids, copy=False))
+        unknown = list(pd.unique(ids[positions < 0]))
+    else:
+        # Hashing millions of strings once (factorize) beats a get_indexer on each of them.
+        codes, uniques = pd.factorize(ids, use_na_sentinel=False)
+        unique_positions = index.get_indexer(pd.Index(uniques))
+        positions = unique_positions[codes]
+        unknown = list(uniques[unique_positions < 0])
+    if len(unknown):
+        hint = ""
+        if ids.dtype != index.dtype:
+            hint = f" (cost_df[{column!r}] has dtype {ids.dtype}, {frame_name}.index {index.dtype})"
+        raise DataValidationError(
+            f"cost_df[{column!r}] has {len(unknown)} id(s) not in {frame_name}.index: "
+            f"{_shown([repr(u) for u in unknown])}{hint}"
+        )
+    return positions
+
+
+def _check_unique_pairs(
+    cost_df: pd.DataFrame,
+    origin_col: Hashable,
+    dest_col: Hashable,
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    n_dest: int,
+) -> None:
+    # A sort is faster than a hash-based duplicated() on millions of integer keys, and twice as
+    # fast again on 32-bit keys.
+    keys: npt.NDArray[np.uint32] | npt.NDArray[np.int64]
+    if (int(rows.max()) + 1) * n_dest <= np.iinfo(np.uint32).max:
+        keys = rows.astype(np.uint32) * np.uint32(n_dest) + cols.astype(np.uint32)
+    else:
+        keys = rows.astype(np.int64) * np.int64(n_dest) + cols.astype(np.int64)
+    sorted_keys = np.sort(keys)
+    if not np.any(sorted_keys[1:] == sorted_keys[:-1]):
+        return
+    dup = cost_df.duplicated(subset=[origin_col, dest_col], keep=False).to_numpy()
+    groups = cost_df.loc[dup, [origin_col, dest_col]].groupby([origin_col, dest_col]).groups
+    shown = [f"{pair!r} at rows {list(labels)}" for pair, labels in groups.items()]
+    raise DataValidationError(
+        f"cost_df has {len(shown)} duplicate ({origin_col}, {dest_col}) pair(s): {_shown(shown)}; "
+        "keep one cost per pair (e.g. the minimum)"
+    )
+
+
+def _prepare(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable | None,
+    supply_col: Hashable | None,
+    origin_col: Hashable,
+    dest_col: Hashable,
+    cost_col: Hashable,
+    max_cost: float | None = None,
+    normalize: bool = False,
+) -> _Problem:
+    """Validate the three frames and the options; turn them into the core's arrays."""
+    _check_max_cost(max_cost)
+    _check_flag("normalize", normalize)
+    demand_df = _check_frame("demand_df", demand_df)
+    supply_df = _check_frame("supply_df", supply_df)
+    cost_df = _check_frame("cost_df", cost_df)
+    if demand_col is not None:
+        _check_column("demand_df", demand_df, "demand_col", demand_col)
+    if supply_col is not None:
+        _check_column("supply_df", supply_df, "supply_col", supply_col)
+    for arg, column in (("origin_col", origin_col), ("dest_col", dest_col), ("cost_col", cost_col)):
+        _check_column("cost_df", cost_df, arg, column)
+    _check_ids("demand_df", demand_df)
+    _check_ids("supply_df", supply_df)
+    demand = (
+        np.ones(len(demand_df))
+        if demand_col is None
+        else _amounts("demand_df", demand_df, demand_col)
+    )
+    supply = (
+        np.ones(len(supply_df))
+        if supply_col is None
+        else _amounts("supply_df", supply_df, supply_col)
+    )
+    cost = _numeric(f"cost_df[{cost_col!r}]", cost_df[cost_col])
+    bad = ~(np.isfinite(cost) & (cost >= 0))
+    if bad.any():
+        rows_bad = cost_df.loc[bad, [origin_col, dest_col]]
+        shown = [
+            f"row {label!r} ({o!r} → {d!r}): {v!r}"
+            for label, o, d, v in zip(
+                rows_bad.index,
+                rows_bad[origin_col],
+                rows_bad[dest_col],
+                cost[bad].tolist(),
+                strict=True,
+            )
+        ]
+        raise DataValidationError(
+            f"cost_df[{cost_col!r}] must be finite and ≥ 0 (drop unreachable pairs instead of "
+            f"coding them as NaN or inf); {int(bad.sum())} bad value(s): {_shown(shown)}"
+        )
+    rows = _positions(cost_df, origin_col, "demand_df", demand_df.index)
+    cols = _positions(cost_df, dest_col, "supply_df", supply_df.index)
+    _check_unique_pairs(cost_df, origin_col, dest_col, rows, cols, len(supply_df))
+    return _Problem(demand_df.index, demand, supply, rows, cols, cost)
+
+
+def _check_max_cost(max_cost: object) -> float | None:
+    if max_cost is None:
+        return None
+    if isinstance(max_cost, bool) or not isinstance(max_cost, int | float | np.number):
+        raise DataValidationError(f"max_cost must be a real number or None, got {max_cost!r}")
+    if np.isnan(max_cost):
+        raise DataValidationError("max_cost must not be NaN (use None for no limit)")
+    return float(max_cost)
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise DataValidationError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _weight_fn(spec: WeightSpec | None) -> WeightFunction | None:
+    if spec is None or isinstance(spec, StepWeights | GaussianWeights | GravityWeights):
+        return spec
+    if isinstance(spec, Mapping):
+        return StepWeights(spec)
+    if callable(spec):
+        return spec
+    raise DataValidationError(
+        "weights must be None, a mapping threshold → weight, or a weight function "
+        f"(StepWeights, GaussianWeights, GravityWeights or a callable); got {spec!r}"
+    )
+
+
+def _result(
+    problem: _Problem, values: FloatArray, name: str, *, normalize: bool = False
+) -> pd.Series:
+    if normalize:
+        values = normalize_like_access(values, problem.demand)
+    return pd.Series(values, index=problem.index, name=name)
+
+
+# --------------------------------------------------------------------------------------------
+# Measures
+# --------------------------------------------------------------------------------------------
+
+
+def two_step_fca(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+    weights: WeightSpec | None = None,
+    normalize: bool = False,
+) -> pd.Series:
+    r"""Two-step floating catchment area (2SFCA), weighted in both steps when asked.
+
+    .. math::
+
+        R_j = \frac{S_j}{\sum_{i:\,c_{ij} \le \text{max\_cost}} P_i f(c_{ij})}, \qquad
+        A_i = \sum_{j:\,c_{ij} \le \text{max\_cost}} R_j f(c_{ij}),
+
+    with :math:`f \equiv 1` when ``weights`` is None (Luo & Wang 2003).
+
+    Relation to PySAL access 1.1.10: equal (up to float rounding, ~1e-15) to the column
+    ``f"{name}_{supply_col}"`` of ``Access(demand_df, demand_value=demand_col, supply_df,
+    supply_value=supply_col, cost_df, ...).two_stage_fca(max_cost=max_cost,
+    weight_fn=<same weights>)``, NaN at the same demand ids, with ``normalize`` giving the same
+    values as access's ``normalize=True``. One documented difference: a supply point whose
+    weighted demand :math:`\sum_i P_i f(c_{ij})` is 0 while :math:`S_j > 0` (only zero-population
+    points in reach) contributes 0 here, ``inf`` in access.
+
+    Parameters
+    ----------
+    demand_df : pandas.DataFrame
+        Demand points indexed by id, with the population in ``demand_col``.
+    supply_df : pandas.DataFrame
+        Supply points indexed by id, with the capacity (FTE, practitioners…) in ``supply_col``.
+    cost_df : pandas.DataFrame
+        One row per (origin, dest) pair with its cost.
+    demand_col, supply_col : hashable
+        Columns of population and capacity (numeric, finite, ≥ 0).
+    origin_col, dest_col, cost_col : hashable, default "origin", "dest", "cost"
+        Columns of ``cost_df``.
+    max_cost : float, optional
+        Catchment: pairs with ``cost > max_cost`` are ignored. None keeps every pair.
+    weights : WeightFunction or mapping, optional
+        Distance decay applied in both steps; a mapping is read as step weights
+        (:class:`StepWeights`, access's ``step_fn`` semantics ``cost <= threshold``).
+    normalize : bool, default False
+        Divide by the population-weighted mean, exactly as access's ``normalize=True``.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`A_i` (supply per inhabitant) indexed like ``demand_df``, named ``"2sfca"``.
+
+    Raises
+    ------
+    DataValidationError
+        On invalid inputs (see the module docstring).
+
+    Examples
+    --------
+    >>> demand = pd.DataFrame({"pop": [100.0, 300.0]}, index=["A", "B"])
+    >>> supply = pd.DataFrame({"gp": [2.0]}, index=["X"])
+    >>> cost = pd.DataFrame({"origin": ["A", "B"], "dest": ["X", "X"], "cost": [0.0, 5.0]})
+    >>> two_step_fca(demand, supply, cost, demand_col="pop", supply_col="gp").tolist()
+    [0.005, 0.005]
+    """
+    weight_fn = _weight_fn(weights)
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+        normalize=normalize,
+    )
+    values = two_step_fca_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        weights=weight_fn,
+        max_cost=max_cost,
+    )
+    return _result(problem, values, "2sfca", normalize=normalize)
+
+
+def enhanced_two_step_fca(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+    weights: WeightSpec = E2SFCA_DEFAULT_STEPS,
+    normalize: bool = False,
+) -> pd.Series:
+    r"""Enhanced 2SFCA (Luo & Qi 2009): 2SFCA with step weights in both steps.
+
+    Default weights ``{10: 1, 20: 0.68, 30: 0.22}``: :math:`f(c) = 1` for :math:`c \le 10`,
+    0.68 for :math:`10 < c \le 20`, 0.22 for :math:`20 < c \le 30`, 0 beyond.
+
+    Relation to PySAL access 1.1.10: same values as the column ``f"e2sfca_{supply_col}"`` of
+    ``Access(...).enhanced_two_stage_fca(max_cost=max_cost, weight_fn=<same steps>)``
+    (``normalize`` as access's). With ``max_cost=None`` (access's default) a demand point whose
+    pairs all lie beyond the last threshold gets 0, not NaN; pass ``max_cost=30`` for NaN.
+    Same zero-weighted-demand difference as :func:`two_step_fca`.
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`.
+    max_cost : float, optional
+        Pairs with ``cost > max_cost`` are ignored.
+    weights : mapping or WeightFunction, default E2SFCA_DEFAULT_STEPS
+        Threshold → weight (or any weight function).
+    normalize : bool, default False
+        Divide by the population-weighted mean, as access.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`A_i` indexed like ``demand_df``, named ``"e2sfca"``.
+    """
+    weight_fn = _weight_fn(weights)
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+        normalize=normalize,
+    )
+    values = two_step_fca_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        weights=weight_fn,
+        max_cost=max_cost,
+    )
+    return _result(problem, values, "e2sfca", normalize=normalize)
+
+
+def kernel_two_step_fca(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    sigma: float,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+    normalize: bool = False,
+) -> pd.Series:
+    r"""Kernel-density 2SFCA: Gaussian weight :math:`e^{-c^2 / 2\sigma^2}` in both steps.
+
+    Relation to PySAL access 1.1.10: access has no dedicated method; same values as
+    ``Access(...).two_stage_fca(max_cost=max_cost, weight_fn=weights.gaussian(sigma))``
+    (column ``f"2sfca_{supply_col}"``), ``normalize`` as access's. The kernel is access's plain,
+    untruncated Gaussian (:math:`f(0) = 1`).
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`.
+    sigma : float
+        Kernel width (> 0), same unit as the costs.
+    max_cost : float, optional
+        Pairs with ``cost > max_cost`` are ignored.
+    normalize : bool, default False
+        Divide by the population-weighted mean, as access.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`A_i` indexed like ``demand_df``, named ``"kd2sfca"``.
+    """
+    GaussianWeights(sigma)  # validate before the costly checks of the frames
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+        normalize=normalize,
+    )
+    values = kernel_two_step_fca_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        sigma=sigma,
+        max_cost=max_cost,
+    )
+    return _result(problem, values, "kd2sfca", normalize=normalize)
+
+
+def three_step_fca(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+    weights: WeightSpec = THREE_STEP_DEFAULT_STEPS,
+    normalize: bool = False,
+) -> pd.Series:
+    r"""Three-step floating catchment area (Wan, Zou & Sternberg 2012), as PySAL access.
+
+    .. math::
+
+        G_{ij} = \frac{f(c_{ij})}{\sum_{k \in \text{cost\_df rows of } i} f(c_{ik})}, \quad
+        R_j = \frac{S_j}{\sum_{i} P_i G_{ij} f(c_{ij})}, \quad
+        A_i = \sum_j R_j G_{ij} f(c_{ij}),
+
+    the last two sums over pairs with ``cost <= max_cost``. The selection weights :math:`G` are
+    normalised over **every** row of ``cost_df`` for origin ``i``, before the ``max_cost`` cut,
+    as access does: rows beyond ``max_cost`` change the result.
+
+    Relation to PySAL access 1.1.10: same values as the column ``f"3sfca_{supply_col}"`` of
+    ``Access(...).three_stage_fca(max_cost=max_cost, weight_fn=<same weights>)`` given the same
+    cost table (default weights ``{10: .962, 20: .704, 30: .377, 60: .042}``), ``normalize``
+    as access's. Unlike access, ``cost_df`` is not modified (access adds a ``W3`` column to the
+    frame it was given).
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`.
+    max_cost : float, optional
+        Pairs with ``cost > max_cost`` are ignored in the ratio steps.
+    weights : mapping or WeightFunction, default THREE_STEP_DEFAULT_STEPS
+        :math:`f`.
+    normalize : bool, default False
+        Divide by the population-weighted mean, as access.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`A_i` indexed like ``demand_df``, named ``"3sfca"``.
+    """
+    weight_fn = _weight_fn(weights)
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+        normalize=normalize,
+    )
+    values = three_step_fca_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        weights=weight_fn,
+        max_cost=max_cost,
+    )
+    return _result(problem, values, "3sfca", normalize=normalize)
+
+
+def gravity(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    scale: float,
+    alpha: float,
+    min_dist: float = 0.0,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+    normalize: bool = False,
+) -> pd.Series:
+    r"""Hansen gravity potential :math:`A_i = \sum_j S_j (\max(c_{ij}, x_\min)/s)^\alpha`.
+
+    Sum over pairs with ``cost <= max_cost``. ``alpha`` is not implicitly negative: ``-1`` gives
+    a :math:`1/d` decay. There is no demand-side competition term: ``demand_col`` only serves
+    ``normalize``.
+
+    Relation to PySAL access 1.1.10: same values as the column ``f"{name}_{supply_col}"`` of
+    ``Access(...).weighted_catchment(weight_fn=weights.gravity(scale, alpha, min_dist),
+    max_cost=max_cost)``, ``normalize`` as access's.
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`.
+    scale : float
+        :math:`s` (> 0), same unit as the costs.
+    alpha : float
+        Exponent :math:`\alpha`.
+    min_dist : float, default 0
+        Floor :math:`x_\min` of the cost. Must be > 0 when ``alpha < 0`` and some cost is 0
+        (the weight would be infinite; access returns ``inf`` there).
+    max_cost : float, optional
+        Pairs with ``cost > max_cost`` are ignored.
+    normalize : bool, default False
+        Divide by the population-weighted mean, as access.
+
+    Returns
+    -------
+    pandas.Series
+        Potential indexed like ``demand_df``, named ``"gravity"``.
+    """
+    fn = GravityWeights(scale, alpha, min_dist)
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+        normalize=normalize,
+    )
+    if fn.alpha < 0 and fn.min_dist == 0:
+        zero = problem.cost == 0
+        if zero.any() and (max_cost is None or max_cost >= 0):
+            pairs = cost_df.loc[zero, [origin_col, dest_col]]
+            shown = [
+                f"({o!r}, {d!r})" for o, d in zip(pairs[origin_col], pairs[dest_col], strict=True)
+            ]
+            raise DataValidationError(
+                f"gravity with alpha={alpha!r} < 0 and min_dist=0 gives an infinite weight to "
+                f"the {int(zero.sum())} pair(s) of cost 0: {_shown(shown)}; set min_dist > 0"
+            )
+    values = gravity_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        scale=fn.scale,
+        alpha=fn.alpha,
+        min_dist=fn.min_dist,
+        max_cost=max_cost,
+    )
+    return _result(problem, values, "gravity", normalize=normalize)
+
+
+def nearest_cost(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    supply_col: Hashable | None = None,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+) -> pd.Series:
+    r"""Cost to the nearest supply point in reach: :math:`N_i = \min_j c_{ij}`.
+
+    PySAL access has no equivalent. With ``supply_col`` given, supply points whose capacity is
+    0 are skipped (a site without practitioner is not "the nearest practitioner").
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`.
+    supply_col : hashable, optional
+        Capacity column; None counts every supply point.
+    max_cost : float, optional
+        Pairs with ``cost > max_cost`` are ignored.
+
+    Returns
+    -------
+    pandas.Series
+        :math:`N_i` in the unit of the costs, indexed like ``demand_df``, NaN where no supply
+        point is in reach, named ``"nearest_cost"``.
+    """
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=None,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+    )
+    values = nearest_cost_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        max_cost=max_cost,
+        positive_supply_only=supply_col is not None,
+    )
+    return _result(problem, values, "nearest_cost")
+
+
+def apl(
+    demand_df: pd.DataFrame,
+    supply_df: pd.DataFrame,
+    cost_df: pd.DataFrame,
+    *,
+    demand_col: Hashable,
+    supply_col: Hashable,
+    supply_unit: SupplyUnit = "consultations",
+    bands: Mapping[float, float] | StepWeights = APL_BANDS,
+    origin_col: Hashable = "origin",
+    dest_col: Hashable = "dest",
+    cost_col: Hashable = "cost",
+    max_cost: float | None = None,
+) -> pd.Series:
+    r"""French APL (accessibilité potentielle localisée, DREES / IRDES), per commune.
+
+    An E2SFCA on road minutes between chefs-lieux with the weights in both steps; see
+    :func:`geo._fca.apl_core` for the formula, the bands and the sources. Default bands
+    (post-2015, commonly cited, **not verified here**): :math:`t \le 10` → 1,
+    :math:`10 < t \le 15` → 0.66, :math:`15 < t \le 20` → 0.33, beyond → 0;
+    :data:`APL_BANDS_2012`: :math:`t \le 5` → 1, :math:`\le 10` → 0.3, :math:`\le 15` → 0.1.
+    A time equal to a bound belongs to the closer band (access's ``x <= k``).
+
+    Parameters
+    ----------
+    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col
+        See :func:`two_step_fca`; costs in minutes.
+    demand_col : hashable
+        Population, or age-standardised population (see :func:`standardise_population`).
+    supply_col : hashable
+        Yearly consultations and visits (``supply_unit="consultations"``), FTE (``"fte"``) or
+        practitioner headcount (``"headcount"``).
+    supply_unit : {"consultations", "fte", "headcount"}, default "consultations"
+        Fixes the output unit: consultations per standardised inhabitant per year, or FTE /
+        practitioners per 100,000 standardised inhabitants.
+    bands : mapping or StepWeights, default APL_BANDS
+        Upper bound in minutes → weight.
+    max_cost : float, optional
+        Catchment in minutes; default the last band's bound. Communes with no supply pair
+        within it get NaN (DREES shows 0: use ``.fillna(0)``).
+
+    Returns
+    -------
+    pandas.Series
+        APL indexed like ``demand_df``; its name carries the unit (``"apl_consultations"``,
+        ``"apl_fte_per_100k"`` or ``"apl_headcount_per_100k"``) and ``attrs["unit"]`` spells it.
+    """
+    unit, _ = apl_unit(supply_unit)
+    band_weights = bands if isinstance(bands, StepWeights) else StepWeights(bands)
+    problem = _prepare(
+        demand_df,
+        supply_df,
+        cost_df,
+        demand_col=demand_col,
+        supply_col=supply_col,
+        origin_col=origin_col,
+        dest_col=dest_col,
+        cost_col=cost_col,
+        max_cost=max_cost,
+    )
+    values = apl_core(
+        problem.demand,
+        problem.supply,
+        problem.rows,
+        problem.cols,
+        problem.cost,
+        bands=band_weights,
+        max_cost=max_cost,
+        supply_unit=supply_unit,
+    )
+    name = "apl_consultations" if supply_unit == "consultations" else f"apl_{supply_unit}_per_100k"
+    result = _result(problem, values, name)
+    result.attrs["unit"] = unit
+    return result
+
+
+@overload
+def standardise_population(
+    population_by_band: pd.DataFrame,
+    consumption_weights: Mapping[Any, float] | pd.Series | Sequence[float] | npt.NDArray[Any],
+) -> pd.Series: ...
+
+
+@overload
+def standardise_population(
+    population_by_band: npt.NDArray[Any] | Sequence[Sequence[float]],
+    consumption_weights: Sequence[float] | npt.NDArray[Any],
+) -> FloatArray: ...
+
+
+def standardise_population(
+    population_by_band: pd.DataFrame | npt.NDArray[Any] | Sequence[Sequence[float]],
+    consumption_weights: Mapping[Any, float] | pd.Series | Sequence[float] | npt.NDArray[Any],
+) -> pd.Series | FloatArray:
+    r"""Age-standardised population for the APL demand, same total as the raw population.
+
+    :math:`\tilde P_i = (\sum_b P_{ib} c_b) \cdot \sum_{i,b} P_{ib} / \sum_{i,b} P_{ib} c_b`:
+    each age band counts in proportion to its consumption of care, and the total over the rows
+    given (pass all of France for a national standardisation) equals the raw population.
+
+    Parameters
+    ----------
+    population_by_band : pandas.DataFrame or 2-D array (n points × B age bands)
+        Population by age band (numeric, finite, ≥ 0).
+    consumption_weights : mapping, Series, sequence or array
+        Relative care consumption per inhabitant of each band (finite, ≥ 0, not all 0 where
+        people live), e.g. mean yearly GP consultations by age. For a DataFrame, a mapping or
+        Series is matched to the columns by name and must cover exactly the columns; a
+        sequence follows the column order.
+
+    Returns
+    -------
+    pandas.Series or numpy.ndarray
+        :math:`\tilde P_i`: a Series indexed like the DataFrame (named
+        ``"population_standardised"``), or an array for array input.
+
+    Examples
+    --------
+    >>> pop = pd.DataFrame({"0-69": [80.0, 20.0], "70+": [20.0, 80.0]}, index=["A", "B"])
+    >>> standardise_population(pop, {"0-69": 1.0, "70+": 2.0}).round(2).tolist()
+    [80.0, 120.0]
+    """
+    if isinstance(population_by_band, pd.DataFrame):
+        frame = population_by_band
+        columns = list(frame.columns)
+        if isinstance(consumption_weights, Mapping | pd.Series):
+            given = dict(consumption_weights.items())
+            missing = [c for c in columns if c not in given]
+            extra = [k for k in given if k not in frame.columns]
+            if missing or extra:
+                raise DataValidationError(
+                    "consumption_weights must have one weight per column of population_by_band; "
+                    f"missing: {_shown([repr(c) for c in missing]) or 'none'}, "
+                    f"unknown: {_shown([repr(k) for k in extra]) or 'none'}"
+                )
+            weights = np.array([given[c] for c in columns], dtype=np.float64)
+        else:
+            weights = np.asarray(consumption_weights, dtype=np.float64)
+        values = np.column_stack(
+            [_amounts("population_by_band", frame, c) for c in columns]
+        ).reshape(len(frame), len(columns))
+        result = standardise_population_core(values, weights)
+        return pd.Series(result, index=frame.index, name="population_standardised")
+    if isinstance(consumption_weights, Mapping | pd.Series):
+        raise DataValidationError(
+            "consumption_weights must be a sequence or array when population_by_band is an array"
+        )
+    return standardise_population_core(population_by_band, consumption_weights)
