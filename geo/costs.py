@@ -206,7 +206,9 @@ def straight_line_costs(
         km = np.empty(0)
     order = np.lexsort((cols, rows))
     rows, cols, km = rows[order], cols[order], km[order]
-    minutes = km_to_minutes(km, detour_factor, speed_kmh)
+    # round to 1e-9 min so that a pair exactly on a band edge (10 km at 60 km/h) does not fall
+    # on either side depending on floating-point noise of the projection
+    minutes = np.round(km_to_minutes(km, detour_factor, speed_kmh), 9)
     return TravelCosts(
         origins=origins,
         destinations=destinations,

@@ -63,7 +63,7 @@ def test_user_grouping(grid3x3: gpd.GeoDataFrame) -> None:
 
 def test_errors(grid3x3: gpd.GeoDataFrame) -> None:
     pts = _points([(705_000, 6_595_000)], fte=[-1.0])
-    with pytest.raises(DataValidationError, match="'fte'.*-1.0"):
+    with pytest.raises(DataValidationError, match=r"'fte'.*-1\.0"):
         practitioners_per_commune(pts, grid3x3, weight="fte")
     with pytest.raises(DataValidationError, match="'etp' not in practitioners"):
         practitioners_per_commune(pts, grid3x3, weight="etp")

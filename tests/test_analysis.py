@@ -1,0 +1,295 @@
+"""Hand-checkable analyses on a 3×3 grid of 10 km square communes.
+
+With ``detour_factor=1`` and ``speed_kmh=60`` one straight-line kilometre is one minute, so
+neighbours are 10 min apart, diagonal neighbours 14.14 min, opposite sides 20 min.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.analysis import MEASURES, analyse
+from geo.demo import SYNTHETIC_LABEL, generate_practitioners
+from geo.errors import DataValidationError
+from geo.reference import load_communes
+from geo.territory import resolve_territory
+
+KM_IS_MINUTE = {"detour_factor": 1.0, "speed_kmh": 60.0}
+
+
+def _prac(xy: list[tuple[float, float]], **cols: list[object]) -> gpd.GeoDataFrame:
+    ids = [f"P{i}" for i in range(len(xy))]
+    coords = np.asarray(xy, dtype=float).reshape(-1, 2)
+    return gpd.GeoDataFrame({"id": ids, **cols}, geometry=shapely.points(coords), crs=2154)
+
+
+CENTRE = (715_000.0, 6_585_000.0)  # centre of G5
+
+
+def _by_code(result: gpd.GeoDataFrame, column: str = "value") -> pd.Series:
+    return result.set_index("code")[column]
+
+
+def test_apl_bands_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
+    res = analyse(
+        grid3x3, _prac([CENTRE]), "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE
+    )
+    # weights: G5 0 min → 1; G2, G4, G6, G8 at exactly 10 min → 1; corners 14.14 min → 0.66
+    weighted_demand = 5000 + 2000 + 4000 + 6000 + 8000 + 0.66 * (1000 + 3000 + 7000 + 9000)
+    ratio = 100_000 / weighted_demand  # headcount per 100,000 inhabitants
+    v = _by_code(res)
+    assert v["G5"] == pytest.approx(ratio, rel=1e-12)
+    assert v["G2"] == pytest.approx(ratio, rel=1e-12)
+    assert v["G1"] == pytest.approx(0.66 * ratio, rel=1e-12)
+    assert res.attrs["unit_fr"] == "praticiens pour 100 000 habitants standardisés"
+    assert res.attrs["parameters"]["bands"] == {"10": 1.0, "15": 0.66, "20": 0.33}
+
+
+def test_apl_band_edges(grid3x3: gpd.GeoDataFrame) -> None:
+    # one practitioner 15 km east of G5's centre... is outside the grid; use 12 km from G4
+    # instead: G4 centre (705000, 6585000); P at (717000, 6585000) lies in G5.
+    res = analyse(
+        grid3x3,
+        _prac([(717_000.0, 6_585_000.0)]),
+        "apl",
+        surroundings=None,
+        supply="headcount",
+        **KM_IS_MINUTE,
+    )
+    near = _by_code(res, "nearest_minutes")
+    assert near["G4"] == pytest.approx(12.0)
+    assert near["G6"] == pytest.approx(8.0)
+    w = {"G5": 1.0, "G6": 1.0, "G4": 0.66}  # 2, 8, 12 min
+    d_g2 = float(np.hypot(2_000, 10_000)) / 1000  # 10.2 min → 0.66
+    d_g3 = float(np.hypot(8_000, 10_000)) / 1000  # 12.8 min → 0.66
+    d_g1 = float(np.hypot(12_000, 10_000)) / 1000  # 15.6 min → 0.33
+    assert 10 < d_g2 <= 15 and 10 < d_g3 <= 15 and 15 < d_g1 <= 20
+    pops = {f"G{i}": 1000 * i for i in range(1, 10)}
+    weights = w | {"G2": 0.66, "G8": 0.66, "G3": 0.66, "G9": 0.66, "G1": 0.33, "G7": 0.33}
+    total = sum(pops[c] * weights[c] for c in weights)
+    v = _by_code(res)
+    for code, weight in weights.items():
+        assert v[code] == pytest.approx(weight * 100_000 / total, rel=1e-12), code
+
+
+def test_nearest_time_and_population_beyond(grid3x3: gpd.GeoDataFrame) -> None:
+    res = analyse(
+        grid3x3,
+        _prac([(705_000.0, 6_595_000.0)]),  # centre of G1
+        "nearest",
+        surroundings=None,
+        threshold_minutes=20.0,
+        **KM_IS_MINUTE,
+    )
+    near = _by_code(res)
+    assert near["G1"] == pytest.approx(0.0)
+    assert near["G5"] == pytest.approx(np.hypot(10, 10))
+    assert near["G9"] == pytest.approx(np.hypot(20, 20))
+    # beyond 20 min: G6 (22.4), G8 (22.4), G9 (28.3)
+    assert res.attrs["summary"]["population_beyond_threshold"] == 6000 + 8000 + 9000
+    assert res.attrs["summary"]["communes_beyond_threshold"] == 3
+
+
+def test_two_step_by_hand_and_invariant(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac([(705_000.0, 6_595_000.0), (725_000.0, 6_575_000.0)])  # G1 and G9 centres
+    res = analyse(grid3x3, prac, "2sfca", catchment_minutes=10.0, surroundings=None, **KM_IS_MINUTE)
+    v = _by_code(res)
+    r1 = 1 / (1000 + 2000 + 4000)  # G1 reaches itself, G2 and G4 within 10 min
+    r9 = 1 / (9000 + 6000 + 8000)
+    assert v["G1"] == pytest.approx(r1 * 10_000)
+    assert v["G9"] == pytest.approx(r9 * 10_000)
+    assert np.isnan(v["G5"])  # nothing within 10 min
+    assert res.set_index("code").at["G5", "status"] == "aucun praticien à portée"
+    # every practitioner is shared out: Σ P_i A_i = Σ S_j
+    pop = res["population"].to_numpy(dtype=float)
+    assert np.nansum(pop * res["value"].to_numpy()) / 10_000 == pytest.approx(2.0)
+
+
+def test_border_effect(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac([(715_000.0, 6_585_000.0), (735_000.0, 6_585_000.0)])
+    full = analyse(
+        grid3x3, prac, "2sfca", catchment_minutes=10.0, surroundings=None, **KM_IS_MINUTE
+    )
+    territory = grid3x3[grid3x3["code"].isin(["G4", "G5"])]
+    with_border = analyse(
+        territory, prac, "2sfca", catchment_minutes=10.0, surroundings=grid3x3, **KM_IS_MINUTE
+    )
+    island = analyse(
+        territory, prac, "2sfca", catchment_minutes=10.0, surroundings=None, **KM_IS_MINUTE
+    )
+    assert list(with_border["code"]) == ["G4", "G5"]
+    np.testing.assert_allclose(
+        _by_code(with_border).to_numpy(), _by_code(full)[["G4", "G5"]].to_numpy(), rtol=1e-12
+    )
+    # as an island, G5's practitioner is shared by G4 and G5 only: an overestimate
+    assert _by_code(island)["G5"] > _by_code(with_border)["G5"]
+    assert with_border.attrs["context"]["border_effect"] is True
+    # G5's practitioner serves G2, G4, G6, G8 and G5: 2000 + 4000 + 5000 + 6000 + 8000
+    assert _by_code(with_border)["G5"] == pytest.approx(10_000 / 25_000)
+
+
+def test_od_table_equals_straight_line(grid3x3: gpd.GeoDataFrame) -> None:
+    centres = grid3x3.set_index("code")["chef_lieu"]
+    prac = gpd.GeoDataFrame(
+        {"id": ["A", "B", "C"], "commune": ["G1", "G5", "G5"]},
+        geometry=[centres["G1"], centres["G5"], centres["G5"]],
+        crs=2154,
+    )
+    xy = shapely.get_coordinates(centres.to_numpy())
+    dist = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1]) / 1000
+    od = pd.DataFrame(
+        [
+            (a, b, dist[i, j])
+            for i, a in enumerate(centres.index)
+            for j, b in enumerate(centres.index)
+        ],
+        columns=["origin", "dest", "minutes"],
+    )
+    for measure in ("2sfca", "e2sfca", "apl", "nearest"):
+        a = analyse(grid3x3, prac, measure, surroundings=None, supply="headcount", **KM_IS_MINUTE)
+        b = analyse(
+            grid3x3,
+            prac,
+            measure,
+            surroundings=None,
+            supply="headcount",
+            travel="od_table",
+            od_table=od,
+        )
+        np.testing.assert_allclose(
+            _by_code(a).to_numpy(), _by_code(b).to_numpy(), rtol=1e-9, err_msg=measure
+        )
+        assert b.attrs["travel"]["method"] == "od_table"
+
+
+def test_density_and_practitioner_counts(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac([(705_000.0, 6_595_000.0)] * 2 + [CENTRE])
+    res = analyse(grid3x3, prac, "density", surroundings=None, **KM_IS_MINUTE)
+    v = _by_code(res)
+    assert v["G1"] == pytest.approx(2 * 10_000 / 1000)
+    assert v["G5"] == pytest.approx(10_000 / 5000)
+    assert v["G2"] == 0
+    assert _by_code(res, "practitioners")["G1"] == 2
+
+
+def test_zero_population_and_age_exclusion(grid3x3: gpd.GeoDataFrame) -> None:
+    grid3x3.loc[grid3x3["code"] == "G5", "population"] = 0
+    prac = _prac([CENTRE, CENTRE], age=[50, 67])
+    res = analyse(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
+    assert res.set_index("code").at["G5", "status"] == "population nulle"
+    assert np.isfinite(_by_code(res)["G5"])
+    young = analyse(
+        grid3x3,
+        prac,
+        "apl",
+        surroundings=None,
+        supply="headcount",
+        exclude_aged_from=66,
+        **KM_IS_MINUTE,
+    )
+    assert _by_code(young)["G5"] == pytest.approx(_by_code(res)["G5"] / 2)
+    assert _by_code(young, "practitioners_in_reach")["G5"] == 1
+    with pytest.raises(DataValidationError, match="'age' column"):
+        analyse(grid3x3, _prac([CENTRE]), "apl", surroundings=None, exclude_aged_from=66)
+
+
+def test_age_standardised_demand(grid3x3: gpd.GeoDataFrame) -> None:
+    ages = pd.DataFrame(
+        {"moins_75": [90.0] * 8 + [50.0], "75_plus": [10.0] * 8 + [50.0]},
+        index=[f"G{i}" for i in range(1, 10)],
+    )
+    res = analyse(
+        grid3x3,
+        _prac([CENTRE]),
+        "2sfca",
+        surroundings=None,
+        age_table=ages,
+        consumption_weights={"moins_75": 1.0, "75_plus": 2.0},
+        **KM_IS_MINUTE,
+    )
+    assert res["demand"].sum() == pytest.approx(res["population"].sum())
+    d = _by_code(res, "demand") / _by_code(res, "population")
+    assert d["G9"] > d["G1"]
+    with pytest.raises(DataValidationError, match="no row for 1 commune"):
+        analyse(
+            grid3x3,
+            _prac([CENTRE]),
+            "2sfca",
+            surroundings=None,
+            age_table=ages.drop(index="G3"),
+            consumption_weights={"moins_75": 1.0},
+        )
+
+
+@pytest.mark.parametrize(
+    ("prac", "match"),
+    [
+        (lambda: _prac([CENTRE]).set_crs(None, allow_override=True), "no CRS"),
+        (
+            lambda: _prac([CENTRE, CENTRE]).assign(id=["X", "X"]),
+            r"duplicate practitioner ids: \['X'\]",
+        ),
+        (lambda: _prac([(np.nan, np.nan)]), "missing or NaN coordinates"),
+        (
+            lambda: gpd.GeoDataFrame({"id": ["Q"]}, geometry=[shapely.Point(46.5, 3.1)], crs=4326),
+            r"outside France.*'Q'.*lon 46\.5",
+        ),
+        (lambda: _prac([CENTRE], fte=[-1.0]), r"'fte': value -1\.0 of practitioner 'P0'"),
+        (lambda: pd.DataFrame({"x": [1]}), "must be a GeoDataFrame"),
+    ],
+)
+def test_practitioner_validation(grid3x3: gpd.GeoDataFrame, prac: object, match: str) -> None:
+    with pytest.raises(DataValidationError, match=match):
+        analyse(grid3x3, prac(), "2sfca", surroundings=None, supply="fte")  # type: ignore[operator]
+
+
+def test_other_errors(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac([CENTRE])
+    with pytest.raises(DataValidationError, match="'foo' is not one of"):
+        analyse(grid3x3, prac, "foo")
+    with pytest.raises(DataValidationError, match="no commune"):
+        analyse(grid3x3.iloc[:0], prac, "apl")
+    with pytest.raises(DataValidationError, match="supply column 'fte'"):
+        analyse(grid3x3, prac, "apl", supply="fte", surroundings=None)
+    bad = grid3x3.assign(population=[-1] + [1] * 8)
+    with pytest.raises(DataValidationError, match=r"'G1'.*-1"):
+        analyse(bad, prac, "apl", surroundings=None)
+    dup = pd.concat([grid3x3, grid3x3.iloc[[0]]])
+    with pytest.raises(DataValidationError, match=r"duplicate commune codes.*'G1'"):
+        analyse(dup, prac, "apl", surroundings=None)
+
+
+def test_no_practitioner_at_all(grid3x3: gpd.GeoDataFrame) -> None:
+    empty = _prac([])
+    for measure in MEASURES:
+        res = analyse(grid3x3, empty, measure, surroundings=None)
+        if measure == "density":
+            assert (res["value"] == 0).all()
+        else:
+            assert res["value"].isna().all(), measure
+
+
+@pytest.fixture(scope="module")
+def national_gps() -> gpd.GeoDataFrame:
+    return generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+
+
+def test_real_departement_with_demo(national_gps: gpd.GeoDataFrame) -> None:
+    territory = resolve_territory(departements="63")
+    res = analyse(territory, national_gps, "apl")
+    assert len(res) == 463
+    assert res["code"].is_unique
+    assert res.attrs["synthetic"] is True
+    assert res.attrs["label"] == SYNTHETIC_LABEL
+    assert res.attrs["parameters"]["supply"] == "consultations"
+    assert res.attrs["unit_fr"] == "consultations par an et par habitant standardisé"
+    # the demo model is calibrated on 8.5 GPs per 10,000 and 4,900 consultations per FTE:
+    # the population-weighted APL must land near the national 3.3 (DREES, 2023)
+    assert 2.5 < res.attrs["summary"]["population_weighted_mean"] < 4.2
+    assert res.attrs["context"]["demand_communes"] > 463  # neighbours of the 4 départements
+    assert res.crs == territory.communes.crs
+    assert "communes" in res.attrs["sources"]
