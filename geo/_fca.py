@@ -28,7 +28,6 @@ from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from geo.errors import DataValidationError
 
@@ -295,13 +294,18 @@ def _in_reach(pairs: _Pairs, max_cost: float | None) -> npt.NDArray[np.bool_] | 
 
 
 def _subset(pairs: _Pairs, keep: npt.NDArray[np.bool_] | None) -> _Pairs:
-    if keep is None:
+    if keep is None or keep.all():
         return pairs
     return _Pairs(pairs.n, pairs.m, pairs.rows[keep], pairs.cols[keep], pairs.cost[keep])
 
 
-def _matrix(pairs: _Pairs, w: FloatArray) -> sp.csr_array:
-    return sp.csr_array((w, (pairs.rows, pairs.cols)), shape=(pairs.n, pairs.m))
+def _sum_by(index: _IndexArray, values: FloatArray, size: int) -> FloatArray:
+    """Sparse matrix-vector product in pair (COO) form: ``out[k] = Σ values[index == k]``.
+
+    ``np.bincount`` on the pair arrays is the product ``W @ x`` or ``Wᵀ @ x`` without building
+    a CSR matrix, which would sort millions of pairs for two products only.
+    """
+    return np.bincount(index, weights=values, minlength=size).astype(np.float64, copy=False)
 
 
 def _with_nan(values: FloatArray, pairs: _Pairs) -> FloatArray:
@@ -310,12 +314,12 @@ def _with_nan(values: FloatArray, pairs: _Pairs) -> FloatArray:
     return values
 
 
-def _two_step(demand: FloatArray, supply: FloatArray, matrix: sp.csr_array) -> FloatArray:
+def _two_step(demand: FloatArray, supply: FloatArray, pairs: _Pairs, w: FloatArray) -> FloatArray:
     # R_j = S_j / Σ_i P_i W_ij; a supply with zero weighted demand is not distributed (R_j = 0).
-    weighted_demand = np.asarray(matrix.T @ demand, dtype=np.float64)
+    weighted_demand = _sum_by(pairs.cols, demand[pairs.rows] * w, pairs.m)
     ratio = np.zeros_like(weighted_demand)
     np.divide(supply, weighted_demand, out=ratio, where=weighted_demand > 0)
-    return np.asarray(matrix @ ratio, dtype=np.float64)
+    return _sum_by(pairs.rows, ratio[pairs.cols] * w, pairs.n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,7 +380,7 @@ def two_step_fca_core(
     pairs = _pairs(p.size, s.size, rows, cols, cost)
     reach = _subset(pairs, _in_reach(pairs, max_cost))
     w = _weights(weights, reach.cost)
-    return _with_nan(_two_step(p, s, _matrix(reach, w)), reach)
+    return _with_nan(_two_step(p, s, reach, w), reach)
 
 
 def enhanced_two_step_fca_core(
@@ -499,7 +503,7 @@ def three_step_fca_core(
     keep = _in_reach(pairs, max_cost)
     reach = _subset(pairs, keep)
     effective = selection * w_all if keep is None else (selection * w_all)[keep]
-    return _with_nan(_two_step(p, s, _matrix(reach, effective)), reach)
+    return _with_nan(_two_step(p, s, reach, effective), reach)
 
 
 def gravity_core(
@@ -543,7 +547,7 @@ def gravity_core(
     pairs = _pairs(p.size, s.size, rows, cols, cost)
     reach = _subset(pairs, _in_reach(pairs, max_cost))
     w = _weights(GravityWeights(scale, alpha, min_dist), reach.cost)
-    return _with_nan(np.asarray(_matrix(reach, w) @ s, dtype=np.float64), reach)
+    return _with_nan(_sum_by(reach.rows, w * s[reach.cols], reach.n), reach)
 
 
 def nearest_cost_core(

@@ -92,6 +92,10 @@ MEASURES: Mapping[str, MeasureInfo] = {
     ),
 }
 
+#: Upper bound of a door-to-door speed as the crow flies, used to bound the surroundings of a
+#: territory when travel times come from a table (motorway speed limit).
+MAX_CROW_FLY_SPEED_KMH = 130.0
+
 #: Ratio measures are reported per this many inhabitants (APL has its own DREES unit).
 PER_INHABITANTS = 10_000.0
 
@@ -128,6 +132,13 @@ def validate_practitioners(
         ids, points outside France, a missing or non-numeric/negative supply column. The message
         names the column, the offending ids and values.
     """
+    return _validate(practitioners, supply_column)[0]
+
+
+def _validate(
+    practitioners: gpd.GeoDataFrame, supply_column: str | None
+) -> tuple[gpd.GeoDataFrame, npt.NDArray[np.float64]]:
+    """Validate (see :func:`validate_practitioners`); also return the lon/lat of each point."""
     if not isinstance(practitioners, gpd.GeoDataFrame):
         raise DataValidationError(
             f"practitioners must be a GeoDataFrame of points, got {type(practitioners).__name__}"
@@ -181,7 +192,7 @@ def validate_practitioners(
                 f"column {supply_column!r}: value {shown!r} of practitioner "
                 f"{ids[i]!r} is not a non-negative number"
             )
-    return practitioners
+    return practitioners, xy
 
 
 def _ids(frame: pd.DataFrame) -> pd.Index:
@@ -297,14 +308,16 @@ def _context(
     keep = _near(cand_xy, terr_xy, 2.0 * reach_km * 1000.0)
     keep |= candidates["code"].isin(located["code"]).to_numpy()
     context = candidates[keep].reset_index(drop=True)
-    prac_xy = _xy(practitioners.geometry, crs)
-    near = _near(prac_xy, terr_xy, 3.0 * reach_km * 1000.0)
-    supply = practitioners[near]
+    # supply: within 3× the reach of a chef-lieu, or inside a commune of the territory (what
+    # density counts, whatever the catchment)
+    codes = assign_communes(practitioners, context)
+    near = _near(_xy(practitioners.geometry, crs), terr_xy, 3.0 * reach_km * 1000.0)
+    near |= codes.isin(located["code"]).to_numpy()
     return _Context(
         communes=context,
         in_territory=context["code"].isin(located["code"]).to_numpy(),
-        practitioners=supply,
-        practitioner_communes=assign_communes(supply, context),
+        practitioners=practitioners[near],
+        practitioner_communes=codes[near],
         crs=crs,
     )
 
@@ -330,11 +343,12 @@ def _default_supply(measure: str, practitioners: pd.DataFrame) -> str:
     return "headcount"
 
 
-def _age_filter(
+def _age_kept(
     practitioners: gpd.GeoDataFrame, exclude_aged_from: int | None, reference_year: int | None
-) -> gpd.GeoDataFrame:
+) -> npt.NDArray[np.bool_]:
+    """Mask of the practitioners younger than ``exclude_aged_from`` (all when None)."""
     if exclude_aged_from is None:
-        return practitioners
+        return np.ones(len(practitioners), dtype=bool)
     if "age" in practitioners.columns:
         age = pd.to_numeric(practitioners["age"], errors="coerce")
     elif "birth_year" in practitioners.columns and reference_year is not None:
@@ -349,7 +363,8 @@ def _age_filter(
         raise DataValidationError(
             f"age of practitioner {_ids(practitioners)[i]!r} is missing or not a number"
         )
-    return practitioners[(age < exclude_aged_from).to_numpy()]
+    kept: npt.NDArray[np.bool_] = (age < exclude_aged_from).to_numpy()
+    return kept
 
 
 def _standardised_demand(
@@ -462,6 +477,10 @@ def analyse(
     started = time.perf_counter()
     if measure not in MEASURES:
         raise DataValidationError(f"measure {measure!r} is not one of {', '.join(MEASURES)}")
+    if travel not in ("straight_line", "od_table"):
+        raise DataValidationError(f"travel {travel!r} is not one of straight_line, od_table")
+    if travel == "od_table" and od_table is None:
+        raise DataValidationError("travel='od_table' needs od_table (a path or a DataFrame)")
     info = MEASURES[measure]
     communes = territory.communes if isinstance(territory, Territory) else territory
     _check_communes(communes, "territory communes")
@@ -469,8 +488,9 @@ def analyse(
         raise DataValidationError("the territory has no commune")
     supply_kind = supply or _default_supply(measure, practitioners)
     supply_column = _SUPPLY_COLUMNS.get(supply_kind, supply_kind)
-    prac = validate_practitioners(practitioners, supply_column=supply_column)
-    prac = _age_filter(prac, exclude_aged_from, reference_year)
+    prac, lonlat = _validate(practitioners, supply_column)
+    kept = _age_kept(prac, exclude_aged_from, reference_year)
+    prac, lonlat = prac[kept], lonlat[kept]
     catchment = float(
         catchment_minutes if catchment_minutes is not None else info.default_catchment_minutes
     )
@@ -483,35 +503,115 @@ def analyse(
         catchment = max(float(k) for k in default_steps)
     if not catchment >= 0:
         raise DataValidationError(f"catchment_minutes must be ≥ 0, got {catchment_minutes!r}")
-    synthetic = is_synthetic(practitioners)
-
-    work_crs = _metric_crs(communes)
-    communes_metric = _communes_to_crs(communes, work_crs)
     if isinstance(surroundings, str):
         if surroundings != "reference":
             raise DataValidationError("surroundings must be a GeoDataFrame, None or 'reference'")
         surroundings = load_communes() if _in_reference(communes) else None
-    reach_km = minutes_to_km(max(catchment, threshold_minutes), detour_factor, speed_kmh)
-    ctx = _context(communes_metric, prac.to_crs(work_crs), surroundings, reach_km)
+    opts = _Options(
+        measure=measure,
+        catchment=catchment,
+        travel=travel,
+        od_table=od_table,
+        od_columns=od_columns,
+        detour_factor=detour_factor,
+        speed_kmh=speed_kmh,
+        supply_kind=supply_kind,
+        steps=steps,
+        sigma=sigma_minutes,
+        gravity_scale=gravity_scale,
+        gravity_alpha=gravity_alpha,
+        age_table=age_table,
+        consumption_weights=consumption_weights,
+        threshold_minutes=threshold_minutes,
+    )
+
+    # mainland and each overseas département are analysed in their own metric CRS
+    by_crs = _crs_of_communes(communes)
+    prac_crs = _crs_of_lonlat(lonlat)
+    groups = [None] if by_crs is None else sorted(set(by_crs))
+    parts = []
+    for crs in groups:
+        part = communes if crs is None else communes[by_crs == crs]
+        work_crs = str(crs) if crs is not None else _metric_crs(part)
+        in_group = prac_crs == work_crs
+        # overseas points are never projected into Lambert-93 (and conversely)
+        supply_part = prac[in_group] if in_group.any() or work_crs in _CRS_OF_BOX.values() else prac
+        around = surroundings
+        if around is not None and crs is not None:
+            around_crs = _crs_of_communes(around)
+            around = around if around_crs is None else around[around_crs == crs]
+        parts.append(_analyse_group(part, supply_part, around, work_crs, opts))
+    result = parts[0] if len(parts) == 1 else _combine(parts, communes)
+    result.attrs["parameters"]["exclude_aged_from"] = exclude_aged_from
+    result.attrs["context"]["practitioners_total"] = len(prac)
+    synthetic = is_synthetic(practitioners)
+    result.attrs["synthetic"] = synthetic
+    result.attrs["label"] = SYNTHETIC_LABEL if synthetic else None
+    result.attrs["sources"] = dict(REFERENCE_SOURCES) | {
+        "practitioners": SYNTHETIC_LABEL if synthetic else "données fournies par l'utilisateur"
+    }
+    result.attrs["timings_s"]["total"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Validated options of one analysis, shared by its per-CRS groups."""
+
+    measure: str
+    catchment: float
+    travel: str
+    od_table: pd.DataFrame | str | None
+    od_columns: tuple[str, str, str]
+    detour_factor: float
+    speed_kmh: float
+    supply_kind: str
+    steps: Mapping[float, float] | None
+    sigma: float | None
+    gravity_scale: float
+    gravity_alpha: float
+    age_table: pd.DataFrame | None
+    consumption_weights: Mapping[str, float] | None
+    threshold_minutes: float
+
+
+def _analyse_group(
+    communes: gpd.GeoDataFrame,
+    prac: gpd.GeoDataFrame,
+    surroundings: gpd.GeoDataFrame | None,
+    work_crs: str,
+    opts: _Options,
+) -> gpd.GeoDataFrame:
+    """Analyse communes that share one metric CRS (validated inputs)."""
+    info = MEASURES[opts.measure]
+    catchment = opts.catchment
+    communes_metric = _communes_to_crs(communes, work_crs)
+    if opts.travel == "straight_line":
+        reach_km = minutes_to_km(catchment, opts.detour_factor, opts.speed_kmh)
+    else:
+        # road times from a table can beat the straight-line model (motorways): bound the
+        # context with a crow-fly speed no road reaches
+        reach_km = max(catchment, opts.threshold_minutes) / 60.0 * MAX_CROW_FLY_SPEED_KMH
+    prac_metric = prac.to_crs(work_crs)
+    ctx = _context(communes_metric, prac_metric, surroundings, reach_km)
     demand_ids = pd.Index(ctx.communes["code"].astype(str))
-    demand = _standardised_demand(ctx.communes, age_table, consumption_weights)
-    capacity = _supply_values(ctx.practitioners, supply_kind)
+    demand = _standardised_demand(ctx.communes, opts.age_table, opts.consumption_weights)
+    capacity = _supply_values(ctx.practitioners, opts.supply_kind)
 
     build_started = time.perf_counter()
-    if travel == "straight_line":
+    if opts.travel == "straight_line":
         costs = straight_line_costs(
             _points_of(ctx.communes).set_axis(demand_ids),
             ctx.practitioners.geometry.set_axis(_ids(ctx.practitioners)),
             crs=ctx.crs,
-            max_minutes=max(catchment, threshold_minutes),
-            detour_factor=detour_factor,
-            speed_kmh=speed_kmh,
+            max_minutes=catchment,
+            detour_factor=opts.detour_factor,
+            speed_kmh=opts.speed_kmh,
         )
         supply_capacity = capacity
         supply_headcount: npt.NDArray[np.float64] = np.ones(len(capacity))
-    elif travel == "od_table":
-        if od_table is None:
-            raise DataValidationError("travel='od_table' needs od_table (a path or a DataFrame)")
+    else:
+        assert opts.od_table is not None  # checked by analyse()
         codes = ctx.practitioner_communes
         placed = codes.notna().to_numpy()
         dest_ids = pd.Index(pd.unique(codes[placed].astype(str)))
@@ -520,12 +620,16 @@ def analyse(
             pos, weights=capacity[placed], minlength=len(dest_ids)
         ).astype(np.float64)
         supply_headcount = np.bincount(pos, minlength=len(dest_ids)).astype(np.float64)
-        o, d, m = od_columns
+        o, d, m = opts.od_columns
         costs = _od_costs(
-            od_table, o, d, m, demand_ids, dest_ids, max(catchment, threshold_minutes)
+            opts.od_table,
+            o,
+            d,
+            m,
+            demand_ids,
+            dest_ids,
+            max(catchment, opts.threshold_minutes),
         )
-    else:
-        raise DataValidationError(f"travel {travel!r} is not one of straight_line, od_table")
     build_seconds = time.perf_counter() - build_started
 
     rows, cols, minutes = costs.rows, costs.cols, costs.minutes
@@ -534,31 +638,32 @@ def analyse(
         rows[in_reach], weights=supply_headcount[cols[in_reach]], minlength=len(demand_ids)
     ).astype(np.float64)
     positive = supply_capacity[cols] > 0
-    nearest = _nearest_minutes(
-        costs, positive, ctx, detour_factor, speed_kmh, travel, prac, supply_kind
-    )
+    pool = prac_metric[_supply_values(prac_metric, opts.supply_kind) > 0]
+    nearest = _nearest_minutes(costs, positive, ctx, opts, pool)
 
-    if travel == "straight_line":
-        local_capacity = _local_supply(ctx, demand_ids, supply_capacity, costs, travel)
-        local_headcount = _local_supply(ctx, demand_ids, None, costs, travel)
-    else:
-        local_capacity = _local_supply(ctx, demand_ids, supply_capacity, costs, travel)
-        local_headcount = _local_supply(ctx, demand_ids, supply_headcount, costs, travel)
+    local_capacity = _local_supply(ctx, demand_ids, supply_capacity, costs, opts.travel)
+    local_headcount = _local_supply(
+        ctx,
+        demand_ids,
+        None if opts.travel == "straight_line" else supply_headcount,
+        costs,
+        opts.travel,
+    )
 
     compute_started = time.perf_counter()
     value, unit_fr, params = _compute(
-        measure,
+        opts.measure,
         demand,
         supply_capacity,
         rows,
         cols,
         minutes,
         catchment=catchment,
-        steps=steps,
-        sigma=sigma_minutes,
-        gravity_scale=gravity_scale,
-        gravity_alpha=gravity_alpha,
-        supply_kind=supply_kind,
+        steps=opts.steps,
+        sigma=opts.sigma,
+        gravity_scale=opts.gravity_scale,
+        gravity_alpha=opts.gravity_alpha,
+        supply_kind=opts.supply_kind,
         nearest=nearest,
         local_supply=local_capacity,
     )
@@ -568,30 +673,24 @@ def analyse(
         communes, demand_ids, demand, value, in_reach_count, nearest, local_headcount
     )
     pop = result["population"].to_numpy(dtype="float64")
-    far = ~(result["nearest_minutes"].to_numpy() <= threshold_minutes)
+    far = ~(result["nearest_minutes"].to_numpy() <= opts.threshold_minutes)
     result.attrs = {
-        "measure": measure,
+        "measure": opts.measure,
         "label_fr": info.label_fr,
         "unit_fr": unit_fr,
         "higher_is_better": info.higher_is_better,
         "parameters": {
             "catchment_minutes": catchment,
-            "supply": supply_kind,
-            "exclude_aged_from": exclude_aged_from,
-            "age_standardised": age_table is not None,
-            "threshold_minutes": threshold_minutes,
+            "supply": opts.supply_kind,
+            "age_standardised": opts.age_table is not None,
+            "threshold_minutes": opts.threshold_minutes,
             **params,
         },
         "travel": {"method": costs.method, **dict(costs.params)},
-        "sources": dict(REFERENCE_SOURCES)
-        | {"practitioners": SYNTHETIC_LABEL if synthetic else "données fournies par l'utilisateur"},
-        "synthetic": synthetic,
-        "label": SYNTHETIC_LABEL if synthetic else None,
         "context": {
             "territory_communes": len(communes),
             "demand_communes": len(ctx.communes),
             "supply_points": len(ctx.practitioners),
-            "practitioners_total": len(prac),
             "pairs": costs.n_pairs,
             "border_effect": surroundings is not None,
         },
@@ -601,12 +700,70 @@ def analyse(
             "communes_beyond_threshold": int(far.sum()),
             "population_weighted_mean": _weighted_mean(result["value"].to_numpy(), pop),
         },
-        "timings_s": {
-            "costs": round(build_seconds, 4),
-            "measure": round(compute_seconds, 4),
-            "total": round(time.perf_counter() - started, 4),
-        },
+        "timings_s": {"costs": round(build_seconds, 4), "measure": round(compute_seconds, 4)},
     }
+    return result
+
+
+#: Metric CRS of the practitioners found in each box of :data:`FRANCE_BOXES`.
+_CRS_OF_BOX: Mapping[str, str] = {
+    "métropole": "EPSG:2154",
+    "Guadeloupe": "EPSG:5490",
+    "Martinique": "EPSG:5490",
+    "Guyane": "EPSG:2972",
+    "La Réunion": "EPSG:2975",
+    "Mayotte": "EPSG:4471",
+}
+
+
+def _crs_of_communes(communes: pd.DataFrame) -> npt.NDArray[np.str_] | None:
+    """Metric CRS of each commune from its département (None without a département column)."""
+    if "departement" not in communes.columns:
+        return None
+    deps = communes["departement"].astype(str)
+    crs_of = {d: metric_crs_for([d]) for d in pd.unique(deps)}
+    return deps.map(crs_of).to_numpy(dtype=str)
+
+
+def _crs_of_lonlat(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
+    """Metric CRS of each (validated) practitioner from the box of France it lies in."""
+    out = np.full(len(xy), "", dtype=object)
+    for name, (minx, miny, maxx, maxy) in FRANCE_BOXES.items():
+        inside = (xy[:, 0] >= minx) & (xy[:, 0] <= maxx) & (xy[:, 1] >= miny) & (xy[:, 1] <= maxy)
+        out[inside & (out == "")] = _CRS_OF_BOX[name]
+    return out.astype(str)
+
+
+def _combine(parts: list[gpd.GeoDataFrame], communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Join per-CRS results back in the territory's order, with merged metadata."""
+    result = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
+    order = pd.Index(result["code"]).get_indexer(pd.Index(communes["code"]))
+    result = result.iloc[order].reset_index(drop=True)
+    attrs = dict(parts[0].attrs)
+    attrs["travel"] = dict(attrs["travel"]) | {"crs": [p.attrs["travel"].get("crs") for p in parts]}
+    attrs["context"] = {
+        key: (
+            any(p.attrs["context"][key] for p in parts)
+            if key == "border_effect"
+            else sum(p.attrs["context"][key] for p in parts)
+        )
+        for key in attrs["context"]
+    }
+    pop = result["population"].to_numpy(dtype="float64")
+    attrs["summary"] = {
+        "population": float(pop.sum()),
+        "population_beyond_threshold": sum(
+            p.attrs["summary"]["population_beyond_threshold"] for p in parts
+        ),
+        "communes_beyond_threshold": sum(
+            p.attrs["summary"]["communes_beyond_threshold"] for p in parts
+        ),
+        "population_weighted_mean": _weighted_mean(result["value"].to_numpy(), pop),
+    }
+    attrs["timings_s"] = {
+        key: round(sum(p.attrs["timings_s"][key] for p in parts), 4) for key in ("costs", "measure")
+    }
+    result.attrs = attrs
     return result
 
 
@@ -648,24 +805,20 @@ def _nearest_minutes(
     costs: TravelCosts,
     positive: npt.NDArray[np.bool_],
     ctx: _Context,
-    detour_factor: float,
-    speed_kmh: float,
-    travel: str,
-    all_practitioners: gpd.GeoDataFrame,
-    supply_kind: str,
+    opts: _Options,
+    pool: gpd.GeoDataFrame,
 ) -> npt.NDArray[np.float64]:
     """Time to the nearest practitioner, not limited by the catchment for straight lines."""
     n = len(costs.origins)
-    if travel == "straight_line":
-        # every practitioner with a positive supply, not only the context: the nearest one may
-        # lie beyond the catchment
-        pool = all_practitioners[_supply_values(all_practitioners, supply_kind) > 0]
+    if opts.travel == "straight_line":
+        # every practitioner with a positive supply (``pool``), not only the context: the
+        # nearest one may lie beyond the catchment
         if len(pool) == 0:
             return np.full(n, np.nan)
         d_xy = _xy(_points_of(ctx.communes), ctx.crs)
         dist_m, _ = cKDTree(_xy(pool.geometry, ctx.crs)).query(d_xy, k=1)
         minutes: npt.NDArray[np.float64] = np.round(
-            km_to_minutes(dist_m / 1000.0, detour_factor, speed_kmh), 9
+            km_to_minutes(dist_m / 1000.0, opts.detour_factor, opts.speed_kmh), 9
         )
         return minutes
     out = np.full(n, np.inf)

@@ -204,8 +204,6 @@ def straight_line_costs(
     else:
         rows = cols = np.empty(0, dtype=np.int64)
         km = np.empty(0)
-    order = np.lexsort((cols, rows))
-    rows, cols, km = rows[order], cols[order], km[order]
     # round to 1e-9 min so that a pair exactly on a band edge (10 km at 60 km/h) does not fall
     # on either side depending on floating-point noise of the projection
     minutes = np.round(km_to_minutes(km, detour_factor, speed_kmh), 9)
