@@ -300,26 +300,35 @@ def _context(
         candidates = located
     else:
         _check_communes(surroundings, "surrounding communes")
-        extra = surroundings[~surroundings["code"].isin(located["code"])]
+        extra = surroundings[~_isin(surroundings["code"], located["code"])]
         extra = _communes_to_crs(extra[_points_of(extra).notna()], crs)
         candidates = pd.concat([located, extra[located.columns.intersection(extra.columns)]])
         candidates = gpd.GeoDataFrame(candidates, geometry=located.geometry.name, crs=located.crs)
     cand_xy = _xy(_points_of(candidates), crs)
     keep = _near(cand_xy, terr_xy, 2.0 * reach_km * 1000.0)
-    keep |= candidates["code"].isin(located["code"]).to_numpy()
+    keep |= _isin(candidates["code"], located["code"])
     context = candidates[keep].reset_index(drop=True)
     # supply: within 3× the reach of a chef-lieu, or inside a commune of the territory (what
     # density counts, whatever the catchment)
     codes = assign_communes(practitioners, context)
     near = _near(_xy(practitioners.geometry, crs), terr_xy, 3.0 * reach_km * 1000.0)
-    near |= codes.isin(located["code"]).to_numpy()
+    near |= _isin(codes, located["code"])
     return _Context(
         communes=context,
-        in_territory=context["code"].isin(located["code"]).to_numpy(),
+        in_territory=_isin(context["code"], located["code"]),
         practitioners=practitioners[near],
         practitioner_communes=codes[near],
         crs=crs,
     )
+
+
+def _isin(values: pd.Series, allowed: pd.Series) -> npt.NDArray[np.bool_]:
+    """``values.isin(allowed)`` through a hash table (pandas' Arrow-string isin is slow)."""
+    index = pd.Index(np.asarray(values, dtype=object), dtype=object)
+    mask: npt.NDArray[np.bool_] = index.isin(
+        pd.Index(np.asarray(allowed, dtype=object), dtype=object)
+    )
+    return mask
 
 
 def _supply_values(
