@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import geopandas as gpd
 import pandas as pd
 import typer
 from rich.console import Console
@@ -13,11 +14,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from geo import demo
-from geo.density import density, practitioners_per_commune
-from geo.errors import CartosoinsError
-from geo.maps.choropleth import SYNTHETIC_LABEL, ChoroplethSpec, choropleth_map
+from geo.analysis import MEASURES, analyse
+from geo.errors import CartosoinsError, DataValidationError
+from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
 from geo.maps.offline import save_offline_html
-from geo.reference import REFERENCE_SOURCES, list_departements, list_epci
+from geo.reference import list_departements, list_epci, load_communes
 from geo.territory import resolve_territory
 
 app = typer.Typer(
@@ -37,9 +38,6 @@ PLURAL_LABELS = {
     "sage_femme": "Sages-femmes",
 }
 
-#: Density classes (GPs per 10,000 inhabitants) around the national 8.5.
-DENSITY_BREAKS = (0.0, 4.0, 7.0, 10.0, 15.0)
-
 
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[bold red]Erreur :[/] {exc}")
@@ -53,6 +51,7 @@ def map_command(
     ] = None,
     epci: Annotated[list[str] | None, typer.Option(help="EPCI SIREN code(s).")] = None,
     commune: Annotated[list[str] | None, typer.Option(help="Commune INSEE code(s).")] = None,
+    measure: Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")] = "density",
     profession: Annotated[
         str, typer.Option(help=f"Profession: {', '.join(demo.PROFESSIONS)}.")
     ] = "medecin_generaliste",
@@ -60,7 +59,7 @@ def map_command(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     tiles: Annotated[bool, typer.Option(help="OpenStreetMap background (needs internet).")] = False,
 ) -> None:
-    """Map the practitioner density of a territory (demo data: simulated practitioners)."""
+    """Map a measure for a territory on the demo data (simulated practitioners)."""
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
@@ -68,74 +67,66 @@ def map_command(
             task = progress.add_task("Chargement du territoire…", total=4)
             territory = resolve_territory(departement, epci, commune)
             progress.update(task, advance=1, description="Praticiens simulés…")
+            if profession not in demo.PROFESSIONS:
+                raise DataValidationError(
+                    f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
+                )
+            # the whole country's simulated practitioners: those across the border count too
             practitioners = demo.generate_practitioners(
-                territory.communes, seed=seed, professions=[profession]
+                load_communes(), seed=seed, professions=[profession]
             )
-            progress.update(task, advance=1, description="Densité par commune…")
-            counts = practitioners_per_commune(practitioners, territory.communes)
-            table = density(territory.communes, counts)
-            communes = territory.communes.join(table[["practitioners", "density"]], on="code")
+            progress.update(task, advance=1, description="Calcul de l'indicateur…")
+            result = analyse(territory, practitioners, measure)
             progress.update(task, advance=1, description="Carte…")
             label = PLURAL_LABELS.get(profession, demo.PROFESSIONS[profession].label)
-            fmap = choropleth_map(
-                communes,
-                ChoroplethSpec(
-                    column="density",
-                    title=f"{label} pour 10 000 habitants — {territory.name}",
-                    label=f"{label} pour 10 000 hab.",
-                    unit="praticiens pour 10 000 habitants (population 2023)",
-                    scheme="fixed",
-                    breaks=DENSITY_BREAKS,
-                    sources=[
-                        "IGN ADMIN EXPRESS-COG",
-                        "INSEE COG 2026, population municipale 2023",
-                        "Licence Ouverte",
-                    ],
-                    synthetic=True,
-                    no_data_label="sans objet (commune sans population)",
-                ),
-                tooltip_fields={
-                    "population": "Population 2023",
-                    "practitioners": f"{label} (simulés)",
-                    "density": "Densité pour 10 000 hab.",
-                },
-                points=_aggregate_points(communes, label),
+            fmap = analysis_map(
+                result,
+                territory.name,
+                points=_aggregate_points(result, territory.communes, label),
                 points_label=f"{label} (simulés, par commune)",
+                tiles=tiles,
             )
             out.mkdir(parents=True, exist_ok=True)
-            html_path = out / f"carte_densite_{territory.slug}.html"
-            save_offline_html(fmap, html_path)
-            csv_path = out / f"densite_{territory.slug}.csv"
-            communes.drop(columns=["geometry", "chef_lieu"]).to_csv(csv_path, index=False)
+            stem = f"{measure}_{territory.slug}"
+            html_path = out / f"carte_{stem}.html"
+            save_offline_html(fmap, html_path, allow_remote_tiles=tiles)
+            csv_path = out / f"communes_{stem}.csv"
+            table = pd.DataFrame(result.drop(columns=result.geometry.name))
+            table.insert(0, "source_praticiens", SYNTHETIC_LABEL)
+            table.to_csv(csv_path, index=False)
             summary = {
                 "territory": territory.name,
-                "communes": len(communes),
+                "communes": len(result),
                 "population": territory.population,
                 "profession": profession,
-                "practitioners": int(counts.sum()),
-                "density_per_10000": round(float(counts.sum()) * 1e4 / territory.population, 2),
-                "communes_without_practitioner": int((communes["practitioners"] == 0).sum()),
-                "synthetic": True,
-                "label": SYNTHETIC_LABEL,
+                "practitioners_in_territory": int(result["practitioners"].sum()),
+                **{k: v for k, v in result.attrs.items() if k != "timings_s"},
                 "seed": seed,
-                "sources": REFERENCE_SOURCES,
             }
-            json_path = out / f"resume_{territory.slug}.json"
-            json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), "utf-8")
+            json_path = out / f"resume_{stem}.json"
+            json_path.write_text(
+                json.dumps(summary, ensure_ascii=False, indent=2, default=str), "utf-8"
+            )
             progress.update(task, advance=1, description="Terminé")
     except CartosoinsError as exc:
         raise _fail(exc) from exc
+    mean = result.attrs["summary"]["population_weighted_mean"]
     console.print(
-        f"[bold]{territory.name}[/] : {summary['practitioners']} {label.lower()} "
-        f"({SYNTHETIC_LABEL}), {summary['density_per_10000']} pour 10 000 habitants."
+        f"[bold]{territory.name}[/] — {result.attrs['label_fr']} ({SYNTHETIC_LABEL}) : "
+        f"moyenne pondérée {mean:.2f} {result.attrs['unit_fr']}; "
+        f"{summary['practitioners_in_territory']} {label.lower()} dans le territoire."
     )
     for path in (html_path, csv_path, json_path):
         console.print(f"  écrit : {path}")
 
 
-def _aggregate_points(communes: pd.DataFrame, label: str) -> pd.DataFrame:
-    located = communes[(communes["practitioners"] > 0) & communes["chef_lieu"].notna()]
-    points = located["chef_lieu"]
+def _aggregate_points(result: pd.DataFrame, communes: pd.DataFrame, label: str) -> pd.DataFrame:
+    """One circle per commune with practitioners, at its chef-lieu (never individual points)."""
+    chef_lieu = communes.set_index("code")["chef_lieu"]
+    located = result[(result["practitioners"] > 0)]
+    located = located[chef_lieu.reindex(located["code"]).notna().to_numpy()]
+    points = gpd.GeoSeries(chef_lieu.reindex(located["code"]).to_numpy(), crs=communes.crs)
+    points = points.to_crs(4326)
     counts = located["practitioners"].astype(int)
     return pd.DataFrame(
         {

@@ -26,9 +26,11 @@ from geo.errors import DataValidationError
 from geo.maps.offline import base_map
 
 __all__ = [
+    "MEASURE_STYLES",
     "PALETTES",
     "SYNTHETIC_LABEL",
     "ChoroplethSpec",
+    "analysis_map",
     "choropleth_map",
     "classify",
     "format_fr",
@@ -410,9 +412,20 @@ def _features(geoms: npt.NDArray[np.object_], props: pd.DataFrame) -> list[dict[
     ]
 
 
+def _union(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
+    """Union of commune polygons.
+
+    The fast coverage union, or a full union where source polygons overlap slightly.
+    """
+    try:
+        return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(geoms, grid_size=1e-6)
+
+
 def _outlines(simple: gpd.GeoDataFrame, outline_by: str | None) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name="Limites", show=True)
-    territory = shapely.coverage_union_all(simple.geometry.to_numpy())
+    territory = _union(simple.geometry.to_numpy())
     folium.GeoJson(
         json.loads(shapely.to_geojson(territory)),
         name="Territoire",
@@ -424,7 +437,7 @@ def _outlines(simple: gpd.GeoDataFrame, outline_by: str | None) -> folium.Featur
         keys = keyed[outline_by].to_numpy()
         boundaries = []
         for key in pd.unique(keys):
-            union = shapely.coverage_union_all(keyed.geometry.to_numpy()[keys == key])
+            union = _union(keyed.geometry.to_numpy()[keys == key])
             boundaries.append(shapely.boundary(union))
         if boundaries:
             lines = shapely.GeometryCollection(boundaries)
@@ -462,3 +475,79 @@ def _points_layer(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
             tooltip=html.escape(label),
         ).add_to(group)
     return group
+
+
+#: How each measure of :data:`geo.analysis.MEASURES` is classed and coloured by default.
+MEASURE_STYLES: dict[str, dict[str, Any]] = {
+    "density": {"scheme": "fixed", "breaks": (0.0, 4.0, 7.0, 10.0, 15.0), "palette": "YlGnBu"},
+    "apl": {"scheme": "fixed", "breaks": (1.5, 2.5, 4.0, 5.0), "palette": "YlGnBu"},
+    "nearest": {
+        "scheme": "fixed",
+        "breaks": (5.0, 10.0, 15.0, 20.0, 30.0),
+        "palette": "YlOrRd",
+        "decimals": 0,
+    },
+}
+
+
+def analysis_map(
+    result: gpd.GeoDataFrame,
+    place: str,
+    *,
+    points: pd.DataFrame | None = None,
+    points_label: str = "Praticiens",
+    tiles: bool = False,
+) -> folium.Map:
+    """Choropleth of an :func:`geo.analysis.analyse` result, worded from its metadata.
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        Output of ``analyse``: ``value``, ``population``, ``nearest_minutes``,
+        ``practitioners_in_reach`` and ``attrs`` (measure, unit, synthetic flag, sources).
+    place : str
+        Territory name for the title ("Puy-de-Dôme (63)").
+    points, points_label, tiles
+        See :func:`choropleth_map`.
+    """
+    attrs = result.attrs
+    measure = str(attrs.get("measure", ""))
+    style = MEASURE_STYLES.get(measure, {"scheme": "quantiles", "palette": "YlGnBu"})
+    if measure == "apl" and attrs.get("parameters", {}).get("supply") != "consultations":
+        style = {"scheme": "quantiles", "palette": "YlGnBu"}  # the zonage breaks need consultations
+    params = attrs.get("parameters", {})
+    subtitle = None
+    if measure not in ("density", "nearest") and "catchment_minutes" in params:
+        subtitle = f"Zone de recherche : {format_fr(params['catchment_minutes'], 0)} minutes"
+    spec = ChoroplethSpec(
+        column="value",
+        title=f"{attrs.get('label_fr', 'Indicateur')} — {place}",
+        label=str(attrs.get("label_fr", "Indicateur")),
+        unit=str(attrs.get("unit_fr", "")),
+        sources=[
+            "IGN ADMIN EXPRESS-COG",
+            "INSEE COG 2026, population municipale 2023",
+            "Licence Ouverte",
+        ],
+        synthetic=bool(attrs.get("synthetic", False)),
+        no_data_label="sans objet (aucun praticien à portée ou commune non localisée)",
+        decimals=int(style.get("decimals", 1)),
+        scheme=style["scheme"],
+        breaks=style.get("breaks"),
+        palette=style["palette"],
+    )
+    fields = {
+        "population": "Population 2023",
+        "value": f"{spec.label} ({spec.unit})",
+        "nearest_minutes": "Temps au praticien le plus proche (min)",
+        "practitioners_in_reach": "Praticiens à portée",
+    }
+    return choropleth_map(
+        result,
+        spec,
+        tooltip_fields={k: v for k, v in fields.items() if k in result.columns},
+        points=points,
+        points_label=points_label,
+        tiles=tiles,
+        subtitle=subtitle,
+    )
