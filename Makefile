@@ -42,6 +42,8 @@ test: lint typecheck pytest
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_reference.py
+	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_access.py
 
 reference: install
 	$(BIN)/python scripts/build_reference.py
