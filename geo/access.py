@@ -97,6 +97,13 @@ class _Problem:
     cols: npt.NDArray[np.intp]
     cost: FloatArray
 
+    @property
+    def arrays(
+        self,
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
+        """``(demand, supply, rows, cols, cost)``, the positional arguments of every core."""
+        return self.demand, self.supply, self.rows, self.cols, self.cost
+
 
 def _shown(items: Sequence[str]) -> str:
     more = f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
@@ -390,11 +397,7 @@ def two_step_fca(
         normalize=normalize,
     )
     values = two_step_fca_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         weights=weight_fn,
         max_cost=max_cost,
     )
@@ -456,11 +459,7 @@ def enhanced_two_step_fca(
         normalize=normalize,
     )
     values = two_step_fca_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         weights=weight_fn,
         max_cost=max_cost,
     )
@@ -518,11 +517,7 @@ def kernel_two_step_fca(
         normalize=normalize,
     )
     values = kernel_two_step_fca_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         sigma=sigma,
         max_cost=max_cost,
     )
@@ -591,11 +586,7 @@ def three_step_fca(
         normalize=normalize,
     )
     values = three_step_fca_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         weights=weight_fn,
         max_cost=max_cost,
     )
@@ -674,11 +665,7 @@ def gravity(
                 f"the {int(zero.sum())} pair(s) of cost 0: {_shown(shown)}; set min_dist > 0"
             )
     values = gravity_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         scale=fn.scale,
         alpha=fn.alpha,
         min_dist=fn.min_dist,
@@ -730,11 +717,7 @@ def nearest_cost(
         max_cost=max_cost,
     )
     values = nearest_cost_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         max_cost=max_cost,
         positive_supply_only=supply_col is not None,
     )
@@ -802,11 +785,7 @@ def apl(
         max_cost=max_cost,
     )
     values = apl_core(
-        problem.demand,
-        problem.supply,
-        problem.rows,
-        problem.cols,
-        problem.cost,
+        *problem.arrays,
         bands=band_weights,
         max_cost=max_cost,
         supply_unit=supply_unit,
