@@ -17,6 +17,7 @@ from geo.demo import SYNTHETIC_LABEL, generate_practitioners
 from geo.errors import DataValidationError
 from geo.reference import load_communes
 from geo.territory import resolve_territory
+from tests.conftest import requires_shared_data
 
 KM_IS_MINUTE = {"detour_factor": 1.0, "speed_kmh": 60.0}
 
@@ -293,3 +294,44 @@ def test_real_departement_with_demo(national_gps: gpd.GeoDataFrame) -> None:
     assert res.attrs["context"]["demand_communes"] > 463  # neighbours of the 4 départements
     assert res.crs == territory.communes.crs
     assert "communes" in res.attrs["sources"]
+
+
+@requires_shared_data
+def test_apl_age_standardised_with_real_75_plus_shares(
+    shared_data: object, national_gps: gpd.GeoDataFrame
+) -> None:
+    """Loire (42): demand weighted by the INSEE RP 2022 share of inhabitants aged 75+."""
+    from pathlib import Path
+
+    shares = pd.read_csv(
+        Path(str(shared_data)) / "population" / "part_75_plus_communes_2022_linalek.csv",
+        dtype={"code": str},
+    ).set_index("code")
+    ages = pd.DataFrame(
+        {
+            "moins_75": 100.0 - shares["part_75_plus_pct_2022"],
+            "75_plus": shares["part_75_plus_pct_2022"],
+        }
+    )
+    loire = resolve_territory(departements="42")
+    # surroundings: the départements around the Loire, all present in the share file
+    around = load_communes(departements=["42", "43", "63", "03", "69", "71", "07", "38", "01"])
+    plain = analyse(loire, national_gps, "apl", surroundings=around)
+    weighted = analyse(
+        loire,
+        national_gps,
+        "apl",
+        surroundings=around,
+        age_table=ages,
+        consumption_weights={"moins_75": 1.0, "75_plus": 2.0},
+    )
+    assert weighted.attrs["parameters"]["age_standardised"] is True
+    demand = weighted.set_index("code")["demand"]
+    pop = weighted.set_index("code")["population"]
+    old = shares.loc[demand.index, "part_75_plus_pct_2022"]
+    # communes with more elderly people weigh more than their population
+    ratio = demand / pop
+    assert ratio[old > old.median() + 3].mean() > 1.0 > ratio[old < old.median() - 3].mean()
+    # the overall standardised demand keeps the population total (over the context)
+    assert demand.sum() == pytest.approx(pop.sum(), rel=0.05)
+    assert not np.allclose(weighted["value"], plain["value"], equal_nan=True)
