@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
 import pytest
 import shapely
+
+from tests.browser import OfflineBrowser, launch_offline_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -52,3 +55,9 @@ def grid3x3() -> gpd.GeoDataFrame:
         crs=2154,
     )
     return gdf
+
+
+@pytest.fixture(scope="session")
+def offline_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineBrowser]:
+    """Headless Chromium, launched once, that blocks every request but the page's own."""
+    yield from launch_offline_browser(tmp_path_factory)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +18,13 @@ from folium.plugins import MarkerCluster
 from geo.errors import DataValidationError, ReferenceDataError
 from geo.maps import base_map, save_offline_html, to_offline_html
 from geo.maps import offline as offline_module
+from tests.browser import (
+    CENTRE_OF_JS,
+    COUNT_LAYERS_JS,
+    VIEWPORT,
+    OfflineBrowser,
+    hover_until,
+)
 
 # First bytes of each library as shipped by its package: proof that it was inlined.
 LEAFLET_BANNER = "Leaflet 1.9.3, a JS library"
@@ -309,145 +314,6 @@ def test_base_map_options() -> None:
     assert m.options["max_zoom"] == 18
     assert m.control_scale is True
     assert not any(isinstance(c, folium.TileLayer) for c in m._children.values())
-
-
-# --- Real browser ----------------------------------------------------------------------------
-#
-# Headless Debian Chromium driven by Playwright's Python package (its own browser download is
-# not used). Every request other than the page itself is aborted and recorded.
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-VIEWPORT = {"width": 1000, "height": 700}
-
-
-@dataclass
-class PageReport:
-    """What happened while a page loaded with the network cut."""
-
-    requests: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-
-
-class OfflineBrowser:
-    """Open local HTML files in headless Chromium with every other request blocked."""
-
-    def __init__(self, context: Any) -> None:
-        self._context = context
-
-    def open(self, path: Path) -> tuple[Any, PageReport]:
-        report = PageReport()
-        url = path.resolve().as_uri()
-
-        def route(route: Any) -> None:
-            if route.request.url == url:
-                route.continue_()
-            else:
-                report.blocked.append(route.request.url)
-                route.abort("blockedbyclient")
-
-        page = self._context.new_page()
-        page.set_default_timeout(5_000)
-        page.route("**/*", route)
-        page.on("request", lambda r: report.requests.append(r.url))
-        page.on("requestfailed", lambda r: report.failed.append(f"{r.url} ({r.failure})"))
-        page.on(
-            "console",
-            lambda msg: report.console_errors.append(msg.text) if msg.type == "error" else None,
-        )
-        page.on("pageerror", lambda exc: report.page_errors.append(str(exc)))
-        page.goto(url, wait_until="load")
-        # Two animation frames: Leaflet's canvas renderer draws on the next frame.
-        page.evaluate(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-        )
-        return page, report
-
-
-def hover_until(page: Any, point: list[int], selector: str, max_moves: int = 40) -> str:
-    """Wiggle the mouse on ``point`` until ``selector`` appears; return its text.
-
-    Leaflet's canvas renderer throttles hover hit-testing, so the first moves after a load are
-    not always seen (measured: the tooltip opens on the fourth move, 50 ms apart).
-    """
-    for move in range(max_moves):
-        page.mouse.move(point[0] + 3 * (move % 2), point[1])
-        page.wait_for_timeout(50)
-        if page.locator(selector).count():
-            return str(page.locator(selector).first.text_content())
-    raise AssertionError(f"{selector} did not appear after {max_moves} mouse moves on {point}")
-
-
-@pytest.fixture(scope="module")
-def offline_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineBrowser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright Python package is not installed"
-    )
-    profile = tmp_path_factory.mktemp("chromium-profile")  # fresh --user-data-dir
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport=VIEWPORT,
-            service_workers="block",
-        )
-        try:
-            yield OfflineBrowser(context)
-        finally:
-            context.close()
-
-
-COUNT_LAYERS_JS = """
-() => {
-    const map = window[document.querySelector(".folium-map").id];
-    const counts = {polygons: 0, circleMarkers: 0, markers: 0, clusterGroups: 0,
-                    clusteredMarkers: 0, geoJsonWithTooltip: 0};
-    map.eachLayer(layer => {
-        if (layer instanceof L.MarkerClusterGroup) {
-            counts.clusterGroups += 1;
-            counts.clusteredMarkers += layer.getLayers().length;
-        } else if (layer instanceof L.CircleMarker) {
-            counts.circleMarkers += 1;
-        } else if (layer instanceof L.Polygon) {
-            counts.polygons += 1;
-        } else if (layer instanceof L.Marker && !(layer instanceof L.MarkerCluster)
-                   && !(layer.__parent)) {
-            counts.markers += 1;
-        }
-    });
-    map.eachLayer(layer => {
-        if (layer instanceof L.GeoJSON && layer.getTooltip()) counts.geoJsonWithTooltip += 1;
-    });
-    counts.canvases = document.querySelectorAll(".leaflet-overlay-pane canvas").length;
-    counts.svgPathsInMap = document.querySelectorAll(".leaflet-pane svg path").length;
-    return counts;
-}
-"""
-
-CENTRE_OF_JS = """
-([lat, lon]) => {
-    const map = window[document.querySelector(".folium-map").id];
-    const p = map.latLngToContainerPoint([lat, lon]);
-    const box = map.getContainer().getBoundingClientRect();
-    return [Math.round(p.x + box.left), Math.round(p.y + box.top)];
-}
-"""
 
 
 def test_offline_page_in_chromium(offline_browser: OfflineBrowser, tmp_path: Path) -> None:

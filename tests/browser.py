@@ -1,0 +1,154 @@
+"""Headless Debian Chromium for the map tests, with every network request blocked.
+
+Driven by Playwright's Python package (its own browser download is not used: it cannot happen
+here). `.ci/run` installs Debian's chromium; without it the browser tests skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# --- Real browser ----------------------------------------------------------------------------
+#
+# Headless Debian Chromium driven by Playwright's Python package (its own browser download is
+# not used). Every request other than the page itself is aborted and recorded.
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+VIEWPORT = {"width": 1000, "height": 700}
+
+
+@dataclass
+class PageReport:
+    """What happened while a page loaded with the network cut."""
+
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+
+class OfflineBrowser:
+    """Open local HTML files in headless Chromium with every other request blocked."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def open(self, path: Path) -> tuple[Any, PageReport]:
+        report = PageReport()
+        url = path.resolve().as_uri()
+
+        def route(route: Any) -> None:
+            if route.request.url == url:
+                route.continue_()
+            else:
+                report.blocked.append(route.request.url)
+                route.abort("blockedbyclient")
+
+        page = self._context.new_page()
+        page.set_default_timeout(5_000)
+        page.route("**/*", route)
+        page.on("request", lambda r: report.requests.append(r.url))
+        page.on("requestfailed", lambda r: report.failed.append(f"{r.url} ({r.failure})"))
+        page.on(
+            "console",
+            lambda msg: report.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.on("pageerror", lambda exc: report.page_errors.append(str(exc)))
+        page.goto(url, wait_until="load")
+        # Two animation frames: Leaflet's canvas renderer draws on the next frame.
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        return page, report
+
+
+def hover_until(page: Any, point: list[int], selector: str, max_moves: int = 40) -> str:
+    """Wiggle the mouse on ``point`` until ``selector`` appears; return its text.
+
+    Leaflet's canvas renderer throttles hover hit-testing, so the first moves after a load are
+    not always seen (measured: the tooltip opens on the fourth move, 50 ms apart).
+    """
+    for move in range(max_moves):
+        page.mouse.move(point[0] + 3 * (move % 2), point[1])
+        page.wait_for_timeout(50)
+        if page.locator(selector).count():
+            return str(page.locator(selector).first.text_content())
+    raise AssertionError(f"{selector} did not appear after {max_moves} mouse moves on {point}")
+
+
+def launch_offline_browser(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[OfflineBrowser]:
+    """Yield an :class:`OfflineBrowser`; skip when Chromium or Playwright is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: apt-get install chromium")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright Python package is not installed"
+    )
+    profile = tmp_path_factory.mktemp("chromium-profile")  # fresh --user-data-dir
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport=VIEWPORT,
+            service_workers="block",
+        )
+        try:
+            yield OfflineBrowser(context)
+        finally:
+            context.close()
+
+
+COUNT_LAYERS_JS = """
+() => {
+    const map = window[document.querySelector(".folium-map").id];
+    const counts = {polygons: 0, circleMarkers: 0, markers: 0, clusterGroups: 0,
+                    clusteredMarkers: 0, geoJsonWithTooltip: 0};
+    map.eachLayer(layer => {
+        if (layer instanceof L.MarkerClusterGroup) {
+            counts.clusterGroups += 1;
+            counts.clusteredMarkers += layer.getLayers().length;
+        } else if (layer instanceof L.CircleMarker) {
+            counts.circleMarkers += 1;
+        } else if (layer instanceof L.Polygon) {
+            counts.polygons += 1;
+        } else if (layer instanceof L.Marker && !(layer instanceof L.MarkerCluster)
+                   && !(layer.__parent)) {
+            counts.markers += 1;
+        }
+    });
+    map.eachLayer(layer => {
+        if (layer instanceof L.GeoJSON && layer.getTooltip()) counts.geoJsonWithTooltip += 1;
+    });
+    counts.canvases = document.querySelectorAll(".leaflet-overlay-pane canvas").length;
+    counts.svgPathsInMap = document.querySelectorAll(".leaflet-pane svg path").length;
+    return counts;
+}
+"""
+
+CENTRE_OF_JS = """
+([lat, lon]) => {
+    const map = window[document.querySelector(".folium-map").id];
+    const p = map.latLngToContainerPoint([lat, lon]);
+    const box = map.getContainer().getBoundingClientRect();
+    return [Math.round(p.x + box.left), Math.round(p.y + box.top)];
+}
+"""
