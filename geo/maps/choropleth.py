@@ -8,7 +8,6 @@ small.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,6 +22,7 @@ import shapely
 
 from geo.crs import metric_crs_for
 from geo.errors import DataValidationError
+from geo.maps.layers import GeoJsonLayer, features_json
 from geo.maps.offline import base_map
 
 __all__ = [
@@ -260,6 +260,8 @@ _CSS = """
 .cs-credits{position:absolute;z-index:1000;bottom:0;right:0;background:rgba(255,255,255,.85);
  padding:2px 6px;font:11px/1.4 system-ui,sans-serif;max-width:70%}
 .cs-synthetic{color:#b00020;font-weight:600}
+.cs-tip th{text-align:left;font-weight:600;padding-right:8px}
+.cs-tip td{text-align:right}
 </style>
 """
 
@@ -316,34 +318,37 @@ def choropleth_map(
     fill = np.array([colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes], dtype=object)
     class_label = _class_labels(classes, bounds, spec)
 
-    props = pd.DataFrame({"code": simple["code"].to_numpy(), "nom": simple["nom"].to_numpy()})
-    props["_fill"] = fill
-    props["classe"] = class_label
+    shown: list[npt.NDArray[np.object_]] = [simple["nom"].astype(str).to_numpy(dtype=object)]
     for col in fields:
         if col not in simple.columns:
             raise DataValidationError(f"tooltip column {col!r} not in the communes to map")
         series = simple[col]
         if pd.api.types.is_numeric_dtype(series):
             decimals = spec.decimals if col == spec.column else _decimals_for(series)
-            props[col] = [format_fr(v, decimals) for v in series.to_numpy(dtype="float64")]
+            text = [format_fr(v, decimals) for v in series.to_numpy(dtype="float64")]
+            shown.append(np.asarray(text, dtype=object))
         else:
-            props[col] = series.astype("string").fillna("—").to_numpy()
-    features = _features(simple.geometry.to_numpy(), props)
+            shown.append(series.astype("string").fillna("—").to_numpy(dtype=object))
+    shown.append(np.asarray(class_label, dtype=object))
+    props = pd.DataFrame(
+        {
+            "code": simple["code"].astype(str).to_numpy(dtype=object),
+            "_fill": fill,
+            "_t": [list(row) for row in zip(*shown, strict=True)],
+        }
+    )
 
-    minx, miny, maxx, maxy = simple.total_bounds
+    # a national map opens on the mainland; the overseas départements are a pan away
+    mainland = simple["zone"].eq("metro").to_numpy() if "zone" in simple.columns else None
+    framed = simple[mainland] if mainland is not None and mainland.any() else simple
+    minx, miny, maxx, maxy = framed.total_bounds
     fmap = base_map((minx, miny, maxx, maxy), tiles=tiles, title=spec.title)
     layer = folium.FeatureGroup(name=html.escape(spec.label), show=True)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        name=spec.label,
-        style_function=_style,
-        highlight_function=lambda _f: {"weight": 2.5, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(
-            fields=["nom", *fields, "classe"],
-            aliases=["Commune", *fields.values(), "Classe"],
-            sticky=True,
-            localize=False,
-        ),
+    GeoJsonLayer(
+        features_json(simple.geometry.to_numpy(), props),
+        style={"fillOpacity": 0.8, "color": "#ffffff", "weight": 0.4},
+        tooltip_labels=["Commune", *fields.values(), "Classe"],
+        highlight={"weight": 2.5, "color": "#000000"},
     ).add_to(layer)
     layer.add_to(fmap)
     _outlines(simple, outline_by).add_to(fmap)
@@ -394,24 +399,6 @@ def _class_labels(
     return [labels[c] if c >= 0 else "sans objet" for c in classes]
 
 
-def _style(feature: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "fillColor": feature["properties"]["_fill"],
-        "fillOpacity": 0.8,
-        "color": "#ffffff",
-        "weight": 0.4,
-    }
-
-
-def _features(geoms: npt.NDArray[np.object_], props: pd.DataFrame) -> list[dict[str, Any]]:
-    geojson = json.loads(shapely.to_geojson(shapely.GeometryCollection(list(geoms))))
-    records = props.to_dict(orient="records")
-    return [
-        {"type": "Feature", "geometry": g, "properties": p}
-        for g, p in zip(geojson["geometries"], records, strict=True)
-    ]
-
-
 def _union(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
     """Union of commune polygons.
 
@@ -420,33 +407,41 @@ def _union(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
     try:
         return shapely.coverage_union_all(geoms)
     except shapely.errors.GEOSException:
-        return shapely.union_all(geoms, grid_size=1e-6)
+        return shapely.union_all(shapely.make_valid(geoms))
+
+
+def _geometry_json(geom: shapely.Geometry) -> str:
+    return str(shapely.to_geojson(geom))
+
+
+#: Layer names of the boundaries drawn inside a territory.
+OUTLINE_LABELS = {"epci": "Limites des EPCI", "departement": "Limites des départements"}
 
 
 def _outlines(simple: gpd.GeoDataFrame, outline_by: str | None) -> folium.FeatureGroup:
+    """Territory outline (thick) and the boundaries of its groups (EPCI, départements)."""
     group = folium.FeatureGroup(name="Limites", show=True)
-    territory = _union(simple.geometry.to_numpy())
-    folium.GeoJson(
-        json.loads(shapely.to_geojson(territory)),
-        name="Territoire",
-        style_function=lambda _f: {"fill": False, "color": "#222222", "weight": 2.2},
+    geoms = simple.geometry.to_numpy()
+    grouped = outline_by is not None and outline_by in simple.columns
+    keys = simple[outline_by].to_numpy() if grouped else np.zeros(len(simple))
+    keyed = pd.notna(keys)
+    # union per group first, then of the groups: far cheaper than one union of every commune
+    unions = [_union(geoms[keyed & (keys == key)]) for key in pd.unique(keys[keyed])]
+    territory = _union(np.array([*unions, *geoms[~keyed]], dtype=object))
+    GeoJsonLayer(
+        _geometry_json(territory),
+        style={"fill": False, "color": "#222222", "weight": 2.2},
         interactive=False,
     ).add_to(group)
-    if outline_by and outline_by in simple.columns:
-        keyed = simple.dropna(subset=[outline_by])
-        keys = keyed[outline_by].to_numpy()
-        boundaries = []
-        for key in pd.unique(keys):
-            union = _union(keyed.geometry.to_numpy()[keys == key])
-            boundaries.append(shapely.boundary(union))
-        if boundaries:
-            lines = shapely.GeometryCollection(boundaries)
-            folium.GeoJson(
-                json.loads(shapely.to_geojson(lines)),
-                name="EPCI",
-                style_function=lambda _f: {"color": "#555555", "weight": 1.2, "dashArray": "4"},
-                interactive=False,
-            ).add_to(group)
+    if grouped and len(unions) > 1:
+        lines = shapely.MultiLineString(
+            [line for u in unions for line in shapely.get_parts(shapely.boundary(u))]
+        )
+        GeoJsonLayer(
+            _geometry_json(lines),
+            style={"color": "#555555", "weight": 1.2, "dashArray": "4", "fill": False},
+            interactive=False,
+        ).add_to(group)
     return group
 
 
@@ -476,6 +471,9 @@ def _points_layer(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
         ).add_to(group)
     return group
 
+
+#: Above this many communes a map is drawn lighter (500 m simplification, département lines).
+LARGE_MAP_COMMUNES = 3_000
 
 #: How each measure of :data:`geo.analysis.MEASURES` is classed and coloured by default.
 MEASURE_STYLES: dict[str, dict[str, Any]] = {
@@ -536,6 +534,7 @@ def analysis_map(
         breaks=style.get("breaks"),
         palette=style["palette"],
     )
+    large = len(result) > LARGE_MAP_COMMUNES
     fields = {
         "population": "Population 2023",
         "value": f"{spec.label} ({spec.unit})",
@@ -550,4 +549,7 @@ def analysis_map(
         points_label=points_label,
         tiles=tiles,
         subtitle=subtitle,
+        # thousands of communes: coarser outlines and département boundaries keep the page light
+        tolerance_m=500.0 if large else 100.0,
+        outline_by="departement" if large else "epci",
     )

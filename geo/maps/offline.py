@@ -56,9 +56,20 @@ class _Rule:
     hint: str = ""
 
 
-def _mentions(regex: str) -> Callable[[str], bool]:
+def _mentions(regex: str, *literals: str) -> Callable[[str], bool]:
+    """Detector of ``regex`` in the page code.
+
+    ``literals`` are substrings one of which any match contains: a plain ``in`` test on them
+    first spares the regex a scan of megabytes of embedded GeoJSON (a national map).
+    """
     compiled = re.compile(regex)
-    return lambda code: compiled.search(code) is not None
+
+    def found(code: str) -> bool:
+        if literals and not any(literal in code for literal in literals):
+            return False
+        return compiled.search(code) is not None
+
+    return found
 
 
 _LEAFLET_JS = _PackageFile("js", "xstatic.pkg.leaflet", "data/leaflet.js", "XStatic-Leaflet")
@@ -86,7 +97,7 @@ _CLUSTER_DEFAULT_CSS = _PackageFile(
 )
 _D3_JS = _PackageFile("js", "xstatic.pkg.d3", "data/d3.js", "XStatic-D3")
 
-_USES_BOOTSTRAP_JS = _mentions(r"data-bs-|\bbootstrap\.[A-Z]")
+_USES_BOOTSTRAP_JS = _mentions(r"data-bs-|\bbootstrap\.[A-Z]", "data-bs-", "bootstrap.")
 _AWESOME_HINT = (
     "folium.Icon (Leaflet.awesome-markers) has no offline package: "
     "use folium.CircleMarker or folium.DivIcon"
@@ -101,7 +112,7 @@ _RULES: tuple[_Rule, ...] = (
         "jQuery",
         re.compile(r"/jquery-3\.\d+\.\d+(\.min)?\.js$"),
         _JQUERY_JS,
-        used=_mentions(r"\$\(|\$\.|\bjQuery\b"),
+        used=_mentions(r"\$\(|\$\.|\bjQuery\b", "$(", "$.", "jQuery"),
     ),
     _Rule(
         "Bootstrap 5 JS",
@@ -120,35 +131,35 @@ _RULES: tuple[_Rule, ...] = (
         "Leaflet.awesome-markers JS",
         re.compile(r"/leaflet\.awesome-markers(\.min)?\.js$", re.IGNORECASE),
         None,
-        used=_mentions(r"\bL\.AwesomeMarkers\b"),
+        used=_mentions(r"\bL\.AwesomeMarkers\b", "L.AwesomeMarkers"),
         hint=_AWESOME_HINT,
     ),
     _Rule(
         "Leaflet.awesome-markers CSS",
         re.compile(r"/leaflet\.awesome-markers(\.min)?\.css$", re.IGNORECASE),
         None,
-        used=_mentions(r"\bawesome-marker"),
+        used=_mentions(r"\bawesome-marker", "awesome-marker"),
         hint=_AWESOME_HINT,
     ),
     _Rule(
         "awesome-markers rotate CSS",
         re.compile(r"/leaflet\.awesome\.rotate(\.min)?\.css$"),
         None,
-        used=_mentions(r"\bL\.AwesomeMarkers\b"),
+        used=_mentions(r"\bL\.AwesomeMarkers\b", "L.AwesomeMarkers"),
         hint=_AWESOME_HINT,
     ),
     _Rule(
         "Bootstrap 3 glyphicons CSS",
         re.compile(r"/bootstrap-glyphicons(\.min)?\.css$"),
         None,
-        used=_mentions(r"\bglyphicon-"),
+        used=_mentions(r"\bglyphicon-", "glyphicon-"),
         hint="glyphicon icons are not available offline: use folium.DivIcon with text or SVG",
     ),
     _Rule(
         "Font Awesome CSS",
         re.compile(r"fontawesome[^/]*/css/(all|fontawesome)(\.min)?\.css$"),
         None,
-        used=_mentions(r"\bfa-(solid|regular|brands|[a-z]+-[a-z-]+)\b|\bfa[srb]? fa-[a-z]"),
+        used=_mentions(r"\bfa-(solid|regular|brands|[a-z]+-[a-z-]+)\b|\bfa[srb]? fa-[a-z]", "fa-"),
         hint="Font Awesome icons are left out of offline pages (their fonts weigh megabytes): "
         "use folium.DivIcon with text or SVG",
     ),
