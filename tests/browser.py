@@ -49,7 +49,7 @@ class OfflineBrowser:
     def __init__(self, context: Any) -> None:
         self._context = context
 
-    def open(self, path: Path) -> tuple[Any, PageReport]:
+    def open(self, path: Path, *, timeout_ms: int = 5_000) -> tuple[Any, PageReport]:
         report = PageReport()
         url = path.resolve().as_uri()
 
@@ -61,7 +61,7 @@ class OfflineBrowser:
                 route.abort("blockedbyclient")
 
         page = self._context.new_page()
-        page.set_default_timeout(5_000)
+        page.set_default_timeout(timeout_ms)
         page.route("**/*", route)
         page.on("request", lambda r: report.requests.append(r.url))
         page.on("requestfailed", lambda r: report.failed.append(f"{r.url} ({r.failure})"))
@@ -123,14 +123,15 @@ COUNT_LAYERS_JS = """
     const counts = {polygons: 0, circleMarkers: 0, markers: 0, clusterGroups: 0,
                     clusteredMarkers: 0, geoJsonWithTooltip: 0};
     map.eachLayer(layer => {
-        if (layer instanceof L.MarkerClusterGroup) {
+        if (L.MarkerClusterGroup && layer instanceof L.MarkerClusterGroup) {
             counts.clusterGroups += 1;
             counts.clusteredMarkers += layer.getLayers().length;
         } else if (layer instanceof L.CircleMarker) {
             counts.circleMarkers += 1;
         } else if (layer instanceof L.Polygon) {
             counts.polygons += 1;
-        } else if (layer instanceof L.Marker && !(layer instanceof L.MarkerCluster)
+        } else if (layer instanceof L.Marker
+                   && !(L.MarkerCluster && layer instanceof L.MarkerCluster)
                    && !(layer.__parent)) {
             counts.markers += 1;
         }

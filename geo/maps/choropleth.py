@@ -31,10 +31,15 @@ __all__ = [
     "SYNTHETIC_LABEL",
     "ChoroplethSpec",
     "analysis_map",
+    "analysis_spec",
     "choropleth_map",
+    "class_range_labels",
     "classify",
     "format_fr",
+    "lowest_bound",
+    "palette_colours",
     "simplify_coverage",
+    "union_polygons",
 ]
 
 #: Shown on every map, export and response that displays synthetic practitioners.
@@ -218,19 +223,36 @@ def simplify_coverage(
     return out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs=4326))
 
 
-def _legend_html(spec: ChoroplethSpec, bounds: list[float], colours: list[str], lo: float) -> str:
-    rows = []
-    for i, (bound, colour) in enumerate(zip(bounds, colours, strict=False)):
+def class_range_labels(bounds: Sequence[float], lo: float, decimals: int = 1) -> list[str]:
+    """French labels of the classes: "0,0 – 1,5", "> 1,5 – 2,5", … (a class at lo is "0,0").
+
+    Shared by the legend, the tooltips and the static exports so they always agree.
+
+    >>> class_range_labels([0.0, 4.0, 7.0], 0.0)
+    ['0,0', '> 0,0 – 4,0', '> 4,0 – 7,0']
+    """
+    labels = []
+    for i, bound in enumerate(bounds):
         if i == 0:
-            label = (
-                format_fr(bound, spec.decimals)
+            labels.append(
+                format_fr(bound, decimals)
                 if lo >= bound
-                else f"{format_fr(lo, spec.decimals)} – {format_fr(bound, spec.decimals)}"
+                else f"{format_fr(lo, decimals)} – {format_fr(bound, decimals)}"
             )
         else:
-            label = (
-                f"> {format_fr(bounds[i - 1], spec.decimals)} – {format_fr(bound, spec.decimals)}"
-            )
+            labels.append(f"> {format_fr(bounds[i - 1], decimals)} – {format_fr(bound, decimals)}")
+    return labels
+
+
+def lowest_bound(values: npt.NDArray[np.float64], spec: ChoroplethSpec) -> float:
+    """Start of the first class: the minimum, at 0 at most for fixed breaks."""
+    lo = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    return min(lo, 0.0) if spec.scheme == "fixed" else lo
+
+
+def _legend_html(spec: ChoroplethSpec, bounds: list[float], colours: list[str], lo: float) -> str:
+    rows = []
+    for label, colour in zip(class_range_labels(bounds, lo, spec.decimals), colours, strict=False):
         rows.append(
             f'<div><span class="cs-swatch" style="background:{colour}"></span>{label}</div>'
         )
@@ -314,9 +336,10 @@ def choropleth_map(
     values = pd.to_numeric(simple[spec.column], errors="coerce").to_numpy(dtype="float64")
     classes, bounds = classify(values, spec.scheme, k=spec.k, breaks=spec.breaks)
     palette = PALETTES[spec.palette]
-    colours = _spread(palette, len(bounds))
+    colours = palette_colours(palette, len(bounds))
     fill = np.array([colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes], dtype=object)
-    class_label = _class_labels(classes, bounds, spec)
+    lo = lowest_bound(values, spec)
+    class_label = _class_labels(classes, bounds, lo, spec)
 
     shown: list[npt.NDArray[np.object_]] = [simple["nom"].astype(str).to_numpy(dtype=object)]
     for col in fields:
@@ -355,8 +378,6 @@ def choropleth_map(
     if points is not None and len(points):
         _points_layer(points, points_label).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
-    lo = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
-    lo = min(lo, 0.0) if spec.scheme == "fixed" else lo
     credits = " · ".join(html.escape(s) for s in spec.sources)
     if spec.synthetic:
         credits = f'<span class="cs-synthetic">{html.escape(SYNTHETIC_LABEL)}</span> · ' + credits
@@ -375,7 +396,8 @@ def choropleth_map(
     return fmap
 
 
-def _spread(palette: list[str], n: int) -> list[str]:
+def palette_colours(palette: list[str], n: int) -> list[str]:
+    """``n`` evenly spaced colours of a palette (the colours of ``n`` classes)."""
     if n <= 0:
         return []
     if n > len(palette):
@@ -390,24 +412,34 @@ def _decimals_for(series: pd.Series) -> int:
 
 
 def _class_labels(
-    classes: npt.NDArray[np.int64], bounds: list[float], spec: ChoroplethSpec
+    classes: npt.NDArray[np.int64], bounds: list[float], lo: float, spec: ChoroplethSpec
 ) -> list[str]:
-    labels = []
-    for i in range(len(bounds)):
-        low = "" if i == 0 else f"> {format_fr(bounds[i - 1], spec.decimals)} "
-        labels.append(f"{low}≤ {format_fr(bounds[i], spec.decimals)}".strip())
+    labels = class_range_labels(bounds, lo, spec.decimals)
     return [labels[c] if c >= 0 else "sans objet" for c in classes]
 
 
-def _union(geoms: npt.NDArray[np.object_]) -> shapely.Geometry:
+def union_polygons(
+    geoms: npt.NDArray[np.object_], *, grid_size: float | None = None
+) -> shapely.Geometry:
     """Union of commune polygons.
 
-    The fast coverage union, or a full union where source polygons overlap slightly.
+    The fast coverage union when the polygons form a clean coverage; otherwise (a few source
+    communes overlap slightly) a full union of the repaired polygons, snapped to ``grid_size``
+    (in the CRS unit) as a last resort when GEOS meets a topology conflict.
     """
     try:
-        return shapely.coverage_union_all(geoms)
+        merged = shapely.coverage_union_all(geoms)
+        if shapely.is_valid(merged):
+            return merged
     except shapely.errors.GEOSException:
-        return shapely.union_all(shapely.make_valid(geoms))
+        pass
+    repaired = shapely.make_valid(geoms)
+    try:
+        return shapely.union_all(repaired)
+    except shapely.errors.GEOSException:
+        if grid_size is None:
+            raise
+        return shapely.union_all(repaired, grid_size=grid_size)
 
 
 def _geometry_json(geom: shapely.Geometry) -> str:
@@ -426,8 +458,8 @@ def _outlines(simple: gpd.GeoDataFrame, outline_by: str | None) -> folium.Featur
     keys = simple[outline_by].to_numpy() if grouped else np.zeros(len(simple))
     keyed = pd.notna(keys)
     # union per group first, then of the groups: far cheaper than one union of every commune
-    unions = [_union(geoms[keyed & (keys == key)]) for key in pd.unique(keys[keyed])]
-    territory = _union(np.array([*unions, *geoms[~keyed]], dtype=object))
+    unions = [union_polygons(geoms[keyed & (keys == key)]) for key in pd.unique(keys[keyed])]
+    territory = union_polygons(np.array([*unions, *geoms[~keyed]], dtype=object))
     GeoJsonLayer(
         _geometry_json(territory),
         style={"fill": False, "color": "#222222", "weight": 2.2},
@@ -488,6 +520,47 @@ MEASURE_STYLES: dict[str, dict[str, Any]] = {
 }
 
 
+def analysis_spec(result: gpd.GeoDataFrame, place: str) -> tuple[ChoroplethSpec, str | None]:
+    """Spec and subtitle of the map of an :func:`geo.analysis.analyse` result.
+
+    Read from ``result.attrs`` (measure, label_fr, unit_fr, synthetic, parameters); the
+    interactive and the static maps both use it, so they show the same classes and words.
+
+    Returns
+    -------
+    (ChoroplethSpec, str or None)
+        What to draw and the subtitle (the catchment of the ratio measures).
+    """
+    attrs = result.attrs
+    measure = str(attrs.get("measure", ""))
+    params = attrs.get("parameters", {}) or {}
+    style = MEASURE_STYLES.get(measure, {"scheme": "quantiles", "palette": "YlGnBu"})
+    if measure == "apl" and params.get("supply") != "consultations":
+        style = {"scheme": "quantiles", "palette": "YlGnBu"}  # the zonage breaks need consultations
+    subtitle = None
+    if measure not in ("density", "nearest") and "catchment_minutes" in params:
+        subtitle = f"Zone de recherche : {format_fr(params['catchment_minutes'], 0)} minutes"
+    label = str(attrs.get("label_fr", "Indicateur"))
+    spec = ChoroplethSpec(
+        column="value",
+        title=f"{label} — {place}",
+        label=label,
+        unit=str(attrs.get("unit_fr", "")),
+        sources=(
+            "IGN ADMIN EXPRESS-COG",
+            "INSEE COG 2026, population municipale 2023",
+            "Licence Ouverte",
+        ),
+        synthetic=bool(attrs.get("synthetic", False)),
+        no_data_label="sans objet (aucun praticien à portée ou commune non localisée)",
+        decimals=int(style.get("decimals", 1)),
+        scheme=style["scheme"],
+        breaks=style.get("breaks"),
+        palette=style["palette"],
+    )
+    return spec, subtitle
+
+
 def analysis_map(
     result: gpd.GeoDataFrame,
     place: str,
@@ -508,32 +581,7 @@ def analysis_map(
     points, points_label, tiles
         See :func:`choropleth_map`.
     """
-    attrs = result.attrs
-    measure = str(attrs.get("measure", ""))
-    style = MEASURE_STYLES.get(measure, {"scheme": "quantiles", "palette": "YlGnBu"})
-    if measure == "apl" and attrs.get("parameters", {}).get("supply") != "consultations":
-        style = {"scheme": "quantiles", "palette": "YlGnBu"}  # the zonage breaks need consultations
-    params = attrs.get("parameters", {})
-    subtitle = None
-    if measure not in ("density", "nearest") and "catchment_minutes" in params:
-        subtitle = f"Zone de recherche : {format_fr(params['catchment_minutes'], 0)} minutes"
-    spec = ChoroplethSpec(
-        column="value",
-        title=f"{attrs.get('label_fr', 'Indicateur')} — {place}",
-        label=str(attrs.get("label_fr", "Indicateur")),
-        unit=str(attrs.get("unit_fr", "")),
-        sources=[
-            "IGN ADMIN EXPRESS-COG",
-            "INSEE COG 2026, population municipale 2023",
-            "Licence Ouverte",
-        ],
-        synthetic=bool(attrs.get("synthetic", False)),
-        no_data_label="sans objet (aucun praticien à portée ou commune non localisée)",
-        decimals=int(style.get("decimals", 1)),
-        scheme=style["scheme"],
-        breaks=style.get("breaks"),
-        palette=style["palette"],
-    )
+    spec, subtitle = analysis_spec(result, place)
     large = len(result) > LARGE_MAP_COMMUNES
     fields = {
         "population": "Population 2023",
