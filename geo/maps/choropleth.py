@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
+from folium.plugins import MarkerCluster
 
 from geo.crs import metric_crs_for
 from geo.errors import DataValidationError
@@ -35,7 +36,10 @@ __all__ = [
     "choropleth_map",
     "class_range_labels",
     "classify",
+    "commune_layer",
+    "decorate",
     "format_fr",
+    "individual_points_of",
     "lowest_bound",
     "palette_colours",
     "simplify_coverage",
@@ -250,18 +254,27 @@ def lowest_bound(values: npt.NDArray[np.float64], spec: ChoroplethSpec) -> float
     return min(lo, 0.0) if spec.scheme == "fixed" else lo
 
 
-def _legend_html(spec: ChoroplethSpec, bounds: list[float], colours: list[str], lo: float) -> str:
-    rows = []
-    for label, colour in zip(class_range_labels(bounds, lo, spec.decimals), colours, strict=False):
-        rows.append(
-            f'<div><span class="cs-swatch" style="background:{colour}"></span>{label}</div>'
-        )
+def _legend_html(
+    spec: ChoroplethSpec,
+    labels: Sequence[str],
+    colours: Sequence[str],
+    layer: str | None = None,
+    *,
+    visible: bool = True,
+) -> str:
+    rows = [
+        f'<div><span class="cs-swatch" style="background:{colour}"></span>{html.escape(label)}'
+        "</div>"
+        for label, colour in zip(labels, colours, strict=False)
+    ]
     rows.append(
         f'<div><span class="cs-swatch" style="background:{NO_DATA_COLOUR}"></span>'
         f"{html.escape(spec.no_data_label)}</div>"
     )
+    data = f' data-layer="{html.escape(layer)}"' if layer else ""
+    style = "" if visible else ' style="display:none"'
     return (
-        '<div class="cs-legend" role="figure" aria-label="Légende">'
+        f'<div class="cs-legend" role="figure" aria-label="Légende"{data}{style}>'
         f"<strong>{html.escape(spec.label)}</strong><br><em>{html.escape(spec.unit)}</em>"
         + "".join(rows)
         + "</div>"
@@ -299,6 +312,8 @@ def choropleth_map(
     tolerance_m: float = 100.0,
     tiles: bool = False,
     subtitle: str | None = None,
+    individual_points: pd.DataFrame | None = None,
+    individual_label: str = "Praticiens (un par point)",
 ) -> folium.Map:
     """Build a classed choropleth map of ``spec.column`` per commune.
 
@@ -324,22 +339,77 @@ def choropleth_map(
         OpenStreetMap background (needs the network): off for offline exports.
     subtitle : str, optional
         Line under the title.
+    individual_points : DataFrame, optional
+        One point per practitioner (``lon``, ``lat``, ``label``), drawn as clustered markers.
+        Only when the data may be shown individually: RPPS extracts are personal data. Labels
+        must not carry names (see :func:`individual_points_of`).
+    individual_label : str
+        Layer name of those markers.
     """
     if spec.column not in communes.columns:
         raise DataValidationError(f"column {spec.column!r} not in the communes to map")
-    if spec.palette not in PALETTES:
-        raise DataValidationError(f"palette {spec.palette!r} is not one of {sorted(PALETTES)}")
     if communes.crs is None:
         raise DataValidationError("the communes to map have no CRS")
     fields = dict(tooltip_fields or {})
     simple = simplify_coverage(communes, tolerance_m)
+    fmap = _framed_map(simple, spec.title, tiles)
+    layer, legend = commune_layer(simple, spec, fields)
+    layer.add_to(fmap)
+    _outlines(simple, outline_by).add_to(fmap)
+    if points is not None and len(points):
+        _points_layer(points, points_label).add_to(fmap)
+    if individual_points is not None and len(individual_points):
+        _cluster_layer(individual_points, individual_label).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    decorate(fmap, spec, legend, subtitle)
+    return fmap
+
+
+def _framed_map(simple: gpd.GeoDataFrame, title: str, tiles: bool) -> folium.Map:
+    """Create a base map fitted to the communes (a national map opens on the mainland)."""
+    mainland = simple["zone"].eq("metro").to_numpy() if "zone" in simple.columns else None
+    framed = simple[mainland] if mainland is not None and mainland.any() else simple
+    minx, miny, maxx, maxy = framed.total_bounds
+    return base_map((minx, miny, maxx, maxy), tiles=tiles, title=title)
+
+
+def commune_layer(
+    simple: gpd.GeoDataFrame,
+    spec: ChoroplethSpec,
+    fields: Mapping[str, str],
+    *,
+    overlay: bool = True,
+    show: bool = True,
+    layer_name: str | None = None,
+) -> tuple[folium.FeatureGroup, str]:
+    """Classed commune polygons as a layer, and the HTML of its legend.
+
+    Parameters
+    ----------
+    simple : geopandas.GeoDataFrame
+        Simplified communes in EPSG:4326 (see :func:`simplify_coverage`).
+    spec : ChoroplethSpec
+        Measure column, classification and wording.
+    fields : mapping
+        Column → French label of the tooltip rows (after the commune's name).
+    overlay, show : bool
+        A base layer (``overlay=False``: one at a time, radio buttons) or an overlay; shown at
+        first or not.
+    layer_name : str, optional
+        Name in the layer control (default ``spec.label``); the legend carries it in
+        ``data-layer`` so that a base-layer switch can show the matching legend.
+    """
+    if spec.column not in simple.columns:
+        raise DataValidationError(f"column {spec.column!r} not in the communes to map")
+    if spec.palette not in PALETTES:
+        raise DataValidationError(f"palette {spec.palette!r} is not one of {sorted(PALETTES)}")
     values = pd.to_numeric(simple[spec.column], errors="coerce").to_numpy(dtype="float64")
     classes, bounds = classify(values, spec.scheme, k=spec.k, breaks=spec.breaks)
-    palette = PALETTES[spec.palette]
-    colours = palette_colours(palette, len(bounds))
+    colours = palette_colours(PALETTES[spec.palette], len(bounds))
     fill = np.array([colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes], dtype=object)
     lo = lowest_bound(values, spec)
-    class_label = _class_labels(classes, bounds, lo, spec)
+    labels = class_range_labels(bounds, lo, spec.decimals)
+    class_label = [labels[c] if c >= 0 else "sans objet" for c in classes]
 
     shown: list[npt.NDArray[np.object_]] = [simple["nom"].astype(str).to_numpy(dtype=object)]
     for col in fields:
@@ -360,24 +430,22 @@ def choropleth_map(
             "_t": [list(row) for row in zip(*shown, strict=True)],
         }
     )
-
-    # a national map opens on the mainland; the overseas départements are a pan away
-    mainland = simple["zone"].eq("metro").to_numpy() if "zone" in simple.columns else None
-    framed = simple[mainland] if mainland is not None and mainland.any() else simple
-    minx, miny, maxx, maxy = framed.total_bounds
-    fmap = base_map((minx, miny, maxx, maxy), tiles=tiles, title=spec.title)
-    layer = folium.FeatureGroup(name=html.escape(spec.label), show=True)
+    name = layer_name or spec.label
+    layer = folium.FeatureGroup(name=html.escape(name), overlay=overlay, show=show)
     GeoJsonLayer(
         features_json(simple.geometry.to_numpy(), props),
         style={"fillOpacity": 0.8, "color": "#ffffff", "weight": 0.4},
         tooltip_labels=["Commune", *fields.values(), "Classe"],
         highlight={"weight": 2.5, "color": "#000000"},
     ).add_to(layer)
-    layer.add_to(fmap)
-    _outlines(simple, outline_by).add_to(fmap)
-    if points is not None and len(points):
-        _points_layer(points, points_label).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    legend = _legend_html(spec, labels, colours, name if not overlay else None, visible=show)
+    return layer, legend
+
+
+def decorate(
+    fmap: folium.Map, spec: ChoroplethSpec, legends: str, subtitle: str | None = None
+) -> None:
+    """Add the stylesheet, the title block, the legend(s) and the credits line to a map."""
     credits = " · ".join(html.escape(s) for s in spec.sources)
     if spec.synthetic:
         credits = f'<span class="cs-synthetic">{html.escape(SYNTHETIC_LABEL)}</span> · ' + credits
@@ -389,11 +457,10 @@ def choropleth_map(
     root.html.add_child(
         folium.Element(
             f'<div class="cs-title">{html.escape(spec.title)}{sub}</div>'
-            + _legend_html(spec, bounds, colours, lo)
+            + legends
             + f'<div class="cs-credits">Sources : {credits}</div>'
         )
     )
-    return fmap
 
 
 def palette_colours(palette: list[str], n: int) -> list[str]:
@@ -409,13 +476,6 @@ def palette_colours(palette: list[str], n: int) -> list[str]:
 def _decimals_for(series: pd.Series) -> int:
     v = pd.to_numeric(series, errors="coerce").dropna().to_numpy()
     return 0 if v.size == 0 or np.allclose(v, np.round(v)) else 1
-
-
-def _class_labels(
-    classes: npt.NDArray[np.int64], bounds: list[float], lo: float, spec: ChoroplethSpec
-) -> list[str]:
-    labels = class_range_labels(bounds, lo, spec.decimals)
-    return [labels[c] if c >= 0 else "sans objet" for c in classes]
 
 
 def union_polygons(
@@ -601,3 +661,59 @@ def analysis_map(
         tolerance_m=500.0 if large else 100.0,
         outline_by="departement" if large else "epci",
     )
+
+
+def individual_points_of(practitioners: gpd.GeoDataFrame) -> pd.DataFrame:
+    """One point per practitioner for :func:`choropleth_map`'s clustered markers.
+
+    The label says the profession and the commune only: names, RPPS numbers and addresses of
+    an Annuaire Santé extract are never read, whatever columns the frame carries.
+    """
+    if practitioners.crs is None:
+        raise DataValidationError("the practitioners to map have no CRS")
+    located = practitioners[practitioners.geometry.notna() & ~practitioners.geometry.is_empty]
+    pts = located.geometry.to_crs(4326)
+    if "profession_libelle" in located.columns:
+        what = located["profession_libelle"].astype(str)
+    elif "profession" in located.columns:
+        what = located["profession"].astype(str)
+    else:
+        what = pd.Series("Praticien", index=located.index)
+    where = (
+        " — " + located["commune_nom"].astype(str)
+        if "commune_nom" in located.columns
+        else pd.Series("", index=located.index)
+    )
+    synthetic = (
+        located["synthetic"].fillna(False).astype(bool).to_numpy()
+        if "synthetic" in located.columns
+        else np.zeros(len(located), dtype=bool)
+    )
+    label = (what + where).to_numpy(dtype=object)
+    label[synthetic] = label[synthetic] + " (simulé)"
+    return pd.DataFrame({"lon": pts.x.to_numpy(), "lat": pts.y.to_numpy(), "label": label})
+
+
+#: A practitioner marker: a small dot drawn in CSS (no image, no icon font).
+_DOT_ICON = (
+    '<div style="width:9px;height:9px;border-radius:50%;background:#c51b8a;'
+    'border:1px solid #7a0177"></div>'
+)
+
+
+def _cluster_layer(points: pd.DataFrame, name: str) -> folium.FeatureGroup:
+    missing = [c for c in ("lon", "lat", "label") if c not in points.columns]
+    if missing:
+        raise DataValidationError(f"individual points to map lack column(s) {missing}")
+    group = folium.FeatureGroup(name=html.escape(name), show=False)
+    cluster = MarkerCluster(options={"maxClusterRadius": 40})  # type: ignore[no-untyped-call]
+    cluster.add_to(group)
+    for lon, lat, label in zip(
+        points["lon"].to_numpy(), points["lat"].to_numpy(), points["label"].astype(str), strict=True
+    ):
+        folium.Marker(
+            location=[float(lat), float(lon)],
+            icon=folium.DivIcon(html=_DOT_ICON, icon_size=(11, 11), icon_anchor=(5, 5)),
+            tooltip=html.escape(label),
+        ).add_to(cluster)
+    return group
