@@ -74,6 +74,9 @@ PALETTES: dict[str, list[str]] = {
         "#bd0026",
         "#800026",
     ],
+    # diverging, for change maps: decrease (orange), no change, increase (purple)
+    "PuOr": ["#b35806", "#f1a340", "#fee0b6", "#f7f7f7", "#d8daeb", "#998ec3", "#542788"],
+    "neutre": ["#f7f7f7"],
     "PuBu": [
         "#fff7fb",
         "#ece7f2",
@@ -297,6 +300,9 @@ _CSS = """
 .cs-synthetic{color:#b00020;font-weight:600}
 .cs-tip th{text-align:left;font-weight:600;padding-right:8px}
 .cs-tip td{text-align:right}
+.cs-site{width:24px;height:24px;border-radius:50%;background:#d7191c;color:#fff;
+ font:700 13px/24px system-ui,sans-serif;text-align:center;border:2px solid #fff;
+ box-shadow:0 1px 3px rgba(0,0,0,.5)}
 </style>
 """
 
@@ -381,6 +387,7 @@ def commune_layer(
     overlay: bool = True,
     show: bool = True,
     layer_name: str | None = None,
+    class_labels: Sequence[str] | None = None,
 ) -> tuple[folium.FeatureGroup, str]:
     """Classed commune polygons as a layer, and the HTML of its legend.
 
@@ -398,6 +405,8 @@ def commune_layer(
     layer_name : str, optional
         Name in the layer control (default ``spec.label``); the legend carries it in
         ``data-layer`` so that a base-layer switch can show the matching legend.
+    class_labels : sequence of str, optional
+        Words for the classes (lowest first) instead of their numeric ranges.
     """
     if spec.column not in simple.columns:
         raise DataValidationError(f"column {spec.column!r} not in the communes to map")
@@ -408,7 +417,9 @@ def commune_layer(
     colours = palette_colours(PALETTES[spec.palette], len(bounds))
     fill = np.array([colours[c] if c >= 0 else NO_DATA_COLOUR for c in classes], dtype=object)
     lo = lowest_bound(values, spec)
-    labels = class_range_labels(bounds, lo, spec.decimals)
+    labels = list(class_labels or class_range_labels(bounds, lo, spec.decimals))
+    if len(labels) != len(bounds):
+        raise DataValidationError(f"{len(labels)} class labels for {len(bounds)} classes")
     class_label = [labels[c] if c >= 0 else "sans objet" for c in classes]
 
     shown: list[npt.NDArray[np.object_]] = [simple["nom"].astype(str).to_numpy(dtype=object)]

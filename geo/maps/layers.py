@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 
-__all__ = ["GeoJsonLayer", "RawScript", "features_json"]
+__all__ = ["GeoJsonLayer", "MapScript", "RawScript", "features_json"]
 
 
 class RawScript(Element):
@@ -61,6 +61,24 @@ def _split_records(records: str, n: int) -> list[str]:
     if len(parts) != n:  # a "},{" inside a string value: fall back to parsing
         return [json.dumps(r, ensure_ascii=False) for r in json.loads(records)]
     return ["{" + p + "}" for p in parts]
+
+
+class MapScript(MacroElement):
+    """JavaScript run once its parent (the map) exists; ``{map}`` in the code names it."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "MapScript"
+        self._code = code
+
+    def render(self, **kwargs: Any) -> str:
+        """Write the code, after the parent's own script, into the figure's script section."""
+        if self._parent is None:
+            raise RuntimeError("a MapScript must be added to a map")
+        figure: Any = self.get_root()
+        code = self._code.replace("{map}", self._parent.get_name())
+        figure.script.add_child(RawScript(code), name=self.get_name())
+        return ""
 
 
 class GeoJsonLayer(MacroElement):

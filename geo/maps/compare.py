@@ -1,0 +1,233 @@
+"""Scenario and siting maps: before / after / change, and proposed sites with their catchment.
+
+Before and after share one classification so that colours compare; the change uses a
+diverging, colour-blind-safe palette centred on zero. The three views are base layers (one at a
+time, radio buttons) and the legend follows the view shown.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+
+import folium
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from geo.errors import DataValidationError
+from geo.maps.choropleth import (
+    PALETTES,
+    ChoroplethSpec,
+    _framed_map,
+    _outlines,
+    analysis_spec,
+    classify,
+    commune_layer,
+    decorate,
+    format_fr,
+    simplify_coverage,
+)
+from geo.maps.layers import MapScript
+
+__all__ = ["DIVERGING", "SITE_COLOUR", "comparison_map", "delta_breaks", "sites_layer"]
+
+#: The diverging palette of change maps: ColorBrewer PuOr, colour-blind safe, decrease in
+#: orange, neutral "no change" in the middle, increase in purple.
+DIVERGING = PALETTES["PuOr"]
+SITE_COLOUR = "#d7191c"
+_UNCHANGED = 1e-9
+
+
+def delta_breaks(delta: npt.ArrayLike, decimals: int = 1) -> list[float]:
+    """Symmetric class bounds around 0 for a change map.
+
+    Three classes each side of "inchangé" (``|Δ| ≤ 1e-9``): up to 10 %, 50 % and 100 % of the
+    largest absolute change, rounded to ``decimals``.
+
+    >>> delta_breaks([-2.0, 0.0, 1.0])
+    [-1.0, -0.2, -1e-09, 1e-09, 0.2, 1.0, 2.0]
+    """
+    d = np.asarray(delta, dtype="float64")
+    finite = d[np.isfinite(d)]
+    top = float(np.max(np.abs(finite))) if finite.size else 0.0
+    if top <= _UNCHANGED:
+        return [_UNCHANGED]
+    step = 10.0**-decimals
+    small = max(round(top * 0.1, decimals), step)
+    mid = max(round(top * 0.5, decimals), small + step)
+    return [-mid, -small, -_UNCHANGED, _UNCHANGED, small, mid, max(top, mid + step)]
+
+
+def _delta_labels(bounds: list[float], decimals: int) -> list[str]:
+    """Labels of the change classes (lowest first)."""
+    if len(bounds) == 1:
+        return ["inchangé"]
+
+    def f(v: float) -> str:
+        return format_fr(abs(v), decimals)
+
+    return [
+        f"baisse de plus de {f(bounds[0])}",
+        f"baisse de {f(bounds[1])} à {f(bounds[0])}",
+        f"baisse jusqu'à {f(bounds[1])}",
+        "inchangé",
+        f"hausse jusqu'à {f(bounds[4])}",
+        f"hausse de {f(bounds[4])} à {f(bounds[5])}",
+        f"hausse de plus de {f(bounds[5])}",
+    ]
+
+
+def comparison_map(
+    result: gpd.GeoDataFrame,
+    place: str,
+    *,
+    before: str = "before",
+    after: str = "after",
+    delta: str = "delta",
+    scenario: str = "Scénario",
+    sites: pd.DataFrame | None = None,
+    tiles: bool = False,
+    tolerance_m: float = 100.0,
+) -> folium.Map:
+    """Before / after / change map of a scenario, optionally with proposed sites.
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        One row per commune with ``code``, ``nom``, ``population`` and the three value columns;
+        ``attrs`` as an :func:`geo.analysis.analyse` result (measure, unit, synthetic flag).
+    place : str
+        Territory name for the title.
+    before, after, delta : str
+        Column names.
+    scenario : str
+        Short French description of the scenario, in the subtitle.
+    sites : DataFrame, optional
+        Proposed sites (see :func:`sites_layer`).
+    tiles : bool
+        OpenStreetMap background (needs the network).
+    tolerance_m : float
+        Simplification tolerance.
+    """
+    missing = [c for c in (before, after, delta, "code", "nom") if c not in result.columns]
+    if missing:
+        raise DataValidationError(f"the scenario result lacks column(s) {missing}")
+    base, _ = analysis_spec(result, place)
+    both = pd.to_numeric(pd.concat([result[before], result[after]]), errors="coerce").to_numpy(
+        dtype="float64"
+    )
+    if base.scheme == "fixed":
+        shared = base
+    else:  # one classification of before and after together, so that colours compare
+        _, bounds = classify(both, base.scheme, k=base.k, breaks=base.breaks)
+        shared = replace(base, scheme="fixed", breaks=tuple(bounds[:-1]) or tuple(bounds))
+    title = f"{base.label} — {place} : {scenario}"
+    simple = simplify_coverage(result, tolerance_m)
+    fmap = _framed_map(simple, title, tiles)
+    tips = {"population": "Population 2023", before: "Avant", after: "Après", delta: "Écart"}
+    tips = {k: v for k, v in tips.items() if k in simple.columns}
+    legends = []
+    d_bounds = delta_breaks(simple[delta], base.decimals)
+    views = [
+        ("Écart", _delta_spec(base, delta, d_bounds), True),
+        ("Avant", replace(shared, column=before), False),
+        ("Après", replace(shared, column=after), False),
+    ]
+    for view, spec, show in views:
+        layer, legend = commune_layer(
+            simple,
+            spec,
+            tips,
+            overlay=False,
+            show=show,
+            layer_name=view,
+            class_labels=_delta_labels(d_bounds, base.decimals) if view == "Écart" else None,
+        )
+        layer.add_to(fmap)
+        legends.append(legend)
+    _outlines(simple, "epci").add_to(fmap)
+    if sites is not None and len(sites):
+        sites_layer(sites).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    decorate(
+        fmap,
+        replace(base, title=title),
+        "".join(legends),
+        subtitle="Écart = après − avant ; choisir la vue (Écart, Avant, Après) en haut à droite",
+    )
+    _legend_switch(fmap)
+    return fmap
+
+
+def _delta_spec(base: ChoroplethSpec, column: str, bounds: list[float]) -> ChoroplethSpec:
+    return replace(
+        base,
+        column=column,
+        label=f"Écart : {base.label}",
+        scheme="fixed",
+        breaks=tuple(bounds),
+        palette="PuOr" if len(bounds) > 1 else "neutre",
+        no_data_label="sans objet",
+    )
+
+
+def _legend_switch(fmap: folium.Map) -> None:
+    """Show the legend of the base layer on display (Leaflet's ``baselayerchange``)."""
+    MapScript(
+        "{map}.on('baselayerchange', e => document.querySelectorAll("
+        "'.cs-legend[data-layer]').forEach(d => { d.style.display = "
+        "d.dataset.layer === e.name ? '' : 'none'; }));"
+    ).add_to(fmap)
+
+
+def sites_layer(sites: pd.DataFrame, name: str = "Sites proposés") -> folium.FeatureGroup:
+    """Numbered site markers with their catchment circle.
+
+    Parameters
+    ----------
+    sites : DataFrame
+        ``lon``, ``lat``, ``rank`` (1, 2, …), ``label`` (French tooltip: commune, practitioners,
+        gain), and optionally ``catchment_km`` (radius of the circle, straight line).
+    name : str
+        Layer name.
+    """
+    missing = [c for c in ("lon", "lat", "rank", "label") if c not in sites.columns]
+    if missing:
+        raise DataValidationError(f"the sites to map lack column(s) {missing}")
+    group = folium.FeatureGroup(name=html.escape(name), show=True)
+    radius_km = (
+        pd.to_numeric(sites["catchment_km"], errors="coerce").to_numpy(dtype="float64")
+        if "catchment_km" in sites.columns
+        else np.full(len(sites), np.nan)
+    )
+    for lon, lat, rank, label, km in zip(
+        sites["lon"].to_numpy(dtype="float64"),
+        sites["lat"].to_numpy(dtype="float64"),
+        sites["rank"].to_numpy(),
+        sites["label"].astype(str),
+        radius_km,
+        strict=True,
+    ):
+        if np.isfinite(km) and km > 0:
+            folium.Circle(
+                location=[float(lat), float(lon)],
+                radius=float(km) * 1000.0,
+                color=SITE_COLOUR,
+                weight=1.5,
+                dash_array="6",
+                fill=True,
+                fill_opacity=0.06,
+                interactive=False,
+            ).add_to(group)
+        folium.Marker(
+            location=[float(lat), float(lon)],
+            icon=folium.DivIcon(
+                html=f'<div class="cs-site">{int(rank)}</div>',
+                icon_size=(24, 24),
+                icon_anchor=(12, 12),
+            ),
+            tooltip=html.escape(label),
+        ).add_to(group)
+    return group

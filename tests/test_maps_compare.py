@@ -1,0 +1,121 @@
+"""Scenario and siting maps: before / after / change, sites, in a real browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from geo.analysis import analyse
+from geo.demo import generate_practitioners
+from geo.errors import DataValidationError
+from geo.maps.choropleth import SYNTHETIC_LABEL
+from geo.maps.compare import comparison_map, delta_breaks, sites_layer
+from geo.maps.offline import save_offline_html, to_offline_html
+from geo.reference import load_communes
+from geo.territory import resolve_territory
+from tests.browser import OfflineBrowser
+
+
+def test_delta_breaks() -> None:
+    assert delta_breaks([-2.0, 0.0, 1.0]) == [-1.0, -0.2, -1e-09, 1e-09, 0.2, 1.0, 2.0]
+    assert delta_breaks([0.0, 0.0]) == [1e-09]
+    assert delta_breaks([np.nan, 0.05], decimals=1)[4] == 0.1  # at least one step
+
+
+@pytest.fixture(scope="module")
+def scenario() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """APL of Puy-de-Dôme before and after 3 more (simulated) GPs at Ambert's town hall."""
+    france = load_communes()
+    gps = generate_practitioners(france, seed=0, professions=["medecin_generaliste"])
+    territory = resolve_territory(departements="63")
+    ambert = territory.communes.set_index("code").loc["63003"]
+    extra = gpd.GeoDataFrame(
+        {
+            "id": ["NEW-1", "NEW-2", "NEW-3"],
+            "consultations_per_year": [4900.0] * 3,
+            "synthetic": True,
+        },
+        geometry=[ambert["chef_lieu"]] * 3,
+        crs=4326,
+    )
+    before = analyse(territory, gps, "apl")
+    after = analyse(territory, pd.concat([gps, extra], ignore_index=True), "apl")
+    result = before[["code", "nom", "population", "epci", "geometry"]].copy()
+    result["before"] = before["value"].to_numpy()
+    result["after"] = after["value"].to_numpy()
+    result["delta"] = result["after"] - result["before"]
+    result.attrs = before.attrs
+    sites = pd.DataFrame(
+        {
+            "lon": [ambert["chef_lieu"].x],
+            "lat": [ambert["chef_lieu"].y],
+            "rank": [1],
+            "label": ["Site n° 1 : Ambert — 3 médecins"],
+            "catchment_km": [15.4],
+        }
+    )
+    return result, sites
+
+
+def test_comparison_map_html(scenario: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
+    result, sites = scenario
+    page = to_offline_html(
+        comparison_map(result, "Puy-de-Dôme (63)", scenario="3 médecins à Ambert", sites=sites)
+    )
+    for text in ("Avant", "Après", "Écart", "inchangé", "hausse", SYNTHETIC_LABEL, "Ambert"):
+        assert text in page
+    assert page.count('class="cs-legend"') == 3
+    assert "baselayerchange" in page
+    # only increases: adding practitioners never lowers anyone's APL
+    change = result["delta"].dropna()
+    assert (change >= -1e-12).all() and (change > 0).any()
+
+
+def test_comparison_map_in_browser(
+    scenario: tuple[gpd.GeoDataFrame, pd.DataFrame],
+    offline_browser: OfflineBrowser,
+    tmp_path: Path,
+) -> None:
+    result, sites = scenario
+    path = save_offline_html(
+        comparison_map(result, "Puy-de-Dôme (63)", scenario="3 médecins à Ambert", sites=sites),
+        tmp_path / "scenario.html",
+    )
+    page, report = offline_browser.open(path)
+    try:
+        assert report.page_errors == [] and report.console_errors == []
+        assert report.blocked == [] and report.failed == []
+        visible = page.evaluate(
+            "() => [...document.querySelectorAll('.cs-legend')]"
+            ".filter(d => d.style.display !== 'none').map(d => d.dataset.layer)"
+        )
+        sites_drawn = page.locator(".cs-site").count()
+        page.get_by_text("Après", exact=True).click()
+        after_click = page.evaluate(
+            "() => [...document.querySelectorAll('.cs-legend')]"
+            ".filter(d => d.style.display !== 'none').map(d => d.dataset.layer)"
+        )
+    finally:
+        page.close()
+    assert visible == ["Écart"]
+    assert after_click == ["Après"]
+    assert sites_drawn == 1
+
+
+def test_errors(scenario: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
+    result, sites = scenario
+    with pytest.raises(DataValidationError, match="lacks column"):
+        comparison_map(result.drop(columns="delta"), "x")
+    with pytest.raises(DataValidationError, match="'rank'"):
+        sites_layer(sites.drop(columns="rank"))
+    grid_like = result.iloc[:3].copy()
+    grid_like["after"] = grid_like["before"]
+    grid_like["delta"] = 0.0
+    page = to_offline_html(comparison_map(grid_like, "x"))
+    assert "inchangé" in page
+    assert shapely.is_valid(result.geometry.to_numpy()).all()
