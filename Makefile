@@ -6,6 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 DEPARTEMENT ?= 63
+MEASURE ?= apl
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
 .PHONY: run test lint typecheck pytest bench reference clean install install-dev
@@ -26,7 +27,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
-	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --out $(OUT)
+	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --measure $(MEASURE) --out $(OUT)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -44,6 +45,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_reference.py
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_access.py
+	$(BIN)/python benchmarks/bench_maps.py
 
 reference: install
 	$(BIN)/python scripts/build_reference.py

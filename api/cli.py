@@ -16,10 +16,11 @@ from rich.table import Table
 from geo import demo
 from geo.analysis import MEASURES, analyse
 from geo.errors import CartosoinsError, DataValidationError
-from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
+from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, individual_points_of
 from geo.maps.offline import save_offline_html
+from geo.maps.static import analysis_static_map, save_static_map
 from geo.reference import list_departements, list_epci, load_communes
-from geo.territory import resolve_territory
+from geo.territory import Territory, resolve_territory
 
 app = typer.Typer(
     name="cartosoins",
@@ -58,6 +59,12 @@ def map_command(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic practitioners.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     tiles: Annotated[bool, typer.Option(help="OpenStreetMap background (needs internet).")] = False,
+    png: Annotated[
+        bool, typer.Option(help="Also write a PNG for slides (25×18 cm, 200 dpi).")
+    ] = True,
+    individual: Annotated[
+        bool, typer.Option(help="Add one clustered marker per practitioner (no names).")
+    ] = False,
 ) -> None:
     """Map a measure for a territory on the demo data (simulated practitioners)."""
     try:
@@ -79,17 +86,36 @@ def map_command(
             result = analyse(territory, practitioners, measure)
             progress.update(task, advance=1, description="Carte…")
             label = PLURAL_LABELS.get(profession, demo.PROFESSIONS[profession].label)
+            points = _aggregate_points(result, territory.communes, label)
             fmap = analysis_map(
                 result,
                 territory.name,
-                points=_aggregate_points(result, territory.communes, label),
+                points=points,
                 points_label=f"{label} (simulés, par commune)",
                 tiles=tiles,
+                individual_points=(
+                    individual_points_of(_in_territory(practitioners, territory))
+                    if individual
+                    else None
+                ),
             )
             out.mkdir(parents=True, exist_ok=True)
             stem = f"{measure}_{territory.slug}"
             html_path = out / f"carte_{stem}.html"
             save_offline_html(fmap, html_path, allow_remote_tiles=tiles)
+            written = [html_path]
+            if png:
+                png_path = out / f"carte_{stem}.png"
+                save_static_map(
+                    analysis_static_map(
+                        result,
+                        territory.name,
+                        points=points,
+                        points_label=f"{label} (simulés)",
+                    ),
+                    png_path,
+                )
+                written.append(png_path)
             csv_path = out / f"communes_{stem}.csv"
             table = pd.DataFrame(result.drop(columns=result.geometry.name))
             table.insert(0, "source_praticiens", SYNTHETIC_LABEL)
@@ -116,8 +142,12 @@ def map_command(
         f"moyenne pondérée {mean:.2f} {result.attrs['unit_fr']}; "
         f"{summary['practitioners_in_territory']} {label.lower()} dans le territoire."
     )
-    for path in (html_path, csv_path, json_path):
+    for path in (*written, csv_path, json_path):
         console.print(f"  écrit : {path}")
+
+
+def _in_territory(practitioners: gpd.GeoDataFrame, territory: Territory) -> gpd.GeoDataFrame:
+    return practitioners[practitioners["commune"].isin(territory.communes["code"])]
 
 
 def _aggregate_points(result: pd.DataFrame, communes: pd.DataFrame, label: str) -> pd.DataFrame:

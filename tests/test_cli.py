@@ -44,6 +44,8 @@ def test_map_apl_measure(tmp_path: Path) -> None:
     assert summary["context"]["border_effect"] is True
     html = (tmp_path / "carte_apl_dep-15.html").read_text(encoding="utf-8")
     assert "Accessibilité potentielle localisée" in html
+    png = (tmp_path / "carte_apl_dep-15.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 50_000
 
 
 def test_map_unknown_territory_is_a_clear_error(tmp_path: Path) -> None:

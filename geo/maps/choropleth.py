@@ -639,6 +639,7 @@ def analysis_map(
     points: pd.DataFrame | None = None,
     points_label: str = "Praticiens",
     tiles: bool = False,
+    individual_points: pd.DataFrame | None = None,
 ) -> folium.Map:
     """Choropleth of an :func:`geo.analysis.analyse` result, worded from its metadata.
 
@@ -649,7 +650,7 @@ def analysis_map(
         ``practitioners_in_reach`` and ``attrs`` (measure, unit, synthetic flag, sources).
     place : str
         Territory name for the title ("Puy-de-Dôme (63)").
-    points, points_label, tiles
+    points, points_label, tiles, individual_points
         See :func:`choropleth_map`.
     """
     spec, subtitle = analysis_spec(result, place)
@@ -671,6 +672,7 @@ def analysis_map(
         # thousands of communes: coarser outlines and département boundaries keep the page light
         tolerance_m=500.0 if large else 100.0,
         outline_by="departement" if large else "epci",
+        individual_points=individual_points,
     )
 
 
