@@ -67,3 +67,34 @@ def test_choropleth_map_says_synthetic(grid3x3: gpd.GeoDataFrame) -> None:
     assert "sans objet" in html
     with pytest.raises(DataValidationError, match="'nope'"):
         choropleth_map(grid3x3, ChoroplethSpec(column="nope", title="", label="", unit=""))
+
+
+def test_individual_points_never_carry_names(grid3x3: gpd.GeoDataFrame) -> None:
+    from geo.maps.choropleth import individual_points_of
+
+    rpps_like = gpd.GeoDataFrame(
+        {
+            "Identification nationale PP": ["810001234567", "810007654321"],
+            "Nom d'exercice": ["DUPONT", "MARTIN"],
+            "Prénom d'exercice": ["Jeanne", "Paul"],
+            "profession_libelle": ["Médecin généraliste", "Infirmier"],
+            "commune_nom": ["Commune G1", "Commune G5"],
+        },
+        geometry=shapely.points([(705_000, 6_595_000), (715_000, 6_585_000)]),
+        crs=2154,
+    )
+    points = individual_points_of(rpps_like)
+    assert points["label"].tolist() == [
+        "Médecin généraliste — Commune G1",
+        "Infirmier — Commune G5",
+    ]
+    page = to_offline_html(
+        choropleth_map(
+            grid3x3.assign(value=1.0),
+            ChoroplethSpec(column="value", title="t", label="l", unit="u"),
+            individual_points=points,
+        )
+    )
+    for secret in ("DUPONT", "MARTIN", "Jeanne", "810001234567"):
+        assert secret not in page
+    assert "L.MarkerClusterGroup" in page  # inlined from XStatic-Leaflet-MarkerCluster
