@@ -1,0 +1,1837 @@
+"""Read users' files of practitioners and of population by age, in the official formats, unchanged.
+
+The one module of the engine that parses uploaded files: it detects the format, the encoding and
+the separator, and validates every value with messages naming the file, the row and the column.
+
+Formats of practitioners
+------------------------
+====================  ==========================================  ===============================
+format                detected by                                 located at
+====================  ==========================================  ===============================
+``rpps``              columns "Identifiant PP" and "Code          town hall (chef-lieu) of the
+                      profession" (file ``PS_LibreAcces_          structure's commune
+                      Personne_activite_*.txt``)
+``bpe``               columns DEPCOM and TYPEQU                   LONGITUDE/LATITUDE, else
+                                                                  LAMBERT_X/LAMBERT_Y, else the
+                                                                  town hall of DEPCOM
+``csv_latlon``        a latitude and a longitude column           the file's coordinates (a row
+                                                                  without them: its commune's
+                                                                  town hall)
+``csv_commune``       a commune code column, no coordinates       town hall of the commune
+``geojson``           content ``{ ... }`` or ``.geojson/.json``   the file's points (any CRS)
+``gpkg``              SQLite header or ``.gpkg``                  the file's points (any CRS)
+====================  ==========================================  ===============================
+
+Headers of each format (first lines of a file)::
+
+    csv_latlon   id;profession;latitude;longitude;etp;age
+                 MG-01;medecin_generaliste;45,4396;4,3875;0,8;52
+    csv_commune  code_commune,profession,consultations
+                 42218,Médecin généraliste,4900
+    bpe          AN;DEPCOM;DCIRIS;TYPEQU;LAMBERT_X;LAMBERT_Y;QUALITE_XY;EPSG
+                 2023;42218;422180101;D265;808468.7;6483192.1;Bonne;2154
+    rpps         Type d'identifiant PP|Identifiant PP|...|Nom d'exercice|Prénom d'exercice|
+                 Code profession|Libellé profession|...|Code savoir-faire|Libellé savoir-faire|
+                 Code mode exercice|...|Code commune (coord. structure)|...|
+    geojson      {"type": "FeatureCollection", "features": [{"type": "Feature",
+                 "properties": {"id": "MG-01", "profession": "infirmier"}, "geometry": ...}]}
+
+Codes of the official files
+---------------------------
+BPE ``TYPEQU`` (INSEE, *Base permanente des équipements*, domain D "Santé et action sociale").
+The current nomenclature was checked against a real recent BPE extract of Loire and Haute-Loire
+(github sabah42/territorial-bank-opportunities-analysis @ 3004205b, ``data/raw/bpe.csv``,
+Licence Ouverte), whose ``Libelle_TYPEQU`` column gives the labels of :data:`BPE_HEALTH_LABELS`.
+The legacy codes (BPE editions up to 2020, from the INSEE documentation of those editions, not
+checked against a file) do not collide with the current ones: the current extract has no code
+between D116 and D246.
+
+=========  ============================  ==========================================
+TYPEQU     profession                    label in the BPE
+=========  ============================  ==========================================
+D265       ``medecin_generaliste``       Médecin généraliste
+D281       ``infirmier``                 Infirmier
+D279       ``masseur_kinesitherapeute``  Masseur kinésithérapeute
+D277       ``chirurgien_dentiste``       Chirurgien dentiste
+D278       ``sage_femme``                Sage-femme
+D201       ``medecin_generaliste``       Médecin omnipraticien (legacy)
+D232       ``infirmier``                 Infirmier (legacy)
+D233       ``masseur_kinesitherapeute``  Masseur kinésithérapeute (legacy)
+D221       ``chirurgien_dentiste``       Chirurgien dentiste (legacy)
+D231       ``sage_femme``                Sage-femme (legacy)
+other D*   ``bpe_<TYPEQU>``              ``Libelle_TYPEQU`` of the file, else
+                                         :data:`BPE_HEALTH_LABELS`, e.g.
+                                         ``bpe_D307`` Pharmacie
+not D*     dropped (not health)
+=========  ============================  ==========================================
+
+BPE coordinates are Lambert-93 (EPSG:2154) in métropole and the local UTM projection overseas
+(971/972 EPSG:5490, 973 EPSG:2972, 974 EPSG:2975, 976 EPSG:4471), as the INSEE documents them;
+an ``EPSG`` column, when present, wins. A point that does not fall in its DEPCOM's territory
+(métropole or that DROM) is an error: the coordinates were read in the wrong CRS.
+
+RPPS (*Annuaire Santé* of the ANS, annuaire.sante.fr, open extraction
+"PS_LibreAcces_Personne_activite"): ``Code profession`` from the nomenclature
+TRE_G15-ProfessionSante, ``Code savoir-faire`` from TRE_R38-SpecialiteOrdinale. Column names as
+in the published file (52 columns, 56 in recent extractions with the "rôle" and "genre
+activité" columns; ``|`` separated, UTF-8, no quoting, a trailing ``|`` on every line); only
+the columns named in :data:`RPPS_COLUMNS_READ` matter, in any order.
+
+================  ====================  ============================================
+Code profession   savoir-faire          profession
+================  ====================  ============================================
+10 (Médecin)      SM54 Médecine         ``medecin_generaliste``
+                  générale, SM53
+                  Spécialiste en MG,
+                  SM26 Qualifié en MG
+10                any other             ``rpps_10_<code>``, e.g. ``rpps_10_SM04``
+40                                      ``chirurgien_dentiste``
+50                                      ``sage_femme``
+60                                      ``infirmier``
+70                                      ``masseur_kinesitherapeute``
+other                                   ``rpps_<code>``, e.g. ``rpps_21`` Pharmacien
+================  ====================  ============================================
+
+Personal data and duplicates in the RPPS file: only the columns listed in
+:data:`RPPS_COLUMNS_READ` are parsed; names, first names, civilités, addresses, telephones and
+e-mails are never read into a frame. ``Identifiant PP`` (the RPPS or ADELI number) is public in
+this open file and becomes ``id``. The file has one row per activity: rows of the same
+practitioner in the same commune (several structures, or several savoir-faire) become one point
+whose ``activities`` column counts them; a practitioner active in several communes keeps one point
+per commune, with id ``<Identifiant PP>-<commune>``. Rows without a commune code (structures
+abroad, incomplete addresses) and communes of the collectivités d'outre-mer are dropped and
+counted in ``attrs["rows_dropped"]``. Every mode d'exercice is kept (``mode_exercice``: ``L``
+libéral, ``S`` salarié, ``B`` bénévole, joined with ``+``): filter it for a liberal-only offer.
+
+Arrondissements municipaux of Paris, Lyon and Marseille (75101-75120, 69381-69389, 13201-13216),
+used by the BPE and the RPPS, are counted in their commune (75056, 69123, 13055).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal, NoReturn
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+
+from geo.analysis import FRANCE_BOXES
+from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
+from geo.demo import PROFESSIONS
+from geo.errors import CartosoinsError, InputFormatError, UnknownCodeError
+from geo.reference import load_communes
+
+__all__ = [
+    "BPE_HEALTH_LABELS",
+    "BPE_PROFESSIONS",
+    "FORMATS",
+    "LOCATION_CHEF_LIEU",
+    "LOCATION_FILE",
+    "OPTIONAL_COLUMNS",
+    "PRACTITIONER_COLUMNS",
+    "RPPS_COLUMNS_READ",
+    "RPPS_GENERAL_PRACTICE_CODES",
+    "RPPS_PROFESSIONS",
+    "read_population_table",
+    "read_practitioners",
+]
+
+#: Formats :func:`read_practitioners` reads, in the order they are recognised.
+FORMATS: Final[tuple[str, ...]] = ("rpps", "bpe", "csv_latlon", "csv_commune", "geojson", "gpkg")
+
+#: ``location`` of a practitioner placed at the coordinates given in the file.
+LOCATION_FILE: Final[str] = "coordonnées du fichier"
+#: ``location`` of a practitioner placed at the town hall of their commune.
+LOCATION_CHEF_LIEU: Final[str] = "chef-lieu de la commune"
+
+#: Columns of every :func:`read_practitioners` result, in order (optional ones aside).
+PRACTITIONER_COLUMNS: Final[tuple[str, ...]] = (
+    "id",
+    "profession",
+    "profession_libelle",
+    "commune",
+    "commune_nom",
+    "location",
+    "synthetic",
+    "source",
+    "geometry",
+)
+#: Columns present when the file carries them (``activities``/``mode_exercice``: RPPS only).
+OPTIONAL_COLUMNS: Final[tuple[str, ...]] = (
+    "activities",
+    "mode_exercice",
+    "age",
+    "birth_year",
+    "fte",
+    "consultations_per_year",
+)
+
+#: BPE TYPEQU → profession code of the engine (see the module docstring for the sources).
+BPE_PROFESSIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "D265": "medecin_generaliste",
+        "D281": "infirmier",
+        "D279": "masseur_kinesitherapeute",
+        "D277": "chirurgien_dentiste",
+        "D278": "sage_femme",
+        # nomenclature of the BPE editions up to 2020
+        "D201": "medecin_generaliste",
+        "D232": "infirmier",
+        "D233": "masseur_kinesitherapeute",
+        "D221": "chirurgien_dentiste",
+        "D231": "sage_femme",
+    }
+)
+
+#: French labels of the BPE domain D, from the ``Libelle_TYPEQU`` column of a recent INSEE BPE
+#: extract (Loire, Haute-Loire), in sentence case; used when a file has no label column.
+BPE_HEALTH_LABELS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "D101": "Établissement de soins de courte durée",
+        "D102": "Établissement de soins de suite et de réadaptation",
+        "D103": "Établissement de soins de longue durée",
+        "D104": "Établissement psychiatrique",
+        "D106": "Urgences",
+        "D107": "Maternité",
+        "D108": "Centre de santé",
+        "D109": "Structure psychiatrique en ambulatoire",
+        "D110": "Centre de médecine préventive",
+        "D111": "Dialyse",
+        "D112": "Hospitalisation à domicile",
+        "D113": "Maison de santé pluridisciplinaire",
+        "D114": "Service de prise en charge des addictions",
+        "D115": "Services de santé maternelle et infantile",
+        "D247": "Ergothérapeute",
+        "D248": "Psychomotricien",
+        "D249": "Diététicien",
+        "D250": "Psychologue",
+        "D251": "Allergologue",
+        "D252": "Anesthésiste-réanimateur",
+        "D253": "Spécialiste en chirurgie générale",
+        "D254": "Spécialiste en chirurgie orthopédique, plastique et traumatologique",
+        "D255": "Endocrinologue",
+        "D258": "Spécialiste en médecine physique et de réadaptation",
+        "D259": "Neurologue",
+        "D260": "Spécialiste en oncologie, anatomie et cytologie pathologiques",
+        "D261": "Rhumatologue",
+        "D262": "Urologue, néphrologue",
+        "D265": "Médecin généraliste",
+        "D266": "Spécialiste en cardiologie",
+        "D267": "Spécialiste en dermatologie vénéréologie",
+        "D268": "Spécialiste en gastro-entérologie hépatologie",
+        "D269": "Spécialiste en psychiatrie",
+        "D270": "Spécialiste en ophtalmologie",
+        "D271": "Spécialiste en oto-rhino-laryngologie",
+        "D272": "Spécialiste en pédiatrie",
+        "D273": "Spécialiste en pneumologie",
+        "D274": "Spécialiste en radiodiagnostic et imagerie médicale",
+        "D275": "Spécialiste en stomatologie",
+        "D276": "Spécialiste en gynécologie médicale et/ou obstétrique",
+        "D277": "Chirurgien dentiste",
+        "D278": "Sage-femme",
+        "D279": "Masseur kinésithérapeute",
+        "D280": "Pédicure-podologue",
+        "D281": "Infirmier",
+        "D302": "Laboratoire d'analyses et de biologie médicale",
+        "D303": "Ambulance",
+        "D304": "Transfusion sanguine",
+        "D305": "Établissement thermal",
+        "D307": "Pharmacie",
+        "D401": "Personnes âgées : hébergement",
+        "D402": "Personnes âgées : soins à domicile",
+        "D403": "Personnes âgées : services d'aide",
+        "D502": "Établissement d'accueil du jeune enfant",
+        "D503": "Lieux d'accueil enfant-parent",
+        "D504": "Relais petite enfance",
+        "D505": "Accueil de loisir sans hébergement",
+        "D506": "Centres sociaux",
+        "D507": "Médiation familiale",
+        "D601": "Enfants handicapés : hébergement",
+        "D602": "Enfants handicapés : services à domicile ou ambulatoires",
+        "D603": "Adultes handicapés : accueil/hébergement",
+        "D604": "Adultes handicapés : services d'aide",
+        "D605": "Travail protégé",
+        "D606": "Adultes handicapés : services de soins à domicile",
+        "D607": "Service d'aide aux déficients visuels ou auditifs",
+        "D701": "Protection de l'enfance : hébergement",
+        "D702": "Protection de l'enfance : action éducative",
+        "D703": "Centre d'hébergement et de réinsertion sociale",
+        "D704": "Centre provisoire d'hébergement",
+        "D705": "Centre d'accueil de demandeurs d'asile",
+        "D710": "Autres hébergements pour adultes et familles en difficulté",
+        "D711": "Service d'aide aux femmes en situation de vulnérabilité",
+        # legacy nomenclature (BPE editions up to 2020)
+        "D201": "Médecin omnipraticien",
+        "D221": "Chirurgien dentiste",
+        "D231": "Sage-femme",
+        "D232": "Infirmier",
+        "D233": "Masseur kinésithérapeute",
+        "D301": "Pharmacie",
+    }
+)
+
+#: RPPS ``Code profession`` (TRE_G15) → profession code; médecins (10) depend on savoir-faire.
+RPPS_PROFESSIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "40": "chirurgien_dentiste",
+        "50": "sage_femme",
+        "60": "infirmier",
+        "70": "masseur_kinesitherapeute",
+    }
+)
+#: RPPS ``Code savoir-faire`` (TRE_R38) of general practice: SM54 "Médecine générale", SM53
+#: "Spécialiste en Médecine Générale", SM26 "Qualifié en Médecine Générale".
+RPPS_GENERAL_PRACTICE_CODES: Final[frozenset[str]] = frozenset({"SM54", "SM53", "SM26"})
+#: The only RPPS columns parsed (normalised names); every other column, names included, is
+#: skipped at read time.
+RPPS_COLUMNS_READ: Final[tuple[str, ...]] = (
+    "identifiant_pp",
+    "code_profession",
+    "libelle_profession",
+    "code_savoir_faire",
+    "libelle_savoir_faire",
+    "code_mode_exercice",
+    "code_commune_coord_structure",
+)
+
+_RPPS_REQUIRED: Final = ("identifiant_pp", "code_profession", "code_commune_coord_structure")
+_BPE_REQUIRED: Final = ("depcom", "typequ")
+
+# Accepted column names (normalised: lower case, no accents, "_" between words), by role.
+_LAT_NAMES: Final = ("lat", "latitude", "y", "lat_wgs84", "latitude_wgs84", "coord_y")
+_LON_NAMES: Final = (
+    "lon",
+    "lng",
+    "long",
+    "longitude",
+    "x",
+    "lon_wgs84",
+    "longitude_wgs84",
+    "coord_x",
+)
+_COMMUNE_NAMES: Final = (
+    "code_commune",
+    "codgeo",
+    "depcom",
+    "insee",
+    "code_insee",
+    "commune",
+    "code_commune_insee",
+    "codecommune",
+    "com",
+)
+_ID_NAMES: Final = ("id", "identifiant", "identifier", "uid")
+_PROFESSION_NAMES: Final = (
+    "profession",
+    "profession_code",
+    "code_profession",
+    "specialite",
+    "specialty",
+    "categorie",
+    "type",
+    "healthcare",  # OpenStreetMap tags, the more specific first
+    "amenity",
+)
+_PROFESSION_LABEL_NAMES: Final = ("profession_libelle", "libelle_profession", "libelle")
+_NUMERIC_NAMES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "fte": ("fte", "etp", "equivalent_temps_plein"),
+        "consultations_per_year": (
+            "consultations_per_year",
+            "consultations",
+            "nb_consultations",
+            "nombre_consultations",
+            "consultations_an",
+        ),
+        "age": ("age",),
+        "birth_year": ("birth_year", "annee_naissance", "annee_de_naissance"),
+    }
+)
+_POPULATION_NAME_COLUMNS: Final = (
+    "nom",
+    "name",
+    "libgeo",
+    "libelle",
+    "lib",
+    "libcom",
+    "nom_commune",
+    "commune_nom",
+    "libelle_commune",
+    "nivgeo",
+)
+
+_PROFESSION_SYNONYMS: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            (
+                "medecin_generaliste",
+                "medecins_generalistes",
+                "generaliste",
+                "medecin_omnipraticien",
+                "omnipraticien",
+                "medecine_generale",
+                "mg",
+                "general_practitioner",
+                "gp",
+            ),
+            "medecin_generaliste",
+        ),
+        **dict.fromkeys(
+            ("infirmier", "infirmiere", "infirmiers", "infirmier_e", "ide", "nurse"), "infirmier"
+        ),
+        **dict.fromkeys(
+            (
+                "masseur_kinesitherapeute",
+                "masseurs_kinesitherapeutes",
+                "kinesitherapeute",
+                "kine",
+                "mk",
+                "physiotherapist",
+            ),
+            "masseur_kinesitherapeute",
+        ),
+        **dict.fromkeys(
+            ("chirurgien_dentiste", "chirurgiens_dentistes", "dentiste", "dentist"),
+            "chirurgien_dentiste",
+        ),
+        **dict.fromkeys(("sage_femme", "sages_femmes", "midwife"), "sage_femme"),
+    }
+)
+_UNKNOWN_PROFESSION: Final = ("non_precisee", "Profession non précisée")
+
+# Plausible ranges of the optional numeric columns (inclusive).
+_RANGES: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {
+        "fte": (0.0, 3.0),
+        "consultations_per_year": (0.0, 100_000.0),
+        "age": (15.0, 110.0),
+        "birth_year": (1900.0, float(date.today().year)),
+    }
+)
+_INTEGER_COLUMNS: Final = frozenset({"age", "birth_year"})
+
+_DROM_ZONES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "971": "Guadeloupe",
+        "972": "Martinique",
+        "973": "Guyane",
+        "974": "La Réunion",
+        "976": "Mayotte",
+    }
+)
+_METROPOLE_ZONE: Final = "métropole"
+# Collectivités d'outre-mer and foreign countries (INSEE 99xxx): not in the reference layer.
+_OUTSIDE_PREFIXES: Final = ("975", "977", "978", "98", "99")
+_COMMUNE_CODE_PATTERN: Final = r"\d{5}|2[AB]\d{3}"
+_SEPARATORS: Final = ("|", ";", "\t", ",")
+_SEPARATOR_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {";": "';'", ",": "','", "|": "'|'", "\t": "tab"}
+)
+
+_DROP_NOT_HEALTH: Final = "TYPEQU hors domaine santé et action sociale (D)"
+_DROP_NO_COMMUNE: Final = "sans code commune de la structure (étranger ou adresse incomplète)"
+_DROP_OUTSIDE: Final = "commune hors métropole et DROM (collectivité d'outre-mer, étranger)"
+_DROP_DUPLICATE_ACTIVITY: Final = "activité en double (même praticien, même commune)"
+_DROP_PROFESSION: Final = "autre profession (filtre professions)"
+_DROP_NO_POINT: Final = "commune sans point de localisation dans la référence"
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------------------------
+# raw input
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Input:
+    data: bytes
+    name: str  # shown in messages
+    path: Path | None
+
+    @property
+    def basename(self) -> str:
+        return Path(self.name).name or self.name
+
+
+@dataclass(frozen=True)
+class _Text:
+    text: str
+    encoding: str
+    separator: str
+    header: tuple[str, ...]
+
+
+def _read_input(source: str | os.PathLike[str] | bytes, filename: str | None) -> _Input:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return _Input(bytes(source), filename or "uploaded file", None)
+    if not isinstance(source, str | os.PathLike):
+        raise InputFormatError(f"source must be a file path or bytes, got {type(source).__name__}")
+    path = Path(source)
+    name = filename or str(source)
+    hint = ""
+    if len(name) > 200 or "\n" in name:  # a file's content passed as a str
+        name = name[:60].splitlines()[0] + "…"
+        hint = "; to pass a file's content, give bytes"
+    try:
+        if not path.is_file():
+            raise InputFormatError(f"{name}: file not found{hint}")
+        return _Input(path.read_bytes(), name, path)
+    except OSError as exc:
+        raise InputFormatError(f"{name}: cannot be read ({exc.strerror or exc}){hint}") from exc
+
+
+def _content_kind(inp: _Input) -> str:
+    """``"gpkg"``, ``"geojson"`` or ``"text"``; raises for empty, archive or binary content."""
+    head = inp.data[:4096]
+    if not head.strip():
+        raise InputFormatError(f"{inp.name}: the file is empty")
+    if head.startswith(b"SQLite format 3\x00"):
+        return "gpkg"
+    if head.startswith(b"PK\x03\x04"):
+        raise InputFormatError(
+            f"{inp.name}: this is a ZIP archive (or an Excel workbook); extract the CSV file, "
+            "or save the sheet as CSV, and send that"
+        )
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"{") and b'"type"' in head:
+        return "geojson"
+    suffix = inp.basename.lower().rsplit(".", 1)[-1] if "." in inp.basename else ""
+    if suffix in {"geojson", "json"} and stripped.startswith(b"{"):
+        return "geojson"
+    return "text"
+
+
+def _decode(inp: _Input) -> tuple[str, str]:
+    data = inp.data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise InputFormatError(f"{inp.name}: invalid UTF-16 text ({exc.reason})") from exc
+    if b"\x00" in data[:65536]:
+        raise InputFormatError(
+            f"{inp.name}: not a text file (binary content); expected CSV text, GeoJSON or "
+            "GeoPackage"
+        )
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"
+    else:
+        encoding = "utf-8"
+    for candidate in (encoding, "cp1252", "latin-1"):
+        try:
+            return data.decode(candidate), candidate
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
+
+
+def _sniff_separator(line: str) -> str:
+    unquoted = re.sub(r'"[^"]*"', "", line)
+    counts = {sep: unquoted.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _open_text(inp: _Input) -> _Text:
+    text, encoding = _decode(inp)
+    lines = text.lstrip("\ufeff").splitlines()
+    header_line = next((line for line in lines if line.strip()), "")
+    if not header_line:
+        raise InputFormatError(f"{inp.name}: the file is empty")
+    separator = _sniff_separator(header_line)
+    header = next(csv.reader([header_line], delimiter=separator))
+    return _Text(text.lstrip("\ufeff"), encoding, separator, tuple(h.strip() for h in header))
+
+
+def _read_csv(
+    inp: _Input,
+    text: _Text,
+    *,
+    keep: Iterable[str] | None = None,
+    quoting: Literal[0, 3] = csv.QUOTE_MINIMAL,
+) -> pd.DataFrame:
+    """All cells as stripped strings ('' when empty); ``keep``: raw column names to parse."""
+    wanted = None if keep is None else set(keep)
+    try:
+        table = pd.read_csv(
+            io.StringIO(text.text),
+            sep=text.separator,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            index_col=False,
+            quoting=quoting,
+            usecols=None if wanted is None else (lambda c: str(c).strip() in wanted),
+        )
+    except (ValueError, csv.Error) as exc:
+        raise InputFormatError(_parser_message(inp.name, text, exc)) from exc
+    table.columns = pd.Index([str(c).strip() for c in table.columns])
+    for column in table.columns:
+        table[column] = table[column].fillna("").astype(str).str.strip()
+    unnamed = [
+        c for c in table.columns if c.startswith("Unnamed: ") and not table[c].astype(bool).any()
+    ]
+    table = table.drop(columns=unnamed)
+    if table.empty:
+        raise InputFormatError(f"{inp.name}: the file has a header but no data rows")
+    return table.reset_index(drop=True)
+
+
+def _parser_message(name: str, text: _Text, exc: Exception) -> str:
+    sep = _SEPARATOR_NAMES[text.separator]
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if found:
+        expected, line, saw = found.groups()
+        return (
+            f"{name}: line {line} (data row {int(line) - 1}) has {saw} fields where the header "
+            f"has {expected} (separator {sep}); check the quoting of values containing {sep}"
+        )
+    return f"{name}: cannot be parsed as a table with separator {sep} ({exc})"
+
+
+# --------------------------------------------------------------------------------------------
+# names, numbers, messages
+# --------------------------------------------------------------------------------------------
+def _normalise_name(name: str) -> str:
+    """``"Code commune (coord. structure)"`` → ``"code_commune_coord_structure"``."""
+    ascii_name = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
+def _columns_by_key(columns: Iterable[str]) -> dict[str, str]:
+    """Normalised name → first original column with that name."""
+    found: dict[str, str] = {}
+    for column in columns:
+        found.setdefault(_normalise_name(column), column)
+    return found
+
+
+def _find(keys: Mapping[str, str], candidates: Iterable[str]) -> str | None:
+    return next((keys[c] for c in candidates if c in keys), None)
+
+
+def _rows_text(rows: npt.ArrayLike, limit: int = 5) -> str:
+    values = np.asarray(rows).ravel()
+    shown = ", ".join(str(int(r)) for r in values[:limit])
+    more = f" and {values.size - limit} more" if values.size > limit else ""
+    return f"row{'s' if values.size > 1 else ''} {shown}{more}"
+
+
+def _fail(
+    name: str, message: str, *, column: str | None = None, rows: npt.ArrayLike | None = None
+) -> NoReturn:
+    where = []
+    if column is not None:
+        where.append(f"column {column!r}")
+    if rows is not None:
+        where.append(_rows_text(rows))
+    prefix = f"{name}: " + (", ".join(where) + ": " if where else "")
+    raise InputFormatError(prefix + message)
+
+
+def _missing_columns(name: str, fmt: str, missing: Iterable[str], found: Iterable[str]) -> NoReturn:
+    raise InputFormatError(
+        f"{name}: missing required column(s) for format {fmt!r}: {', '.join(missing)}; "
+        f"columns found: {', '.join(repr(c) for c in found)}"
+    )
+
+
+def _parse_numbers(
+    values: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
+) -> FloatArray:
+    """Numbers with a decimal point or comma and optional thousands spaces; '' → NaN."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+        shown = values.astype(str)
+        empty = values.isna().to_numpy()
+    else:
+        text = values.astype("string").fillna("").str.strip()
+        cleaned = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(
+            ",", ".", regex=False
+        )
+        numbers = pd.to_numeric(cleaned.mask(cleaned == ""), errors="coerce").to_numpy(
+            dtype="float64"
+        )
+        shown = text
+        empty = (text == "").to_numpy()
+    bad = ~empty & ~np.isfinite(numbers)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        _fail(
+            name,
+            f"value {shown.iloc[first]!r} is not a number",
+            column=column,
+            rows=rows[bad],
+        )
+    return numbers
+
+
+def _check_range(
+    numbers: FloatArray,
+    rows: npt.NDArray[np.int64],
+    name: str,
+    column: str,
+    bounds: tuple[float, float],
+    *,
+    integer: bool = False,
+) -> None:
+    low, high = bounds
+    present = np.isfinite(numbers)
+    bad = present & ((numbers < low) | (numbers > high))
+    if bad.any():
+        first = numbers[bad][0]
+        _fail(
+            name,
+            f"value {first:g} is outside the accepted range [{low:g}, {high:g}]",
+            column=column,
+            rows=rows[bad],
+        )
+    if integer:
+        fractional = present & (numbers != np.round(numbers))
+        if fractional.any():
+            _fail(
+                name,
+                f"value {numbers[fractional][0]:g} is not a whole number",
+                column=column,
+                rows=rows[fractional],
+            )
+
+
+def _slug(values: pd.Series) -> pd.Series:
+    uniques = pd.unique(values.astype(str))
+    return values.astype(str).map({u: _normalise_name(u) for u in uniques})
+
+
+# --------------------------------------------------------------------------------------------
+# commune codes and the reference
+# --------------------------------------------------------------------------------------------
+def _normalise_commune_codes(
+    values: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
+) -> pd.Series:
+    """Upper-case, restore a leading zero lost by a spreadsheet; '' → NA; bad codes → error."""
+    text = values.astype("string").fillna("").str.strip().str.upper()
+    text = text.mask(text.str.fullmatch(r"\d{4}"), text.str.zfill(5))
+    bad = ((text != "") & ~text.str.fullmatch(_COMMUNE_CODE_PATTERN)).to_numpy()
+    if bad.any():
+        first = text[bad].iloc[0]
+        _fail(
+            name,
+            f"{first!r} is not an INSEE commune code (5 characters, e.g. '42218' or '2A004')",
+            column=column,
+            rows=rows[bad],
+        )
+    return _as_object(text.mask(text == ""))
+
+
+def _as_object(values: pd.Series) -> pd.Series:
+    """Object Series whose missing values are None (one missing marker in every frame)."""
+    out = values.astype(object)
+    return out.where(values.notna(), None)
+
+
+def _parent_commune(codes: pd.Series) -> pd.Series:
+    """Arrondissements municipaux → their commune (Paris, Lyon, Marseille)."""
+    text = codes.astype("string")
+    parent = text.copy()
+    parent = parent.mask(text.str.fullmatch(r"751(0[1-9]|1\d|20)").fillna(False), "75056")
+    parent = parent.mask(text.str.fullmatch(r"6938[1-9]").fillna(False), "69123")
+    parent = parent.mask(text.str.fullmatch(r"132(0[1-9]|1[0-6])").fillna(False), "13055")
+    return _as_object(parent.where(codes.notna()))
+
+
+def _departement_of(codes: pd.Series) -> pd.Series:
+    text = codes.astype("string")
+    return text.str[:3].where(text.str.startswith("97").fillna(False), text.str[:2])
+
+
+def _outside_reference(codes: pd.Series) -> BoolArray:
+    text = codes.astype("string").fillna("")
+    mask: BoolArray = text.str.startswith(_OUTSIDE_PREFIXES).to_numpy(dtype=bool)
+    return mask
+
+
+@lru_cache(maxsize=16)
+def _transformer(crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs, GEOGRAPHIC_CRS, always_xy=True)
+
+
+def _reference_points(
+    codes: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
+) -> pd.DataFrame:
+    """Name and town-hall lon/lat of each (non-NA) commune code; unknown codes → error."""
+    unique = sorted({str(c) for c in codes.dropna()})
+    if not unique:
+        return pd.DataFrame(
+            {
+                "nom": pd.Series(dtype=object),
+                "lon": pd.Series(dtype="float64"),
+                "lat": pd.Series(dtype="float64"),
+            }
+        )
+    try:
+        communes = load_communes(codes=unique)
+    except UnknownCodeError as exc:
+        unknown = set(exc.codes)
+        parts = []
+        for code in exc.codes[:10]:
+            code_rows = rows[codes.astype("string").eq(code).fillna(False).to_numpy()]
+            parts.append(f"{code!r} ({_rows_text(code_rows, limit=3)})")
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        hint = (
+            "; communes of the collectivités d'outre-mer are not covered"
+            if any(c.startswith(_OUTSIDE_PREFIXES) for c in unknown)
+            else ""
+        )
+        raise InputFormatError(
+            f"{name}: column {column!r}: unknown commune code(s) {', '.join(parts)}{more} "
+            f"(codes of the COG 2026; merged communes take the code of the new commune){hint}"
+        ) from exc
+    points = communes["chef_lieu"].to_numpy()
+    table = pd.DataFrame(
+        {
+            "nom": communes["nom"].astype(object).to_numpy(),
+            "lon": shapely.get_x(points),
+            "lat": shapely.get_y(points),
+        },
+        index=pd.Index(communes["code"].astype(object).to_numpy()),
+    )
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# records shared by every format, then the GeoDataFrame
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Records:
+    """What a format reader hands over: one row per practitioner, file row numbers kept."""
+
+    rows: npt.NDArray[np.int64]
+    ids: pd.Series | None  # None: the file has no identifiers
+    id_column: str | None
+    profession: pd.Series
+    profession_libelle: pd.Series
+    commune: pd.Series  # normalised INSEE code or NA
+    commune_column: str | None
+    lon: FloatArray
+    lat: FloatArray
+    coordinate_columns: str | None  # for messages
+    numeric: dict[str, FloatArray] = field(default_factory=dict)
+    extra: dict[str, pd.Series] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def take(self, mask: BoolArray) -> _Records:
+        return _Records(
+            rows=self.rows[mask],
+            ids=None if self.ids is None else self.ids[mask].reset_index(drop=True),
+            id_column=self.id_column,
+            profession=self.profession[mask].reset_index(drop=True),
+            profession_libelle=self.profession_libelle[mask].reset_index(drop=True),
+            commune=self.commune[mask].reset_index(drop=True),
+            commune_column=self.commune_column,
+            lon=self.lon[mask],
+            lat=self.lat[mask],
+            coordinate_columns=self.coordinate_columns,
+            numeric={k: v[mask] for k, v in self.numeric.items()},
+            extra={k: v[mask].reset_index(drop=True) for k, v in self.extra.items()},
+            dropped=dict(self.dropped),
+            attrs=self.attrs,
+        )
+
+    def drop(self, mask: BoolArray, reason: str) -> _Records:
+        count = int(mask.sum())
+        if not count:
+            return self
+        kept = self.take(~mask)
+        kept.dropped[reason] = kept.dropped.get(reason, 0) + count
+        return kept
+
+
+def _check_ids(records: _Records, name: str) -> pd.Series:
+    if records.ids is None:
+        return pd.Series([f"ROW-{r}" for r in records.rows], dtype=object)
+    ids = records.ids.astype("string").fillna("").str.strip()
+    empty = (ids == "").to_numpy()
+    if empty.any():
+        _fail(name, "empty identifier", column=records.id_column, rows=records.rows[empty])
+    duplicated = ids.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        first = ids[duplicated].iloc[0]
+        both = records.rows[(ids == first).to_numpy()]
+        _fail(
+            name,
+            f"duplicate identifier {first!r} in rows {', '.join(map(str, both[:5]))}"
+            + (
+                f" ({int(duplicated.sum())} rows share an identifier)"
+                if duplicated.sum() > 2
+                else ""
+            ),
+            column=records.id_column,
+        )
+    return ids.astype(object)
+
+
+def _wanted_professions(professions: Sequence[str] | None) -> set[str] | None:
+    if professions is None:
+        return None
+    if isinstance(professions, str):
+        professions = [professions]
+    wanted = set()
+    for p in professions:
+        if not isinstance(p, str):
+            raise InputFormatError(f"professions must be strings, got {p!r}")
+        wanted.add(_PROFESSION_SYNONYMS.get(_normalise_name(p), p))
+    return wanted
+
+
+def _zone_of_points(lon: FloatArray, lat: FloatArray) -> npt.NDArray[np.object_]:
+    zones = np.full(lon.shape, "", dtype=object)
+    for zone, (minx, miny, maxx, maxy) in FRANCE_BOXES.items():
+        inside = (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy) & (zones == "")
+        zones[inside] = zone
+    return zones
+
+
+def _zone_of_communes(codes: pd.Series) -> npt.NDArray[np.object_]:
+    deps = _departement_of(codes).astype(object)
+    zones: npt.NDArray[np.object_] = (
+        deps.map(_DROM_ZONES).fillna(_METROPOLE_ZONE).where(codes.notna(), "").to_numpy()
+    )
+    return zones
+
+
+def _check_coordinates(records: _Records, name: str) -> None:
+    """File coordinates must lie in France and in the territory of the row's commune."""
+    has = np.isfinite(records.lon) & np.isfinite(records.lat)
+    columns = records.coordinate_columns
+    zones = _zone_of_points(records.lon, records.lat)
+    outside = has & (zones == "")
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        _fail(
+            name,
+            f"point (lon {records.lon[i]:.5f}, lat {records.lat[i]:.5f}) lies outside France "
+            "(métropole and DROM); check the CRS and the order of the coordinates "
+            "(latitude/longitude swapped?)",
+            column=columns,
+            rows=records.rows[outside],
+        )
+    expected = _zone_of_communes(records.commune)
+    mismatch = has & (expected != "") & (zones != expected)
+    if mismatch.any():
+        i = int(np.flatnonzero(mismatch)[0])
+        _fail(
+            name,
+            f"point (lon {records.lon[i]:.5f}, lat {records.lat[i]:.5f}) lies in {zones[i]} "
+            f"but its commune {records.commune.iloc[i]} is in {expected[i]}",
+            column=columns,
+            rows=records.rows[mismatch],
+        )
+
+
+def _finish(
+    records: _Records,
+    *,
+    fmt: str,
+    inp: _Input,
+    professions: Sequence[str] | None,
+    encoding: str | None,
+    separator: str | None,
+    rows_read: int,
+) -> gpd.GeoDataFrame:
+    name = inp.name
+    records.ids = _check_ids(records, name)
+    wanted = _wanted_professions(professions)
+    if wanted is not None:
+        records = records.drop(~records.profession.isin(wanted).to_numpy(), _DROP_PROFESSION)
+
+    has_lon, has_lat = np.isfinite(records.lon), np.isfinite(records.lat)
+    half = has_lon != has_lat
+    if half.any():
+        _fail(
+            name,
+            "one coordinate is given without the other",
+            column=records.coordinate_columns,
+            rows=records.rows[half],
+        )
+    located = has_lon & has_lat
+    no_place = ~located & records.commune.isna().to_numpy()
+    if no_place.any():
+        _fail(
+            name,
+            "no coordinates and no commune code: the practitioner cannot be located",
+            column=records.coordinate_columns or records.commune_column,
+            rows=records.rows[no_place],
+        )
+    _check_coordinates(records, name)
+
+    commune_column = records.commune_column or "commune"
+    ref = _reference_points(records.commune, records.rows, name, commune_column)
+    aligned = ref.reindex(pd.Index(records.commune.astype(object)))
+    town_lon = aligned["lon"].to_numpy(dtype="float64")
+    town_lat = aligned["lat"].to_numpy(dtype="float64")
+    pointless = ~located & ~np.isfinite(town_lon)
+    if pointless.any():
+        codes = sorted(set(records.commune[pointless]))
+        warnings.warn(
+            f"{name}: {int(pointless.sum())} row(s) dropped ({_rows_text(records.rows[pointless])})"
+            f": commune(s) {', '.join(codes)} have no town-hall point in the reference",
+            UserWarning,
+            stacklevel=4,  # the caller of read_practitioners
+        )
+        records = records.drop(pointless, _DROP_NO_POINT)
+        located, aligned = located[~pointless], aligned[~pointless]
+        town_lon, town_lat = town_lon[~pointless], town_lat[~pointless]
+    lon = np.where(located, records.lon, town_lon)
+    lat = np.where(located, records.lat, town_lat)
+    location = np.where(located, LOCATION_FILE, LOCATION_CHEF_LIEU)
+
+    assert records.ids is not None
+    frame: dict[str, Any] = {
+        "id": records.ids.to_numpy(dtype=object),
+        "profession": records.profession.to_numpy(dtype=object),
+        "profession_libelle": records.profession_libelle.to_numpy(dtype=object),
+        "commune": records.commune.to_numpy(dtype=object),
+        "commune_nom": aligned["nom"].to_numpy(dtype=object),
+        "location": location.astype(object),
+    }
+    for column in OPTIONAL_COLUMNS:
+        if column in records.extra:
+            frame[column] = records.extra[column].to_numpy()
+        elif column in records.numeric:
+            values = records.numeric[column]
+            frame[column] = (
+                pd.Series(values).round().astype("Int64").array
+                if column in _INTEGER_COLUMNS
+                else values
+            )
+    frame["synthetic"] = np.zeros(len(lon), dtype=bool)
+    frame["source"] = f"{fmt} ({inp.basename})"
+    gdf = gpd.GeoDataFrame(
+        pd.DataFrame(frame),
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=GEOGRAPHIC_CRS,
+    )
+    for column in ("id", "profession", "profession_libelle", "commune", "commune_nom", "location"):
+        gdf[column] = gdf[column].astype("str")
+    gdf.attrs = {
+        "format": fmt,
+        "file": inp.basename,
+        "rows_read": rows_read,
+        "rows_kept": len(gdf),
+        "rows_dropped": dict(records.dropped),
+        "located": {
+            LOCATION_FILE: int(located.sum()),
+            LOCATION_CHEF_LIEU: int((~located).sum()),
+        },
+        "encoding": encoding,
+        "separator": separator,
+        "synthetic": False,
+        **records.attrs,
+    }
+    return gdf
+
+
+# --------------------------------------------------------------------------------------------
+# generic tables (CSV and layers)
+# --------------------------------------------------------------------------------------------
+def _professions_from(table: pd.DataFrame, keys: Mapping[str, str]) -> tuple[pd.Series, pd.Series]:
+    """Profession code and label from the first non-empty profession column of each row."""
+    columns = [keys[c] for c in _PROFESSION_NAMES if c in keys]
+    raw = pd.Series("", index=table.index, dtype=object)
+    for column in columns:
+        value = table[column].astype("string").fillna("").str.strip().astype(object)
+        raw = raw.where(raw != "", value)
+    slug = _slug(raw)
+    code = slug.map(_PROFESSION_SYNONYMS).fillna(slug).astype(object)
+    code = code.where(raw != "", _UNKNOWN_PROFESSION[0])
+    label_column = _find(keys, _PROFESSION_LABEL_NAMES)
+    file_label = (
+        table[label_column].astype("string").fillna("").str.strip().astype(object)
+        if label_column
+        else pd.Series("", index=table.index, dtype=object)
+    )
+    core = code.map({k: p.label for k, p in PROFESSIONS.items()})
+    label = core.where(core.notna(), file_label.where(file_label != "", raw))
+    label = label.where(raw != "", _UNKNOWN_PROFESSION[1])
+    return code.reset_index(drop=True), label.astype(object).reset_index(drop=True)
+
+
+def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = None) -> _Records:
+    """Build the records of a CSV table or of a layer's attributes (``require``: forced format)."""
+    keys = _columns_by_key(table.columns)
+    rows = np.arange(1, len(table) + 1, dtype=np.int64)
+    lat_col, lon_col = _find(keys, _LAT_NAMES), _find(keys, _LON_NAMES)
+    commune_col = _find(keys, _COMMUNE_NAMES)
+    if require == "csv_latlon" and (lat_col is None or lon_col is None):
+        _missing_columns(
+            name,
+            require,
+            [
+                f"{what} (one of {', '.join(names)})"
+                for what, names, col in (
+                    ("latitude", _LAT_NAMES, lat_col),
+                    ("longitude", _LON_NAMES, lon_col),
+                )
+                if col is None
+            ],
+            table.columns,
+        )
+    if require == "csv_commune" and commune_col is None:
+        _missing_columns(
+            name, require, [f"commune code (one of {', '.join(_COMMUNE_NAMES)})"], table.columns
+        )
+    if require == "csv_commune":
+        lat_col = lon_col = None
+    elif (
+        commune_col is not None
+        and lat_col is not None
+        and lon_col is not None
+        and _normalise_name(commune_col) in {"commune", "com"}
+        and not _looks_like_codes(table[commune_col])
+    ):
+        commune_col = None  # a "commune" column of names beside coordinates: not a code
+    coordinate_columns = None
+    lon = lat = np.full(len(table), np.nan)
+    if lat_col is not None and lon_col is not None:
+        coordinate_columns = f"{lon_col}/{lat_col}"
+        lon = _parse_numbers(table[lon_col], rows, name, lon_col)
+        lat = _parse_numbers(table[lat_col], rows, name, lat_col)
+        for values, column, limit in ((lon, lon_col, 180.0), (lat, lat_col, 90.0)):
+            bad = np.abs(values) > limit
+            if bad.any():
+                _fail(
+                    name,
+                    f"value {values[bad][0]:g} is out of range [-{limit:g}, {limit:g}]: this "
+                    "format expects WGS 84 longitude/latitude in degrees (projected metres? "
+                    "send a GeoJSON or GeoPackage with its CRS)",
+                    column=column,
+                    rows=rows[bad],
+                )
+    commune = (
+        _parent_commune(_normalise_commune_codes(table[commune_col], rows, name, commune_col))
+        if commune_col is not None
+        else pd.Series([None] * len(table), dtype=object)
+    )
+    id_col = _find(keys, _ID_NAMES)
+    ids: pd.Series | None = None
+    if id_col is not None:
+        ids = _identifier_text(table[id_col])
+    elif "osm_id" in keys:  # OpenStreetMap extracts: "node/123", "way/456"
+        id_col = keys["osm_id"]
+        ids = _identifier_text(table[id_col])
+        if "osm_type" in keys:
+            kind = table[keys["osm_type"]].astype("string").fillna("").str.strip()
+            ids = (kind + "/" + ids.astype("string")).where(kind != "", ids).astype(object)
+    profession, label = _professions_from(table, keys)
+    numeric: dict[str, FloatArray] = {}
+    for target, names in _NUMERIC_NAMES.items():
+        number_col = _find(keys, names)
+        if number_col is None:
+            continue
+        values = _parse_numbers(table[number_col], rows, name, number_col)
+        _check_range(
+            values, rows, name, number_col, _RANGES[target], integer=target in _INTEGER_COLUMNS
+        )
+        numeric[target] = values
+    return _Records(
+        rows=rows,
+        ids=ids,
+        id_column=id_col,
+        profession=profession,
+        profession_libelle=label,
+        commune=commune.reset_index(drop=True),
+        commune_column=commune_col,
+        lon=lon,
+        lat=lat,
+        coordinate_columns=coordinate_columns,
+        numeric=numeric,
+    )
+
+
+def _looks_like_codes(values: pd.Series) -> bool:
+    text = values.astype("string").fillna("").str.strip().str.upper()
+    return bool(text.str.fullmatch(rf"{_COMMUNE_CODE_PATTERN}|\d{{4}}").any())
+
+
+def _identifier_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.dropna()
+        if (whole == np.round(whole)).all():
+            values = values.astype("Int64")
+    return values.astype("string").fillna("").str.strip().astype(object).reset_index(drop=True)
+
+
+def _detect_csv_format(inp: _Input, header: Sequence[str]) -> str:
+    keys = _columns_by_key(header)
+    if all(k in keys for k in ("identifiant_pp", "code_profession")):
+        return "rpps"
+    if all(k in keys for k in _BPE_REQUIRED):
+        return "bpe"
+    if _find(keys, _LAT_NAMES) and _find(keys, _LON_NAMES):
+        return "csv_latlon"
+    if _find(keys, _COMMUNE_NAMES):
+        return "csv_commune"
+    if inp.basename.startswith("PS_LibreAcces_Personne_activite"):
+        _missing_columns(inp.name, "rpps", _RPPS_REQUIRED, header)
+    raise InputFormatError(
+        f"{inp.name}: unknown format; columns found: {', '.join(repr(c) for c in header)}. "
+        "Accepted formats: rpps (columns 'Identifiant PP', 'Code profession', 'Code commune "
+        "(coord. structure)'), bpe (DEPCOM, TYPEQU, optional LAMBERT_X/LAMBERT_Y or "
+        f"LONGITUDE/LATITUDE), csv_latlon (a latitude column: {', '.join(_LAT_NAMES)}; a "
+        f"longitude column: {', '.join(_LON_NAMES)}), csv_commune (a commune code column: "
+        f"{', '.join(_COMMUNE_NAMES)}), geojson, gpkg"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# BPE
+# --------------------------------------------------------------------------------------------
+def _bpe_records(table: pd.DataFrame, name: str) -> _Records:
+    keys = _columns_by_key(table.columns)
+    missing = [c.upper() for c in _BPE_REQUIRED if c not in keys]
+    if missing:
+        _missing_columns(name, "bpe", missing, table.columns)
+    rows = np.arange(1, len(table) + 1, dtype=np.int64)
+    depcom_col, typequ_col = keys["depcom"], keys["typequ"]
+    typequ = table[typequ_col].astype("string").fillna("").str.strip().str.upper()
+    empty = (typequ == "").to_numpy()
+    if empty.any():
+        _fail(name, "empty equipment type", column=typequ_col, rows=rows[empty])
+    health = typequ.str.startswith("D").to_numpy(dtype=bool)
+    table, typequ, rows = table[health].reset_index(drop=True), typequ[health], rows[health]
+    typequ = typequ.reset_index(drop=True).astype(object)
+    dropped = {_DROP_NOT_HEALTH: int((~health).sum())} if (~health).any() else {}
+
+    commune = _normalise_commune_codes(table[depcom_col], rows, name, depcom_col)
+    no_code = commune.isna().to_numpy()
+    if no_code.any():
+        _fail(name, "empty commune code", column=depcom_col, rows=rows[no_code])
+    lon, lat, coordinate_columns = _bpe_coordinates(table, keys, commune, rows, name)
+
+    mapped = typequ.map(BPE_PROFESSIONS)
+    profession = mapped.where(mapped.notna(), "bpe_" + typequ).astype(object)
+    label_col = keys.get("libelle_typequ")
+    file_label = (
+        table[label_col].astype("string").fillna("").str.strip().astype(object)
+        if label_col
+        else pd.Series("", index=table.index, dtype=object)
+    )
+    fallback = typequ.map(BPE_HEALTH_LABELS).fillna("Équipement BPE " + typequ)
+    core = mapped.map({k: p.label for k, p in PROFESSIONS.items()})
+    label = core.where(core.notna(), file_label.where(file_label != "", fallback))
+    attrs: dict[str, Any] = {}
+    if "qualite_xy" in keys:
+        quality = table[keys["qualite_xy"]].astype("string").fillna("").replace("", "(vide)")
+        attrs["qualite_xy"] = {str(k): int(v) for k, v in quality.value_counts().items()}
+    records = _Records(
+        rows=rows,
+        ids=None,
+        id_column=None,
+        profession=profession.reset_index(drop=True),
+        profession_libelle=label.astype(object).reset_index(drop=True),
+        commune=_parent_commune(commune).reset_index(drop=True),
+        commune_column=depcom_col,
+        lon=lon,
+        lat=lat,
+        coordinate_columns=coordinate_columns,
+        dropped=dropped,
+        attrs=attrs,
+    )
+    return records.drop(_outside_reference(records.commune), _DROP_OUTSIDE)
+
+
+def _bpe_coordinates(
+    table: pd.DataFrame,
+    keys: Mapping[str, str],
+    commune: pd.Series,
+    rows: npt.NDArray[np.int64],
+    name: str,
+) -> tuple[FloatArray, FloatArray, str | None]:
+    lon = np.full(len(table), np.nan)
+    lat = np.full(len(table), np.nan)
+    columns: list[str] = []
+    if "longitude" in keys and "latitude" in keys:
+        lon_col, lat_col = keys["longitude"], keys["latitude"]
+        lon = _parse_numbers(table[lon_col], rows, name, lon_col)
+        lat = _parse_numbers(table[lat_col], rows, name, lat_col)
+        columns.append(f"{lon_col}/{lat_col}")
+    if "lambert_x" not in keys or "lambert_y" not in keys:
+        return lon, lat, "/".join(columns) or None
+    x_col, y_col = keys["lambert_x"], keys["lambert_y"]
+    x = _parse_numbers(table[x_col], rows, name, x_col)
+    y = _parse_numbers(table[y_col], rows, name, y_col)
+    columns.append(f"{x_col}/{y_col}")
+    use = np.isfinite(x) & np.isfinite(y) & ~(np.isfinite(lon) & np.isfinite(lat))
+    if not use.any():
+        return lon, lat, "/".join(columns)
+    deps = _departement_of(commune).astype(object)
+    crs = deps.map(METRIC_CRS_BY_DEPARTEMENT).fillna(METROPOLE_CRS).astype(object)
+    origin = "the BPE's CRS for its département"
+    if "epsg" in keys:
+        epsg_col = keys["epsg"]
+        given = table[epsg_col].astype("string").fillna("").str.strip().str.upper()
+        given = given.str.replace(r"^EPSG:", "", regex=True)
+        bad = (given != "") & ~given.str.fullmatch(r"\d{4,5}")
+        if bad.any():
+            _fail(
+                name,
+                f"{given[bad].iloc[0]!r} is not an EPSG code",
+                column=epsg_col,
+                rows=rows[bad.to_numpy()],
+            )
+        crs = ("EPSG:" + given).where(given != "", crs).astype(object)
+        origin = f"the CRS of column {epsg_col!r}"
+    for code in sorted(set(crs[use])):
+        group = use & (crs == code).to_numpy()
+        try:
+            transformer = _transformer(code)
+        except pyproj.exceptions.CRSError:
+            _fail(name, f"unknown CRS {code}", column=keys.get("epsg"), rows=rows[group])
+        lon[group], lat[group] = transformer.transform(x[group], y[group])
+    zones = _zone_of_points(lon, lat)
+    expected = _zone_of_communes(commune)
+    wrong = use & (zones != expected)
+    if wrong.any():
+        i = int(np.flatnonzero(wrong)[0])
+        _fail(
+            name,
+            f"LAMBERT_X/LAMBERT_Y ({x[i]:.1f}, {y[i]:.1f}) of DEPCOM {commune.iloc[i]} read in "
+            f"{crs.iloc[i]} ({origin}) do not fall in {expected[i]}: the coordinates are in "
+            "another CRS (BPE: EPSG:2154 in métropole, 5490 in 971/972, 2972 in 973, 2975 in "
+            "974, 4471 in 976)",
+            column=x_col,
+            rows=rows[wrong],
+        )
+    return lon, lat, "/".join(columns)
+
+
+# --------------------------------------------------------------------------------------------
+# RPPS
+# --------------------------------------------------------------------------------------------
+def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
+    keys = _columns_by_key(table.columns)
+    rows = np.arange(1, len(table) + 1, dtype=np.int64)
+
+    def text(key: str) -> pd.Series:
+        if key not in keys:
+            return pd.Series("", index=table.index, dtype=object)
+        return table[keys[key]].astype("string").fillna("").str.strip().astype(object)
+
+    ident, code = text("identifiant_pp"), text("code_profession")
+    for values, key in ((ident, "identifiant_pp"), (code, "code_profession")):
+        empty = (values == "").to_numpy()
+        if empty.any():
+            _fail(name, "empty value", column=keys[key], rows=rows[empty])
+    commune_col = keys["code_commune_coord_structure"]
+    commune = _parent_commune(_normalise_commune_codes(table[commune_col], rows, name, commune_col))
+    savoir_faire = text("code_savoir_faire").str.upper()
+    mapped = code.map(RPPS_PROFESSIONS)
+    general = (code == "10") & savoir_faire.isin(RPPS_GENERAL_PRACTICE_CODES)
+    doctor = ("rpps_10_" + savoir_faire).where(savoir_faire != "", "rpps_10")
+    profession = (
+        mapped.mask(general, "medecin_generaliste")
+        .fillna(doctor.where(code == "10", "rpps_" + code))
+        .astype(object)
+    )
+    sf_label, prof_label = text("libelle_savoir_faire"), text("libelle_profession")
+    core = profession.map({k: p.label for k, p in PROFESSIONS.items()})
+    doctor_label = ("Médecin — " + sf_label).where(sf_label != "", "Médecin")
+    other_label = prof_label.where(prof_label != "", "Profession RPPS " + code)
+    label = core.fillna(doctor_label.where(code == "10", other_label)).astype(object)
+    mode = text("code_mode_exercice").str.upper()
+
+    records = _Records(
+        rows=rows,
+        ids=ident,
+        id_column=keys["identifiant_pp"],
+        profession=profession,
+        profession_libelle=label,
+        commune=commune.reset_index(drop=True),
+        commune_column=commune_col,
+        lon=np.full(len(table), np.nan),
+        lat=np.full(len(table), np.nan),
+        coordinate_columns=None,
+        extra={"mode_exercice": mode.reset_index(drop=True)},
+        attrs={
+            "rpps_modes": {
+                str(k or "(vide)"): int(v) for k, v in mode.value_counts(sort=False).items()
+            }
+        },
+    )
+    records = records.drop(records.commune.isna().to_numpy(), _DROP_NO_COMMUNE)
+    records = records.drop(_outside_reference(records.commune), _DROP_OUTSIDE)
+    return _rpps_one_point_per_commune(records)
+
+
+def _rpps_one_point_per_commune(records: _Records) -> _Records:
+    """Merge the activities of a practitioner in one commune; unique ids across communes."""
+    assert records.ids is not None
+    frame = pd.DataFrame(
+        {
+            "ident": records.ids.astype(object),
+            "commune": records.commune.astype(object),
+            "not_core": ~records.profession.isin(list(PROFESSIONS)).to_numpy(),
+            "row": records.rows,
+        }
+    )
+    group = frame.groupby(["ident", "commune"], sort=False).ngroup().to_numpy()
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    activities = np.bincount(group, minlength=n_groups)
+    # modes d'exercice of each group, joined in alphabetical order ("L+S"): a few codes, so a
+    # loop over the codes, not over the groups
+    mode = records.extra["mode_exercice"].astype(str).to_numpy()
+    joined = np.full(n_groups, "", dtype=object)
+    for code in sorted(set(mode) - {""}):
+        present = np.bincount(group[mode == code], minlength=n_groups) > 0
+        joined = np.where(present, np.where(joined == "", code, joined + "+" + code), joined)
+    # one row per (practitioner, commune): a core profession wins (a GP who also holds another
+    # savoir-faire stays a GP), then the first row of the file
+    order = np.lexsort((frame["row"].to_numpy(), frame["not_core"].to_numpy()))
+    _, first_in_order = np.unique(group[order], return_index=True)
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[order[first_in_order]] = True
+    kept = records.drop(~keep, _DROP_DUPLICATE_ACTIVITY)
+    kept_group = group[keep]
+    kept.extra["mode_exercice"] = pd.Series(joined[kept_group], dtype=object)
+    kept.extra["activities"] = pd.Series(activities[kept_group], dtype="int64")
+    kept_frame = frame[keep].reset_index(drop=True)
+    communes_per_id = kept_frame.groupby("ident")["commune"].transform("nunique").to_numpy()
+    ids = kept_frame["ident"].astype(str)
+    kept.ids = ids.where(communes_per_id == 1, ids + "-" + kept_frame["commune"].astype(str))
+    kept.attrs["rpps_activities"] = len(records.rows)
+    return kept
+
+
+# --------------------------------------------------------------------------------------------
+# GeoJSON / GeoPackage
+# --------------------------------------------------------------------------------------------
+def _read_layer(inp: _Input, fmt: str) -> gpd.GeoDataFrame:
+    def src() -> Any:
+        return inp.path if inp.path is not None else io.BytesIO(inp.data)
+
+    try:
+        with warnings.catch_warnings():
+            # an upload sits in /vsimem/ without its ".gpkg" extension; GDAL says so, harmlessly
+            warnings.filterwarnings("ignore", message=".*non conformant file extension")
+            layers = pyogrio.list_layers(src())
+            layer = None
+            if len(layers) > 1:
+                points = [str(n) for n, kind in layers if "point" in str(kind).lower()]
+                if len(points) != 1:
+                    names = ", ".join(f"{n} ({k})" for n, k in layers)
+                    raise InputFormatError(
+                        f"{inp.name}: {len(layers)} layers ({names}); expected one point layer"
+                    )
+                layer = points[0]
+            layer_frame: gpd.GeoDataFrame = pyogrio.read_dataframe(src(), layer=layer)
+    except InputFormatError:
+        raise
+    except (RuntimeError, ValueError, OSError) as exc:  # pyogrio's errors are RuntimeErrors
+        raise InputFormatError(f"{inp.name}: cannot be read as {fmt} ({exc})") from exc
+    if layer_frame.empty:
+        raise InputFormatError(f"{inp.name}: the layer has no features")
+    if layer_frame.crs is None:
+        raise InputFormatError(
+            f"{inp.name}: the layer has no CRS; save it with its coordinate reference system"
+        )
+    return layer_frame
+
+
+def _layer_records(layer: gpd.GeoDataFrame, name: str) -> _Records:
+    geometry = layer.geometry
+    attributes = pd.DataFrame(layer.drop(columns=geometry.name)).reset_index(drop=True)
+    rows = np.arange(1, len(layer) + 1, dtype=np.int64)
+    geoms = geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)  # -1 for missing
+    single_multipoint = (kinds == shapely.GeometryType.MULTIPOINT) & (
+        shapely.get_num_geometries(geoms) == 1
+    )
+    geoms = np.where(single_multipoint, shapely.get_geometry(geoms, 0), geoms)
+    kinds = shapely.get_type_id(geoms)
+    empty = shapely.is_empty(geoms) | (kinds < 0)
+    bad = ~empty & (kinds != shapely.GeometryType.POINT)
+    if bad.any():
+        kind = shapely.get_type_id(geoms[bad][0])
+        _fail(
+            name,
+            f"geometry {shapely.GeometryType(kind).name.title()} is not a point",
+            column="geometry",
+            rows=rows[bad],
+        )
+    points = gpd.GeoSeries(np.where(empty, None, geoms), crs=layer.crs).to_crs(GEOGRAPHIC_CRS)
+    present = ~empty
+    lon = np.full(len(layer), np.nan)
+    lat = np.full(len(layer), np.nan)
+    lon[present] = shapely.get_x(points.to_numpy()[present])
+    lat[present] = shapely.get_y(points.to_numpy()[present])
+    records = _generic_records(attributes.drop(columns=_coordinate_like(attributes)), name)
+    records.lon, records.lat = lon, lat
+    records.coordinate_columns = "geometry"
+    return records
+
+
+def _coordinate_like(attributes: pd.DataFrame) -> list[str]:
+    """Attribute columns named like coordinates: the geometry is the location of a layer."""
+    keys = _columns_by_key(attributes.columns)
+    return [keys[k] for k in (*_LAT_NAMES, *_LON_NAMES) if k in keys]
+
+
+# --------------------------------------------------------------------------------------------
+# public readers
+# --------------------------------------------------------------------------------------------
+def read_practitioners(
+    source: str | os.PathLike[str] | bytes,
+    *,
+    filename: str | None = None,
+    format: str | None = None,
+    professions: Sequence[str] | None = None,
+) -> gpd.GeoDataFrame:
+    r"""Read a file of practitioners or health facilities in one of :data:`FORMATS`.
+
+    Parameters
+    ----------
+    source : path or bytes
+        The file, or its content (an upload).
+    filename : str, optional
+        Name shown in messages and used to recognise the format (``.geojson``, ``.gpkg``,
+        ``PS_LibreAcces_Personne_activite_*.txt``); default: the path, or "uploaded file".
+    format : str, optional
+        One of :data:`FORMATS`; default: recognised from the content (see the module docstring).
+    professions : sequence of str, optional
+        Keep these profession codes (``medecin_generaliste``, ``infirmier``,
+        ``masseur_kinesitherapeute``, ``chirurgien_dentiste``, ``sage_femme``, ``bpe_D307``,
+        ``rpps_21``…; common French names such as "infirmière" are understood).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points, columns :data:`PRACTITIONER_COLUMNS` plus those of
+        :data:`OPTIONAL_COLUMNS` that the file carries (``age`` and ``birth_year`` as Int64,
+        ``fte`` and ``consultations_per_year`` as float; empty cells are missing values).
+        ``id`` is the file's identifier, or ``ROW-<n>`` for the n-th data row. ``attrs``: format,
+        file, rows_read, rows_kept, rows_dropped (reason → count; rows_read = rows_kept + the
+        dropped ones), located (count per location rule), encoding, separator, and
+        format-specific counts (``qualite_xy``, ``rpps_modes``, ``rpps_activities``).
+
+    Raises
+    ------
+    InputFormatError
+        Empty or binary file, unknown format (the message lists the formats and the columns
+        found), missing column, unparsable or out-of-range number, duplicate or empty id,
+        coordinates outside France or read in the wrong CRS, unknown commune code. Messages
+        name the file, the data row(s) (1-based, header excluded; for layers, the feature) and
+        the column.
+
+    Warns
+    -----
+    UserWarning
+        Rows located at a commune without a town-hall point in the reference are dropped.
+
+    Examples
+    --------
+    >>> gps = read_practitioners(
+    ...     b"code_commune;profession\n42218;Infirmier\n", filename="inf.csv"
+    ... )
+    >>> gps.loc[0, ["id", "profession", "commune_nom", "location"]].tolist()
+    ['ROW-1', 'infirmier', 'Saint-Étienne', 'chef-lieu de la commune']
+    """
+    inp = _read_input(source, filename)
+    if format is not None and format not in FORMATS:
+        raise InputFormatError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    try:
+        return _read_practitioners(inp, format, professions)
+    except CartosoinsError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
+        # a safety net: whatever a third-party parser raises reaches the user as a format error
+        raise InputFormatError(f"{inp.name}: cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_practitioners(
+    inp: _Input, fmt: str | None, professions: Sequence[str] | None
+) -> gpd.GeoDataFrame:
+    kind = _content_kind(inp)
+    if kind in {"geojson", "gpkg"}:
+        if fmt is not None and fmt != kind:
+            raise InputFormatError(
+                f"{inp.name}: format {fmt!r} was asked but the content is {kind}"
+            )
+        layer = _read_layer(inp, kind)
+        records = _layer_records(layer, inp.name)
+        return _finish(
+            records,
+            fmt=kind,
+            inp=inp,
+            professions=professions,
+            encoding=None,
+            separator=None,
+            rows_read=len(layer),
+        )
+    if fmt in {"geojson", "gpkg"}:
+        raise InputFormatError(f"{inp.name}: format {fmt!r} was asked but the content is text")
+    text = _open_text(inp)
+    fmt = fmt or _detect_csv_format(inp, text.header)
+    if fmt == "rpps":
+        keys = _columns_by_key(text.header)
+        missing = [c for c in _RPPS_REQUIRED if c not in keys]
+        if missing:
+            _missing_columns(inp.name, fmt, missing, text.header)
+        # only the needed columns are parsed: names and contact details never enter a frame
+        table = _read_csv(
+            inp,
+            text,
+            keep=[keys[k] for k in RPPS_COLUMNS_READ if k in keys],
+            quoting=csv.QUOTE_NONE,
+        )
+        records = _rpps_records(table, inp.name)
+    else:
+        table = _read_csv(inp, text)
+        if fmt == "bpe":
+            records = _bpe_records(table, inp.name)
+        else:
+            records = _generic_records(table, inp.name, require=fmt)
+    return _finish(
+        records,
+        fmt=fmt,
+        inp=inp,
+        professions=professions,
+        encoding=text.encoding,
+        separator=text.separator,
+        rows_read=len(table),
+    )
+
+
+def read_population_table(
+    source: str | os.PathLike[str] | bytes, *, filename: str | None = None
+) -> pd.DataFrame:
+    r"""Read a table of population by age band per commune.
+
+    Three layouts are recognised from the columns:
+
+    * ``wide``: a commune code column and one numeric column per age band (counts or shares),
+      name columns ignored::
+
+          code;0-19;20-64;65-74;75+
+          42218;38512;98254;17930;18115
+
+    * ``insee_long``: INSEE "population par sexe et âge" detail tables (``BTT_TD_POP1A``,
+      ``POP1B``…), one row per commune, sex and age, summed over sexes; one band column per age
+      value of the file, named as in the file (AGEPYR10: ``00``, ``03``, … ``80``); rows whose
+      NIVGEO is not ``COM`` (arrondissements) are dropped::
+
+          NIVGEO;CODGEO;LIBGEO;SEXE;AGEPYR10;NB
+          COM;42218;Saint-Étienne;1;00;2958.41
+
+    * ``part_75_plus``: the share (%) of inhabitants aged 75 or more (e.g. INSEE RP 2022
+      indicator), turned into two bands ``moins_75`` and ``75_plus`` (shares in %)::
+
+          code,nom,part_75_plus_pct_2022
+          01001,L'Abergement-Clémenciat,8.8
+
+    Parameters
+    ----------
+    source : path or bytes
+        The CSV file (``;``, ``,``, ``|`` or tab; UTF-8 with or without BOM, or CP1252).
+    filename : str, optional
+        Name shown in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``code`` (INSEE commune code, 5 characters, leading zeros and Corsica's 2A/2B
+        kept; codes are not checked against the reference, analyses do that), one float column
+        per band. ``attrs``: file, layout, values (``counts``, ``shares_pct`` or ``shares``),
+        bands, rows_read, rows_kept, rows_dropped, encoding, separator.
+
+    Raises
+    ------
+    InputFormatError
+        Empty file, no commune code column, no band column, a missing, non-numeric or negative
+        value, a share above 100 %, an invalid or duplicate commune code; the message names the
+        file, the row(s) and the column.
+
+    Examples
+    --------
+    >>> table = read_population_table(b"code;moins_75;75_plus\n01001;700;66\n")
+    >>> table.loc["01001"].to_dict(), table.attrs["values"]
+    ({'moins_75': 700.0, '75_plus': 66.0}, 'counts')
+    """
+    inp = _read_input(source, filename)
+    try:
+        return _read_population(inp)
+    except CartosoinsError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
+        raise InputFormatError(f"{inp.name}: cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+_SHARE_75_PATTERN: Final = re.compile(r"part_75_plus(_pct)?(_\d{4})?|part_75_ans_et_plus(_\d{4})?")
+_COUNT_NAMES: Final = ("nb", "effectif", "population", "pop", "count")
+_AGE_NAMES: Final = (
+    "age",
+    "aged100",
+    "agepyr10",
+    "ageq65",
+    "ageq80",
+    "aged65",
+    "age4",
+    "tranche_age",
+    "tranche_d_age",
+    "classe_age",
+    "classe_d_age",
+)
+
+
+def _read_population(inp: _Input) -> pd.DataFrame:
+    if _content_kind(inp) != "text":
+        raise InputFormatError(f"{inp.name}: expected a CSV table of population by age band")
+    text = _open_text(inp)
+    table = _read_csv(inp, text)
+    keys = _columns_by_key(table.columns)
+    rows = np.arange(1, len(table) + 1, dtype=np.int64)
+    code_col = _find(keys, ("code", *_COMMUNE_NAMES))
+    if code_col is None:
+        raise InputFormatError(
+            f"{inp.name}: no commune code column (one of code, {', '.join(_COMMUNE_NAMES)}); "
+            f"columns found: {', '.join(repr(c) for c in table.columns)}"
+        )
+    dropped: dict[str, int] = {}
+    if "nivgeo" in keys:
+        level = table[keys["nivgeo"]].str.upper()
+        other = (level != "COM").to_numpy()
+        if other.any():
+            dropped["NIVGEO autre que COM (arrondissements…)"] = int(other.sum())
+            table, rows = table[~other].reset_index(drop=True), rows[~other]
+    codes = _normalise_commune_codes(table[code_col], rows, inp.name, code_col)
+    missing_code = codes.isna().to_numpy()
+    if missing_code.any():
+        _fail(inp.name, "empty commune code", column=code_col, rows=rows[missing_code])
+
+    share_keys = [k for k in keys if _SHARE_75_PATTERN.fullmatch(k)]
+    age_key = _find({k: k for k in keys}, _AGE_NAMES)
+    count_col = _find(keys, _COUNT_NAMES)
+    if share_keys:
+        layout = "part_75_plus"
+        column = keys[share_keys[0]]
+        share = _required_numbers(table[column], rows, inp.name, column)
+        _check_range(share, rows, inp.name, column, (0.0, 100.0))
+        bands = pd.DataFrame({"moins_75": 100.0 - share, "75_plus": share})
+        _check_unique_codes(codes, rows, inp.name, code_col)
+        bands.index = pd.Index(codes.to_numpy(dtype=object), name="code")
+        values = "shares_pct"
+    elif age_key is not None and count_col is not None:
+        layout = "insee_long"
+        age_col = keys[age_key]
+        count = _required_numbers(table[count_col], rows, inp.name, count_col)
+        _check_range(count, rows, inp.name, count_col, (0.0, np.inf))
+        sex_col = keys.get("sexe")
+        long = pd.DataFrame(
+            {
+                "code": codes.to_numpy(dtype=object),
+                "age": table[age_col].to_numpy(dtype=object),
+                "sex": table[sex_col].to_numpy(dtype=object) if sex_col else "",
+                "count": count,
+            }
+        )
+        empty_age = (long["age"] == "").to_numpy()
+        if empty_age.any():
+            _fail(inp.name, "empty age", column=age_col, rows=rows[empty_age])
+        dup = long.duplicated(["code", "age", "sex"], keep=False).to_numpy()
+        if dup.any():
+            first = long[dup].iloc[0]
+            both = rows[
+                ((long["code"] == first["code"]) & (long["age"] == first["age"])).to_numpy()
+                & ((long["sex"] == first["sex"]).to_numpy())
+            ]
+            _fail(
+                inp.name,
+                f"commune {first['code']} has several rows for age {first['age']!r}"
+                + (f" and sex {first['sex']!r}" if sex_col else "")
+                + f" (rows {', '.join(map(str, both[:5]))})",
+                column=age_col,
+            )
+        order = pd.unique(long["age"])
+        bands = long.pivot_table(
+            index="code", columns="age", values="count", aggfunc="sum", fill_value=0.0, sort=False
+        ).reindex(columns=order, fill_value=0.0)
+        bands.columns = pd.Index([str(c) for c in bands.columns])
+        bands.index = pd.Index(bands.index.astype(object), name="code")
+        bands.columns.name = None
+        values = "counts"
+    else:
+        layout = "wide"
+        ignored = {code_col} | {keys[k] for k in _POPULATION_NAME_COLUMNS if k in keys}
+        band_cols = [c for c in table.columns if c not in ignored]
+        if not band_cols:
+            raise InputFormatError(
+                f"{inp.name}: no age band column besides the commune code and names; columns "
+                f"found: {', '.join(repr(c) for c in table.columns)}"
+            )
+        data = {}
+        for column in band_cols:
+            numbers = _required_numbers(table[column], rows, inp.name, column)
+            _check_range(numbers, rows, inp.name, column, (0.0, np.inf))
+            data[column] = numbers
+        _check_unique_codes(codes, rows, inp.name, code_col)
+        bands = pd.DataFrame(data, index=pd.Index(codes.to_numpy(dtype=object), name="code"))
+        totals = bands.sum(axis=1).to_numpy()
+        if len(totals) and np.allclose(totals, 100.0, atol=0.5):
+            values = "shares_pct"
+        elif len(totals) and np.allclose(totals, 1.0, atol=0.005):
+            values = "shares"
+        else:
+            values = "counts"
+    bands = bands.astype("float64")
+    bands.attrs = {
+        "file": inp.basename,
+        "layout": layout,
+        "values": values,
+        "bands": [str(c) for c in bands.columns],
+        "rows_read": len(rows) + sum(dropped.values()),
+        "rows_kept": len(bands),
+        "rows_dropped": dropped,
+        "encoding": text.encoding,
+        "separator": text.separator,
+    }
+    return bands
+
+
+def _required_numbers(
+    values: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
+) -> FloatArray:
+    numbers = _parse_numbers(values, rows, name, column)
+    missing = ~np.isfinite(numbers)
+    if missing.any():
+        _fail(name, "missing value", column=column, rows=rows[missing])
+    return numbers
+
+
+def _check_unique_codes(
+    codes: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
+) -> None:
+    duplicated = codes.duplicated(keep=False).to_numpy()
+    if duplicated.any():
+        first = codes[duplicated].iloc[0]
+        both = rows[(codes == first).to_numpy()]
+        _fail(
+            name,
+            f"duplicate commune code {first!r} in rows {', '.join(map(str, both[:5]))}",
+            column=column,
+        )

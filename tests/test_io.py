@@ -1,0 +1,685 @@
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import pytest
+import shapely
+
+from geo.analysis import analyse, validate_practitioners
+from geo.errors import DataValidationError, InputFormatError
+from geo.io import (
+    BPE_PROFESSIONS,
+    FORMATS,
+    LOCATION_CHEF_LIEU,
+    LOCATION_FILE,
+    PRACTITIONER_COLUMNS,
+    read_population_table,
+    read_practitioners,
+)
+from geo.reference import load_communes
+from geo.territory import resolve_territory
+
+DATA = Path(__file__).resolve().parent / "data" / "io"
+RPPS_FILE = DATA / "PS_LibreAcces_Personne_activite_202501150805.txt"
+# every personal detail written in the RPPS fixture: none may reach the output
+RPPS_PERSONAL = (
+    "BRUNEVAL",
+    "JULIEN",
+    "CHAZELLET",
+    "AURELIE",
+    "DUMONTIER",
+    "PASCAL",
+    "FAUCHERAND",
+    "NADEGE",
+    "GIRAUDIERE",
+    "THEO",
+    "LAMBRECHIN",
+    "ELODIE",
+    "MOUTERDE",
+    "ANTOINE",
+    "PERRONCEL",
+    "MAEVA",
+    "ROCHEBLAVE",
+    "HUGO",
+    "VIALARDET",
+    "SIMON",
+    "ARCHAMBEAUD",
+    "LINA",
+    "Docteur",
+    "Monsieur",
+    "Madame",
+    "0477000011",
+    "j.bruneval@exemple-sante.fr",
+    "RESISTANCE",
+    "CABINET DU DR",
+)
+
+
+def _check_practitioners(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Contract shared by every reader's output."""
+    assert isinstance(gdf, gpd.GeoDataFrame)
+    assert gdf.crs is not None and gdf.crs.to_epsg() == 4326
+    assert list(gdf.columns[:6]) == list(PRACTITIONER_COLUMNS[:6])
+    assert list(gdf.columns[-3:]) == ["synthetic", "source", "geometry"]
+    assert gdf["id"].is_unique
+    assert not gdf["synthetic"].any()
+    assert set(gdf["location"]) <= {LOCATION_FILE, LOCATION_CHEF_LIEU}
+    attrs = gdf.attrs
+    assert attrs["rows_read"] == attrs["rows_kept"] + sum(attrs["rows_dropped"].values())
+    assert attrs["rows_kept"] == len(gdf)
+    assert sum(attrs["located"].values()) == len(gdf)
+    validate_practitioners(gdf)
+    return gdf
+
+
+def _point(gdf: gpd.GeoDataFrame, ident: str) -> tuple[float, float]:
+    geom = gdf.set_index("id").geometry[ident]
+    return float(geom.x), float(geom.y)
+
+
+@cache
+def _town_hall(code: str) -> tuple[float, float]:
+    point = load_communes(codes=code)["chef_lieu"].iloc[0]
+    return float(point.x), float(point.y)
+
+
+# --------------------------------------------------------------------------------------------
+# generic CSV
+# --------------------------------------------------------------------------------------------
+def test_latlon_utf8_bom_semicolon_decimal_comma() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_latlon_utf8_bom.csv"))
+    assert gdf.attrs["format"] == "csv_latlon"
+    assert gdf.attrs["encoding"] == "utf-8-sig"
+    assert gdf.attrs["separator"] == ";"
+    assert gdf["id"].tolist() == ["MG-001", "MG-002", "INF-001", "MK-001", "SF-001"]
+    assert gdf["profession"].tolist() == [
+        "medecin_generaliste",
+        "medecin_generaliste",
+        "infirmier",
+        "masseur_kinesitherapeute",
+        "sage_femme",
+    ]
+    assert gdf["profession_libelle"].iloc[0] == "Médecin généraliste"
+    assert _point(gdf, "MG-001") == pytest.approx((4.38596, 45.43812))
+    assert gdf["fte"].tolist()[:3] == [0.8, 1.0, 0.9]
+    assert np.isnan(gdf["fte"].iloc[3])
+    assert gdf["consultations_per_year"].iloc[0] == 4210.0  # "4 210"
+    assert gdf["age"].dtype == "Int64" and gdf["age"].tolist() == [52, 38, 45, 61, 33]
+    # a row without coordinates but with its commune is placed at the town hall
+    row = gdf.set_index("id").loc["SF-001"]
+    assert row["location"] == LOCATION_CHEF_LIEU
+    assert _point(gdf, "SF-001") == pytest.approx(_town_hall("42218"))
+    assert (gdf["location"] == LOCATION_FILE).sum() == 4
+    assert gdf["commune_nom"].iloc[0] == "Saint-Étienne"
+    assert gdf["source"].iloc[0] == "csv_latlon (praticiens_latlon_utf8_bom.csv)"
+
+
+def test_latlon_cp1252_comma_with_corsica_and_reunion() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_latlon_cp1252.csv"))
+    assert gdf.attrs["encoding"] == "cp1252"
+    assert gdf.attrs["separator"] == ","
+    assert gdf["profession_libelle"].tolist() == [
+        "Chirurgien-dentiste",
+        "Médecin généraliste",
+        "Orthophoniste (libérale)",  # a profession outside the five keeps the file's label
+    ]
+    assert gdf["profession"].iloc[2] == "orthophoniste"
+    assert gdf["birth_year"].tolist() == [1979, 1968, 1990]
+    assert gdf["commune"].isna().all()  # no commune column: unknown, not guessed
+    assert _point(gdf, "MG-974-01") == pytest.approx((55.44901, -20.87855))
+
+
+def test_same_content_in_utf8_and_cp1252_reads_the_same() -> None:
+    text = "id;profession;lat;lon\nA;Médecin généraliste;45,43;4,38\nB;Sage-femme;45,44;4,39\n"
+    utf8 = read_practitioners(text.encode("utf-8"), filename="a.csv")
+    cp1252 = read_practitioners(text.encode("cp1252"), filename="a.csv")
+    bom = read_practitioners(b"\xef\xbb\xbf" + text.encode("utf-8"), filename="a.csv")
+    comma = read_practitioners(
+        text.replace(",", ".").replace(";", ",").encode("utf-8"), filename="a.csv"
+    )
+    for other in (cp1252, bom, comma):
+        pd.testing.assert_frame_equal(pd.DataFrame(utf8), pd.DataFrame(other))
+
+
+def test_commune_cp1252_leading_zero_corsica_and_arrondissement() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_commune_cp1252.csv"))
+    assert gdf.attrs["format"] == "csv_commune"
+    assert gdf.attrs["encoding"] == "cp1252"
+    # "1053" lost its zero in a spreadsheet; 75112 is an arrondissement of Paris
+    assert gdf["commune"].tolist() == ["01053", "2A004", "75056", "97411", "42218"]
+    assert gdf["commune_nom"].tolist()[:3] == ["Bourg-en-Bresse", "Ajaccio", "Paris"]
+    assert (gdf["location"] == LOCATION_CHEF_LIEU).all()
+    for ident, code in zip(gdf["id"], gdf["commune"], strict=True):
+        assert _point(gdf, ident) == pytest.approx(_town_hall(code))
+    assert gdf["consultations_per_year"].iloc[0] == 4500.0
+
+
+def test_commune_tab_separated() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_commune.tsv"))
+    assert gdf.attrs["separator"] == "\t"
+    assert gdf["id"].tolist() == ["ROW-1", "ROW-2", "ROW-3"]
+    assert gdf["fte"].tolist() == [1.0, 0.5, 0.9]
+
+
+def test_forced_format_csv_commune_ignores_coordinates() -> None:
+    gdf = read_practitioners(
+        DATA / "praticiens_latlon_utf8_bom.csv", format="csv_commune", professions=["MG"]
+    )
+    assert (gdf["location"] == LOCATION_CHEF_LIEU).all()
+    assert gdf["commune"].tolist() == ["42218", "42095"]
+    assert gdf.attrs["rows_dropped"] == {"autre profession (filtre professions)": 3}
+
+
+# --------------------------------------------------------------------------------------------
+# BPE
+# --------------------------------------------------------------------------------------------
+def test_bpe_lambert_by_departement_cp1252_legacy_codes() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "bpe18_ensemble_xy_cp1252.csv"))
+    assert gdf.attrs["format"] == "bpe"
+    assert gdf.attrs["encoding"] == "cp1252"
+    assert gdf.attrs["rows_dropped"] == {"TYPEQU hors domaine santé et action sociale (D)": 1}
+    assert gdf.attrs["qualite_xy"]["Non géolocalisé"] == 1
+    assert "ROW-5" not in set(gdf["id"])  # A101, a police station
+    by_id = gdf.set_index("id")
+    assert by_id.loc["ROW-1", "profession"] == "medecin_generaliste"  # D201, legacy
+    assert by_id.loc["ROW-6", "profession"] == "bpe_D301"
+    # each DROM row was read in its own CRS and lands on the point the fixture projected
+    expected = {
+        "ROW-1": (4.38612, 45.43875),
+        "ROW-7": (55.44901, -20.87955),  # La Réunion, EPSG:2975
+        "ROW-8": (-61.53288, 16.24155),  # Guadeloupe, EPSG:5490
+        "ROW-9": (-52.33455, 4.93844),  # Guyane, EPSG:2972
+        "ROW-10": (45.23301, -12.78102),  # Mayotte, EPSG:4471
+    }
+    for ident, lonlat in expected.items():
+        assert _point(gdf, ident) == pytest.approx(lonlat, abs=1e-5)
+        assert by_id.loc[ident, "location"] == LOCATION_FILE
+    assert by_id.loc["ROW-11", "location"] == LOCATION_CHEF_LIEU  # "Non géolocalisé"
+
+
+def test_bpe_recent_lonlat_labels_and_no_establishment_names() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "bpe24_lonlat.csv"))
+    by_id = gdf.set_index("id")
+    assert by_id.loc["ROW-4", "profession"] == "bpe_D307"
+    assert by_id.loc["ROW-4", "profession_libelle"] == "Pharmacie"
+    assert by_id.loc["ROW-2", "profession_libelle"] == "Maison de santé pluridisciplinaire"
+    assert by_id.loc["ROW-5", "commune"] == "69123"  # Lyon 1er arrondissement
+    assert by_id.loc["ROW-8", "location"] == LOCATION_CHEF_LIEU
+    assert "ROW-7" not in by_id.index  # F101, a gymnasium
+    assert not gdf.astype(str).apply(lambda c: c.str.contains("CABINET")).any().any()
+    gps = read_practitioners(DATA / "bpe24_lonlat.csv", professions=["medecin_generaliste"])
+    assert gps["id"].tolist() == ["ROW-1", "ROW-8"]
+
+
+def test_bpe_epsg_column_wins_over_departement() -> None:
+    x, y = pyproj.Transformer.from_crs(4326, 2975, always_xy=True).transform(55.449, -20.879)
+    lines = [
+        "DEPCOM;TYPEQU;LAMBERT_X;LAMBERT_Y;EPSG",
+        f"97411;D281;{x:.1f};{y:.1f};EPSG:2975",
+        f"97411;D281;{x:.1f};{y:.1f};",
+    ]
+    gdf = _check_practitioners(read_practitioners("\n".join(lines).encode(), filename="b.csv"))
+    assert _point(gdf, "ROW-1") == pytest.approx(_point(gdf, "ROW-2"))
+    wrong = "\n".join([lines[0], f"97411;D281;{x:.1f};{y:.1f};2154"]).encode()
+    with pytest.raises(InputFormatError, match=r"b\.csv: column 'LAMBERT_X', row 1: .*EPSG:2154"):
+        read_practitioners(wrong, filename="b.csv")
+
+
+def test_bpe_drom_coordinates_in_the_wrong_crs() -> None:
+    with pytest.raises(
+        InputFormatError,
+        match=r"bpe_974_lambert93\.csv: column 'LAMBERT_X', row 2: .*DEPCOM 97411 read in "
+        r"EPSG:2975 .* do not fall in La Réunion",
+    ):
+        read_practitioners(DATA / "bpe_974_lambert93.csv")
+
+
+def test_bpe_professions_table() -> None:
+    assert BPE_PROFESSIONS["D265"] == "medecin_generaliste"
+    assert set(BPE_PROFESSIONS.values()) == {
+        "medecin_generaliste",
+        "infirmier",
+        "masseur_kinesitherapeute",
+        "chirurgien_dentiste",
+        "sage_femme",
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# RPPS
+# --------------------------------------------------------------------------------------------
+def test_rpps_professions_dedup_and_ids() -> None:
+    gdf = _check_practitioners(read_practitioners(RPPS_FILE))
+    assert gdf.attrs["format"] == "rpps"
+    assert gdf.attrs["separator"] == "|"
+    assert gdf.attrs["rows_dropped"] == {
+        "sans code commune de la structure (étranger ou adresse incomplète)": 1,
+        "commune hors métropole et DROM (collectivité d'outre-mer, étranger)": 1,
+        "activité en double (même praticien, même commune)": 1,
+    }
+    by_id = gdf.set_index("id")
+    # one GP, three activity rows: two in Saint-Étienne merged, one in Firminy
+    assert by_id.loc["10000000011-42218", "activities"] == 2
+    assert by_id.loc["10000000011-42218", "mode_exercice"] == "L+S"
+    assert by_id.loc["10000000011-42095", "activities"] == 1
+    assert by_id.loc["10000000028", "profession"] == "medecin_generaliste"  # SM53
+    assert by_id.loc["10000000036", "profession"] == "rpps_10_SM04"
+    assert by_id.loc["10000000036", "profession_libelle"].startswith("Médecin — Cardiologie")
+    assert by_id.loc["429876543", "profession"] == "infirmier"
+    assert by_id.loc["019876543", "commune"] == "01053"  # ADELI number keeps its zero
+    assert by_id.loc["10000000044", "commune"] == "75056"  # 75115 → Paris
+    assert by_id.loc["10000000051", "profession"] == "chirurgien_dentiste"
+    assert by_id.loc["10000000069", "profession"] == "sage_femme"
+    assert by_id.loc["10000000077", "profession"] == "rpps_21"
+    assert (gdf["location"] == LOCATION_CHEF_LIEU).all()
+    assert _point(gdf, "10000000069") == pytest.approx(_town_hall("97411"))
+
+
+def test_rpps_output_holds_no_personal_data() -> None:
+    gdf = read_practitioners(RPPS_FILE)
+    text = gdf.drop(columns="geometry").astype(str).to_csv() + repr(gdf.attrs)
+    for value in RPPS_PERSONAL:
+        assert value not in text
+    assert not {"nom", "prenom", "nom_d_exercice"} & {c.lower() for c in gdf.columns}
+
+
+def test_rpps_recognised_by_columns_and_filtered() -> None:
+    data = RPPS_FILE.read_bytes()
+    gdf = read_practitioners(data, filename="extraction.txt", professions=["infirmier"])
+    assert gdf.attrs["format"] == "rpps"
+    assert gdf["id"].tolist() == ["429876543", "019876543"]
+    assert gdf.attrs["rows_dropped"]["autre profession (filtre professions)"] == 8
+
+
+def test_rpps_missing_required_column() -> None:
+    header, *rows = RPPS_FILE.read_text(encoding="utf-8").splitlines()
+    broken = "\n".join([header.replace("Code commune (coord. structure)", "Commune"), *rows])
+    with pytest.raises(
+        InputFormatError,
+        match=r"PS_LibreAcces_Personne_activite_x\.txt: missing required column.*'rpps'.*"
+        r"code_commune_coord_structure",
+    ):
+        read_practitioners(broken.encode(), filename="PS_LibreAcces_Personne_activite_x.txt")
+
+
+# --------------------------------------------------------------------------------------------
+# GeoJSON / GeoPackage
+# --------------------------------------------------------------------------------------------
+def test_geojson_wgs84_with_a_feature_without_geometry() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_wgs84.geojson"))
+    assert gdf.attrs["format"] == "geojson"
+    assert gdf.attrs["encoding"] is None
+    assert gdf["fte"].tolist()[:2] == [0.9, 1.0]
+    assert gdf["age"].tolist() == [47, 33, 58]
+    assert gdf.set_index("id").loc["MK-A", "location"] == LOCATION_CHEF_LIEU
+    assert _point(gdf, "MK-A") == pytest.approx(_town_hall("42095"))
+
+
+def test_geojson_in_lambert93_is_reprojected() -> None:
+    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_lambert93.geojson"))
+    assert gdf["id"].tolist() == ["P1", "P2"]
+    assert _point(gdf, "P2") == pytest.approx((3.88511, 45.04333), abs=1e-6)
+
+
+def test_gpkg_from_path_and_bytes(tmp_path: Path) -> None:
+    # GeoPackages are binary (about 100 kB even for one point): written here, not committed
+    layer = gpd.read_file(DATA / "praticiens_wgs84.geojson").to_crs(2154)
+    path = tmp_path / "praticiens.gpkg"
+    pyogrio.write_dataframe(layer, path, layer="praticiens")
+    from_path = _check_practitioners(read_practitioners(path))
+    from_bytes = read_practitioners(path.read_bytes(), filename="upload.gpkg")
+    assert from_path.attrs["format"] == from_bytes.attrs["format"] == "gpkg"
+    np.testing.assert_allclose(
+        shapely.get_coordinates(from_path.geometry.to_numpy()),
+        shapely.get_coordinates(from_bytes.geometry.to_numpy()),
+    )
+    assert _point(from_path, "MG-A") == pytest.approx((4.38702, 45.43901), abs=1e-6)
+
+
+def test_layer_errors(tmp_path: Path) -> None:
+    polygon = (
+        b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+        b'"geometry": {"type": "Polygon", "coordinates": [[[4, 45], [4.1, 45], [4, 45.1], '
+        b"[4, 45]]]}}]}"
+    )
+    with pytest.raises(InputFormatError, match=r"z\.geojson: column 'geometry', row 1: .*Polygon"):
+        read_practitioners(polygon, filename="z.geojson")
+    with pytest.raises(InputFormatError, match=r"t\.geojson: cannot be read as geojson"):
+        read_practitioners(b'{"type": "FeatureCollection", "features": [', filename="t.geojson")
+    with pytest.raises(InputFormatError, match=r"g\.gpkg: cannot be read as gpkg"):
+        read_practitioners(b"SQLite format 3\x00" + b"garbage" * 20, filename="g.gpkg")
+    with pytest.raises(InputFormatError, match="'csv_latlon' was asked but the content is geojson"):
+        read_practitioners(DATA / "praticiens_wgs84.geojson", format="csv_latlon")
+
+
+# --------------------------------------------------------------------------------------------
+# real samples
+# --------------------------------------------------------------------------------------------
+@pytest.mark.shared_data
+def test_real_bpe_sample_and_apl(shared_data: Path) -> None:
+    path = shared_data / "bpe" / "bpe_42_43partial_sante_presence_sabah42.csv"
+    everything = _check_practitioners(read_practitioners(path))
+    raw = pd.read_csv(path, dtype=str)
+    assert len(everything) == len(raw)  # every row is in domain D
+    counts = everything["profession"].value_counts()
+    assert counts["medecin_generaliste"] == (raw["TYPEQU"] == "D265").sum()
+    assert counts["infirmier"] == (raw["TYPEQU"] == "D281").sum()
+    assert counts["sage_femme"] == (raw["TYPEQU"] == "D278").sum()
+    pharmacy = everything[everything["profession"] == "bpe_D307"]
+    assert set(pharmacy["profession_libelle"]) == {"PHARMACIE"}  # the file's own label
+    assert (everything["location"] == LOCATION_CHEF_LIEU).all()
+
+    gps = read_practitioners(path, professions=["medecin_generaliste"])
+    territory = resolve_territory(departements="42")
+    result = analyse(territory, gps, "apl", supply="headcount")
+    assert len(result) == len(load_communes(departements="42"))
+    reached = result["status"] == "ok"
+    assert reached.sum() >= 300 and (result.loc[reached, "value"] > 0).all()
+    assert result.loc[~reached, "value"].isna().all()  # e.g. a village with no GP in 20 min
+    assert (
+        result["practitioners"].sum()
+        == ((raw["TYPEQU"] == "D265") & raw["DEPCOM"].str.startswith("42")).sum()
+    )
+
+    # with the population table read from the shared sample: age-standardised demand
+    ages = read_population_table(
+        shared_data / "population" / "part_75_plus_communes_2022_linalek.csv"
+    )
+    standardised = analyse(
+        territory,
+        gps,
+        "apl",
+        supply="headcount",
+        age_table=ages,
+        consumption_weights={"moins_75": 1.0, "75_plus": 2.0},
+    )
+    both = result["value"].notna() & standardised["value"].notna()
+    assert both.sum() >= 300
+    assert not np.allclose(result.loc[both, "value"], standardised.loc[both, "value"])
+
+
+@pytest.mark.shared_data
+def test_real_osm_health_pois(shared_data: Path) -> None:
+    gdf = _check_practitioners(read_practitioners(shared_data / "osm" / "osm_health_pois.csv"))
+    assert len(gdf) == 40
+    assert gdf["id"].iloc[0] == "node/954714337"
+    assert gdf["profession"].value_counts()["pharmacy"] >= 20
+    assert (gdf["profession"] == "chirurgien_dentiste").sum() == 2  # healthcare=dentist
+    assert (gdf["location"] == LOCATION_FILE).all()
+
+
+@pytest.mark.shared_data
+def test_real_share_of_75_plus(shared_data: Path) -> None:
+    path = shared_data / "population" / "part_75_plus_communes_2022_linalek.csv"
+    table = read_population_table(path)
+    assert len(table) == 34_848
+    assert list(table.columns) == ["moins_75", "75_plus"]
+    assert table.index.is_unique and (table.index.str.len() == 5).all()
+    assert table.loc["01001", "75_plus"] == pytest.approx(8.8)
+    assert table.index.str.startswith("2A").any() and table.index.str.startswith("01").any()
+    np.testing.assert_allclose(table.sum(axis=1), 100.0)
+
+
+# --------------------------------------------------------------------------------------------
+# population tables
+# --------------------------------------------------------------------------------------------
+def test_population_wide_counts() -> None:
+    table = read_population_table(DATA / "population_tranches_age.csv")
+    assert table.attrs["layout"] == "wide" and table.attrs["values"] == "counts"
+    assert list(table.columns) == ["0-19", "20-64", "65-74", "75+"]
+    assert table.index.tolist() == ["42218", "01053", "2A004"]
+    assert table.loc["42218", "75+"] == 18230.0
+    assert (table.dtypes == "float64").all()
+
+
+def test_population_insee_long_table() -> None:
+    table = read_population_table(DATA / "BTT_TD_POP1A_extrait.csv")
+    assert table.attrs["layout"] == "insee_long"
+    assert table.attrs["encoding"] == "cp1252"
+    assert table.attrs["rows_dropped"] == {"NIVGEO autre que COM (arrondissements…)": 1}
+    assert list(table.columns) == ["00", "03", "06", "11", "18", "25", "40", "55", "65", "80"]
+    assert table.index.tolist() == ["42218", "43157", "2A004"]
+    # both sexes summed: 1700 × 2.1 × (0.96 + 1.04)
+    assert table.loc["42218", "80"] == pytest.approx(7140.0)
+
+
+def test_population_share_of_75_plus() -> None:
+    table = read_population_table(DATA / "part_75_plus_extrait.csv")
+    assert table.attrs["values"] == "shares_pct"
+    assert table.loc["2A004"].tolist() == pytest.approx([89.3, 10.7])
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (b"code;a;b\n42218;1;x\n", r"p\.csv: column 'b', row 1: value 'x' is not a number"),
+        (b"code;a;b\n42218;1;2\n43157;-3;2\n", r"p\.csv: column 'a', row 2: value -3 is outside"),
+        (
+            b"code;a\n42218;1\n42218;2\n",
+            r"p\.csv: column 'code': duplicate commune code '42218' "
+            r"in rows 1, 2",
+        ),
+        (b"code;a\n42218;\n", r"p\.csv: column 'a', row 1: missing value"),
+        (
+            b"code,part_75_plus_pct_2022\n42218,101\n",
+            r"column 'part_75_plus_pct_2022', row 1: "
+            r"value 101 is outside the accepted range \[0, 100\]",
+        ),
+        (b"commune_id;a\nX;1\n", r"p\.csv: no commune code column .*'commune_id'"),
+        (b"code;nom\n42218;Saint-Etienne\n", r"p\.csv: no age band column"),
+        (b"", r"p\.csv: the file is empty"),
+    ],
+)
+def test_population_errors(content: bytes, pattern: str) -> None:
+    with pytest.raises(InputFormatError, match=pattern):
+        read_population_table(content, filename="p.csv")
+
+
+# --------------------------------------------------------------------------------------------
+# error contracts of read_practitioners
+# --------------------------------------------------------------------------------------------
+ERRORS = [
+    pytest.param(b"", r"f\.csv: the file is empty", id="empty"),
+    pytest.param(b"  \r\n\n", r"f\.csv: the file is empty", id="blank"),
+    pytest.param(b"id;lat;lon\n", r"f\.csv: the file has a header but no data rows", id="header"),
+    pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", r"f\.csv: not a text file", id="png"),
+    pytest.param(b"PK\x03\x04\x14\x00rest", r"f\.csv: this is a ZIP archive", id="zip"),
+    pytest.param(
+        b"name;phone\nA;1\n",
+        r"f\.csv: unknown format; columns found: 'name', 'phone'\. Accepted formats: rpps .* bpe "
+        r".* csv_latlon .* csv_commune .* geojson, gpkg",
+        id="unknown-format",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45,4;4,38\nB;45.4x;4.38\n",
+        r"f\.csv: column 'lat', row 2: value '45\.4x' is not a number",
+        id="not-a-number",
+    ),
+    pytest.param(
+        b"id;y;x\nA;6483192;808468\n",
+        r"f\.csv: column 'x', row 1: value 808468 is out of range \[-180, 180\].*projected",
+        id="projected-metres",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45.43;4.38\nB;4.38;45.43\n",
+        r"f\.csv: column 'lon/lat', row 2: point \(lon 45\.43000, lat 4\.38000\) lies outside "
+        r"France.*swapped",
+        id="outside-france",
+    ),
+    pytest.param(
+        b"id;lat;lon;code_commune\nA;45.43;4.38;97411\n",
+        r"f\.csv: column 'lon/lat', row 1: .*lies in métropole but its commune 97411 is in La "
+        r"Réunion",
+        id="wrong-territory",
+    ),
+    pytest.param(
+        b"code_commune;profession\n42218;infirmier\n99999;infirmier\n42999;mg\n99999;mg\n",
+        r"f\.csv: column 'code_commune': unknown commune code\(s\) '42999' \(row 3\), '99999' "
+        r"\(rows 2, 4\)",
+        id="unknown-commune",
+    ),
+    pytest.param(
+        b"code_commune;profession\n97701;infirmier\n",
+        r"unknown commune code\(s\) '97701' \(row 1\).*collectivités d'outre-mer",
+        id="com-commune",
+    ),
+    pytest.param(
+        b"code_commune\nSaint-Etienne\n",
+        r"f\.csv: column 'code_commune', row 1: 'SAINT-ETIENNE' is not an INSEE commune code",
+        id="bad-commune-code",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45.43;4.38\nB;45.44;4.39\nA;45.45;4.40\n",
+        r"f\.csv: column 'id': duplicate identifier 'A' in rows 1, 3",
+        id="duplicate-id",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45.43;4.38\n;45.44;4.39\n",
+        r"f\.csv: column 'id', row 2: empty identifier",
+        id="empty-id",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45.43;\n",
+        r"f\.csv: column 'lon/lat', row 1: one coordinate is given without the other",
+        id="half-coordinates",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;;\n",
+        r"f\.csv: column 'lon/lat', row 1: no coordinates and no commune code",
+        id="no-location",
+    ),
+    pytest.param(
+        b"id;lat;lon;etp\nA;45.43;4.38;7\n",
+        r"f\.csv: column 'etp', row 1: value 7 is outside the accepted range \[0, 3\]",
+        id="fte-range",
+    ),
+    pytest.param(
+        b"id;lat;lon;age\nA;45.43;4.38;52.5\n",
+        r"f\.csv: column 'age', row 1: value 52\.5 is not a whole number",
+        id="age-integer",
+    ),
+    pytest.param(
+        b"id;lat;lon\nA;45.43;4.38\nB;45.44;4.39;extra\n",
+        r"f\.csv: line 3 \(data row 2\) has 4 fields where the header has 3 \(separator ';'\)",
+        id="field-count",
+    ),
+    pytest.param(
+        b"DEPCOM;TYPEQU\n42218;\n",
+        r"f\.csv: column 'TYPEQU', row 1: empty equipment type",
+        id="bpe-empty-typequ",
+    ),
+    pytest.param(
+        b"DEPCOM;TYPEQU;LAMBERT_X;LAMBERT_Y\n42218;D265;808468,7;abc\n",
+        r"f\.csv: column 'LAMBERT_Y', row 1: value 'abc' is not a number",
+        id="bpe-number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("content", "pattern"), ERRORS)
+def test_error_contracts(content: bytes, pattern: str) -> None:
+    with pytest.raises(InputFormatError, match=pattern) as info:
+        read_practitioners(content, filename="f.csv")
+    assert isinstance(info.value, DataValidationError)  # the API maps it to a 4xx
+
+
+def test_errors_name_the_file_row_and_column_of_a_real_fixture() -> None:
+    text = (DATA / "praticiens_latlon_utf8_bom.csv").read_text(encoding="utf-8-sig")
+    broken = text.replace("45,47702", "45,47.702")
+    with pytest.raises(InputFormatError) as info:
+        read_practitioners(broken.encode(), filename="praticiens_latlon_utf8_bom.csv")
+    message = str(info.value)
+    assert message.startswith("praticiens_latlon_utf8_bom.csv: ")
+    assert "column 'Latitude'" in message and "row 3" in message and "'45,47.702'" in message
+
+
+def test_argument_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match=r"unknown format 'csv'; choose one of: rpps, bpe"):
+        read_practitioners(b"a\n1\n", format="csv")
+    with pytest.raises(InputFormatError, match=r"missing\.csv: file not found"):
+        read_practitioners(tmp_path / "missing.csv", filename="missing.csv")
+    with pytest.raises(InputFormatError, match=r"^id;lat;lon…: .*give bytes"):
+        read_practitioners("id;lat;lon\n" + "A;45.4;4.3\n" * 40)  # content passed as a str
+    with pytest.raises(InputFormatError, match="source must be a file path or bytes"):
+        read_practitioners(42)  # type: ignore[arg-type]
+    with pytest.raises(
+        InputFormatError, match=r"missing required column\(s\) for format 'csv_latlon': latitude"
+    ):
+        read_practitioners(DATA / "praticiens_commune.tsv", format="csv_latlon")
+    with pytest.raises(
+        InputFormatError, match="format 'geojson' was asked but the content is text"
+    ):
+        read_practitioners(DATA / "praticiens_commune.tsv", format="geojson")
+    assert FORMATS == ("rpps", "bpe", "csv_latlon", "csv_commune", "geojson", "gpkg")
+
+
+def test_commune_without_town_hall_is_dropped_with_a_warning() -> None:
+    # 15031 Celles has neither polygon nor town hall in the reference (see its BUILD_REPORT)
+    content = b"code_commune;profession\n15031;infirmier\n42218;infirmier\n"
+    with pytest.warns(UserWarning, match=r"f\.csv: 1 row\(s\) dropped \(row 1\).*15031"):
+        gdf = read_practitioners(content, filename="f.csv")
+    assert gdf["id"].tolist() == ["ROW-2"]
+    assert gdf.attrs["rows_dropped"] == {"commune sans point de localisation dans la référence": 1}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        bytes(range(1, 256)) * 4,  # binary without NUL: decodes as Latin-1, no known column
+        b'{"type": "Feature"',
+        b"SQLite format 3\x00",
+        b'"unterminated;quote\n1;2\n',
+        b"id;lat;lon\n" + b"\xff\xfe\x00" * 10,
+    ],
+)
+def test_garbage_raises_input_format_errors_naming_the_file(content: bytes) -> None:
+    with pytest.raises(InputFormatError, match=r"^g\.dat: "):
+        read_practitioners(content, filename="g.dat")
+
+
+def test_utf16_text_from_a_spreadsheet_is_read() -> None:
+    content = "id\tlat\tlon\nA\t45,43\t4,38\n".encode("utf-16")
+    gdf = read_practitioners(content, filename="export.txt")
+    assert gdf.attrs["encoding"] == "utf-16" and gdf.attrs["separator"] == "\t"
+    assert _point(gdf, "A") == pytest.approx((4.38, 45.43))
+
+
+def test_commune_column_of_names_beside_coordinates_is_a_name() -> None:
+    content = "id;lat;lon;commune\nA;45.43;4.38;Saint-Étienne\n".encode()
+    gdf = read_practitioners(content, filename="f.csv")
+    assert gdf["commune"].isna().all() and gdf.attrs["format"] == "csv_latlon"
+    with pytest.raises(InputFormatError, match=r"column 'commune', row 1: 'SAINT-ÉTIENNE'"):
+        read_practitioners(content, filename="f.csv", format="csv_commune")
+
+
+def test_professions_filter_understands_french_names() -> None:
+    gdf = read_practitioners(DATA / "praticiens_commune_cp1252.csv", professions=["Infirmière"])
+    assert gdf["profession"].tolist() == ["infirmier"]
+    none = read_practitioners(DATA / "praticiens_commune_cp1252.csv", professions=["bpe_D307"])
+    assert none.empty and none.crs is not None
+    assert none.attrs["rows_dropped"] == {"autre profession (filtre professions)": 5}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "praticiens_latlon_utf8_bom.csv",
+        "bpe18_ensemble_xy_cp1252.csv",
+        "PS_LibreAcces_Personne_activite_202501150805.txt",
+        "praticiens_wgs84.geojson",
+    ],
+)
+def test_deterministic_and_path_equals_bytes(name: str) -> None:
+    path = DATA / name
+    first = read_practitioners(path)
+    again = read_practitioners(path)
+    from_bytes = read_practitioners(path.read_bytes(), filename=name)
+    pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(again))
+    pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(from_bytes))
+    assert first.attrs == again.attrs
