@@ -12,7 +12,7 @@ from geo.access import (
     three_step_fca,
     two_step_fca,
 )
-from geo.analysis import MEASURES, analyse, validate_practitioners
+from geo.analysis import MEASURES, AccessProblem, analyse, prepare, validate_practitioners
 from geo.costs import TravelCosts, read_od_table, straight_line_costs
 from geo.demo import PROFESSIONS, generate_practitioners, is_synthetic
 from geo.density import density, practitioners_per_commune
@@ -23,21 +23,30 @@ from geo.errors import (
     ReferenceDataError,
     UnknownCodeError,
 )
+from geo.gaps import classify_gaps, summarise_gaps
+from geo.io import read_population_table, read_practitioners
 from geo.reference import list_departements, list_epci, load_communes
+from geo.scenario import Scenario, ScenarioResult
+from geo.siting import SitingResult, recommend_sites
 from geo.territory import Territory, resolve_territory
 
 __all__ = [
     "MEASURES",
     "PROFESSIONS",
+    "AccessProblem",
     "CartosoinsError",
     "DataValidationError",
     "InputFormatError",
     "ReferenceDataError",
+    "Scenario",
+    "ScenarioResult",
+    "SitingResult",
     "Territory",
     "TravelCosts",
     "UnknownCodeError",
     "analyse",
     "apl",
+    "classify_gaps",
     "density",
     "enhanced_two_step_fca",
     "generate_practitioners",
@@ -49,9 +58,14 @@ __all__ = [
     "load_communes",
     "nearest_cost",
     "practitioners_per_commune",
+    "prepare",
     "read_od_table",
+    "read_population_table",
+    "read_practitioners",
+    "recommend_sites",
     "resolve_territory",
     "straight_line_costs",
+    "summarise_gaps",
     "three_step_fca",
     "two_step_fca",
     "validate_practitioners",
