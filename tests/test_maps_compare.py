@@ -119,3 +119,25 @@ def test_errors(scenario: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     page = to_offline_html(comparison_map(grid_like, "x"))
     assert "inchangé" in page
     assert shapely.is_valid(result.geometry.to_numpy()).all()
+
+
+def test_map_of_a_real_scenario_and_siting() -> None:
+    from geo import prepare, recommend_sites
+    from geo.maps.compare import sites_for_map
+    from geo.scenario import Scenario
+
+    gps = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+    baseline = prepare(resolve_territory(departements="15"), gps, "apl")
+    retired = Scenario().retire(horizon_year=2030).apply(baseline)
+    siting = recommend_sites(retired, 3, 2)
+    sites = sites_for_map(siting.sites, catchment_km=15.4, gain_label="habitants sortis")
+    assert sites["rank"].tolist() == [1, 2, 3]
+    assert sites["label"].str.startswith("Site n° ").all()
+    page = to_offline_html(
+        comparison_map(
+            siting.scenario.communes, "Cantal (15)", scenario="3 sites de 2 médecins", sites=sites
+        )
+    )
+    assert page.count('cs-site') >= 3 + 1  # three markers and the stylesheet
+    assert "Classe avant → après" in page
+    assert SYNTHETIC_LABEL in page

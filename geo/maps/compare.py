@@ -31,7 +31,14 @@ from geo.maps.choropleth import (
 )
 from geo.maps.layers import MapScript
 
-__all__ = ["DIVERGING", "SITE_COLOUR", "comparison_map", "delta_breaks", "sites_layer"]
+__all__ = [
+    "DIVERGING",
+    "SITE_COLOUR",
+    "comparison_map",
+    "delta_breaks",
+    "sites_for_map",
+    "sites_layer",
+]
 
 #: The diverging palette of change maps: ColorBrewer PuOr, colour-blind safe, decrease in
 #: orange, neutral "no change" in the middle, increase in purple.
@@ -126,7 +133,14 @@ def comparison_map(
     title = f"{base.label} — {place} : {scenario}"
     simple = simplify_coverage(result, tolerance_m)
     fmap = _framed_map(simple, title, tiles)
-    tips = {"population": "Population 2023", before: "Avant", after: "Après", delta: "Écart"}
+    tips = {
+        "population": "Population 2023",
+        "population_before": "Population",
+        before: "Avant",
+        after: "Après",
+        delta: "Écart",
+        "class_change": "Classe avant → après",
+    }
     tips = {k: v for k, v in tips.items() if k in simple.columns}
     legends = []
     d_bounds = delta_breaks(simple[delta], base.decimals)
@@ -231,3 +245,48 @@ def sites_layer(sites: pd.DataFrame, name: str = "Sites proposés") -> folium.Fe
             tooltip=html.escape(label),
         ).add_to(group)
     return group
+
+
+def sites_for_map(
+    sites: gpd.GeoDataFrame, *, catchment_km: float | None = None, gain_label: str = "gain"
+) -> pd.DataFrame:
+    """Turn :func:`geo.siting.recommend_sites`' sites into :func:`sites_layer` input.
+
+    Parameters
+    ----------
+    sites : geopandas.GeoDataFrame
+        ``rank``, ``nom``, ``practitioners`` and ``marginal_gain`` per site, point geometry.
+    catchment_km : float, optional
+        Radius of the circle drawn around each site (straight-line catchment).
+    gain_label : str
+        French wording of the gain in the tooltip ("habitants sortis de la zone sous-dense").
+    """
+    missing = [c for c in ("rank", "nom", "marginal_gain") if c not in sites.columns]
+    if missing:
+        raise DataValidationError(f"the sites lack column(s) {missing}")
+    points = sites.geometry.to_crs(4326)
+    points = points.where(points.geom_type == "Point", points.representative_point())
+    count = (
+        sites["practitioners"].astype(int).astype(str) + " praticien(s)"
+        if "practitioners" in sites.columns
+        else pd.Series("", index=sites.index)
+    )
+    label = (
+        "Site n° "
+        + sites["rank"].astype(int).astype(str)
+        + " : "
+        + sites["nom"].astype(str)
+        + " — "
+        + count
+        + f" — {gain_label} : "
+        + sites["marginal_gain"].map(lambda v: format_fr(float(v), 0))
+    )
+    return pd.DataFrame(
+        {
+            "lon": points.x.to_numpy(),
+            "lat": points.y.to_numpy(),
+            "rank": sites["rank"].to_numpy(),
+            "label": label.to_numpy(),
+            "catchment_km": np.full(len(sites), np.nan if catchment_km is None else catchment_km),
+        }
+    )
