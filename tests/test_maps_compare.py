@@ -138,6 +138,6 @@ def test_map_of_a_real_scenario_and_siting() -> None:
             siting.scenario.communes, "Cantal (15)", scenario="3 sites de 2 médecins", sites=sites
         )
     )
-    assert page.count('cs-site') >= 3 + 1  # three markers and the stylesheet
+    assert page.count("cs-site") >= 3 + 1  # three markers and the stylesheet
     assert "Classe avant → après" in page
     assert SYNTHETIC_LABEL in page

@@ -130,7 +130,9 @@ class GeoJsonLayer(MacroElement):
         if self._labels or self._highlight:
             bind = ""
             if self._labels:
-                labels = json.dumps([html.escape(label) for label in self._labels])
+                labels = json.dumps(
+                    [html.escape(label) for label in self._labels], ensure_ascii=False
+                )
                 bind = (
                     "if (f.properties && f.properties._t) layer.bindTooltip(() => "
                     f"cartosoinsTip({labels}, f.properties._t), {{sticky: true}});"
