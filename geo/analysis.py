@@ -8,10 +8,12 @@ sparse travel costs once and runs a numeric core from :mod:`geo._fca`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -471,6 +473,8 @@ class AnalysisOptions:
     age_table: pd.DataFrame | None
     consumption_weights: Mapping[str, float] | None
     threshold_minutes: float
+    osm_path: str | os.PathLike[str] | None = None
+    road_cache_dir: str | os.PathLike[str] | None = None
 
     @property
     def pair_max_minutes(self) -> float:
@@ -970,9 +974,11 @@ def analyse(
     measure: str = "apl",
     *,
     catchment_minutes: float | None = None,
-    travel: Literal["straight_line", "od_table"] = "straight_line",
+    travel: Literal["straight_line", "od_table", "road"] = "straight_line",
     od_table: pd.DataFrame | str | None = None,
     od_columns: tuple[str, str, str] = ("origin", "dest", "minutes"),
+    osm_path: str | os.PathLike[str] | None = None,
+    road_cache_dir: str | os.PathLike[str] | None = None,
     detour_factor: float = DETOUR_FACTOR,
     speed_kmh: float = SPEED_KMH,
     supply: str | None = None,
@@ -1003,9 +1009,11 @@ def analyse(
         ``kernel_2sfca``, ``3sfca``, ``gravity``, ``apl``.
     catchment_minutes : float, optional
         Maximum travel time; default per measure (APL: 20, 2SFCA/E2SFCA: 30, nearest: 60).
-    travel : {"straight_line", "od_table"}
+    travel : {"straight_line", "od_table", "road"}
         Straight lines (``km × detour_factor / speed_kmh``) or a user origin–destination table
-        of minutes between commune codes (``od_table``, columns ``od_columns``).
+        of minutes between commune codes (``od_table``, columns ``od_columns``), or car times
+        over an OpenStreetMap extract (``osm_path``: .osm.pbf, .osm or .osm.gz, see
+        :mod:`geo.road`; the network is cached in ``road_cache_dir``).
     supply : str, optional
         ``headcount`` (1 per practitioner), ``fte``, ``consultations`` or a column name. APL
         defaults to consultations when the column exists, else FTE, else headcount.
@@ -1046,6 +1054,8 @@ def analyse(
         travel=travel,
         od_table=od_table,
         od_columns=od_columns,
+        osm_path=osm_path,
+        road_cache_dir=road_cache_dir,
         detour_factor=detour_factor,
         speed_kmh=speed_kmh,
         supply=supply,
@@ -1071,9 +1081,11 @@ def prepare(
     measure: str = "apl",
     *,
     catchment_minutes: float | None = None,
-    travel: Literal["straight_line", "od_table"] = "straight_line",
+    travel: Literal["straight_line", "od_table", "road"] = "straight_line",
     od_table: pd.DataFrame | str | None = None,
     od_columns: tuple[str, str, str] = ("origin", "dest", "minutes"),
+    osm_path: str | os.PathLike[str] | None = None,
+    road_cache_dir: str | os.PathLike[str] | None = None,
     detour_factor: float = DETOUR_FACTOR,
     speed_kmh: float = SPEED_KMH,
     supply: str | None = None,
@@ -1107,10 +1119,12 @@ def prepare(
     started = time.perf_counter()
     if measure not in MEASURES:
         raise DataValidationError(f"measure {measure!r} is not one of {', '.join(MEASURES)}")
-    if travel not in ("straight_line", "od_table"):
-        raise DataValidationError(f"travel {travel!r} is not one of straight_line, od_table")
+    if travel not in ("straight_line", "od_table", "road"):
+        raise DataValidationError(f"travel {travel!r} is not one of straight_line, od_table, road")
     if travel == "od_table" and od_table is None:
         raise DataValidationError("travel='od_table' needs od_table (a path or a DataFrame)")
+    if travel == "road" and osm_path is None:
+        raise DataValidationError("travel='road' needs osm_path (an OpenStreetMap extract)")
     info = MEASURES[measure]
     communes = territory.communes if isinstance(territory, Territory) else territory
     _check_communes(communes, "territory communes")
@@ -1143,6 +1157,8 @@ def prepare(
         travel=travel,
         od_table=od_table,
         od_columns=od_columns,
+        osm_path=osm_path,
+        road_cache_dir=road_cache_dir,
         detour_factor=detour_factor,
         speed_kmh=speed_kmh,
         supply_kind=supply_kind,
@@ -1213,15 +1229,20 @@ def _prepare_group(
 
     build_started = time.perf_counter()
     supply_xy: npt.NDArray[np.float64] | None
-    if opts.travel == "straight_line":
-        costs = straight_line_costs(
-            _points_of(ctx.communes).set_axis(demand_ids),
-            ctx.practitioners.geometry.set_axis(ctx_ids),
-            crs=ctx.crs,
-            max_minutes=catchment,
-            detour_factor=opts.detour_factor,
-            speed_kmh=opts.speed_kmh,
-        )
+    if opts.travel in ("straight_line", "road"):
+        if opts.travel == "road":
+            costs = _road_costs(
+                opts, _points_of(ctx.communes).set_axis(demand_ids), ctx.practitioners, ctx_ids
+            )
+        else:
+            costs = straight_line_costs(
+                _points_of(ctx.communes).set_axis(demand_ids),
+                ctx.practitioners.geometry.set_axis(ctx_ids),
+                crs=ctx.crs,
+                max_minutes=catchment,
+                detour_factor=opts.detour_factor,
+                speed_kmh=opts.speed_kmh,
+            )
         supply_capacity = capacity
         supply_headcount: npt.NDArray[np.float64] = np.ones(len(capacity))
         supply_commune = demand_ids.get_indexer(pd.Index(codes.astype(str)))
@@ -1326,6 +1347,24 @@ def _prepare_group(
         timings={"costs": build_seconds, "measure": compute_seconds},
         pool_tree=pool_tree,
         od=_LazyOD(opts, demand_ids) if opts.travel == "od_table" else None,
+    )
+
+
+def _road_costs(
+    opts: AnalysisOptions, demand: gpd.GeoSeries, practitioners: gpd.GeoDataFrame, ids: pd.Index
+) -> TravelCosts:
+    """Car times over the OSM extract, pairs up to the catchment or the nearest-time bound."""
+    from geo.road import road_costs  # reads OSM files with pyosmium, only when asked
+
+    if opts.osm_path is None:  # pragma: no cover - checked by prepare()
+        raise DataValidationError("travel='road' needs osm_path")
+    return road_costs(
+        Path(opts.osm_path),
+        demand,
+        practitioners.geometry.set_axis(ids),
+        max_minutes=opts.pair_max_minutes,
+        crs=str(demand.crs),
+        cache_dir=None if opts.road_cache_dir is None else Path(opts.road_cache_dir),
     )
 
 

@@ -31,6 +31,7 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Final
 
 import geopandas as gpd
@@ -45,6 +46,7 @@ from geo.analysis import (
     ADDED_COLUMNS,
     FRANCE_BOXES,
     AccessProblem,
+    AnalysisOptions,
     CrsGroup,
     RatioState,
     metric_crs_of_lonlat,
@@ -580,6 +582,8 @@ def _new_pairs(
         rows, minutes = group.od.lookup.pairs_to(code)
         return rows.astype(np.int64), minutes
     assert site is not None and group.supply_xy is not None
+    if opts.travel == "road":
+        return _road_pairs(group, opts, site)
     radius_m = minutes_to_km(opts.catchment, opts.detour_factor, opts.speed_kmh) * 1000.0
     rows = np.asarray(
         cKDTree(group.demand_xy).query_ball_point(site.xy, r=radius_m), dtype=np.int64
@@ -587,6 +591,28 @@ def _new_pairs(
     rows.sort()
     dist_m = np.sqrt(((group.demand_xy[rows] - site.xy) ** 2).sum(axis=1))
     return rows, pool_minutes(dist_m, opts)
+
+
+def _road_pairs(
+    group: CrsGroup, opts: AnalysisOptions, site: _NewSite
+) -> tuple[IntArray, FloatArray]:
+    """Road times from the demand points to one new site (the network is cached in memory)."""
+    from geo.road import road_costs
+
+    if opts.osm_path is None:  # pragma: no cover - prepare() checks it
+        raise DataValidationError("travel='road' needs osm_path")
+    demand = gpd.GeoSeries(shapely.points(group.demand_xy), index=group.demand_ids, crs=group.crs)
+    new = gpd.GeoSeries([shapely.Point(site.xy)], index=["new-site"], crs=group.crs)
+    costs = road_costs(
+        Path(opts.osm_path),
+        demand,
+        new,
+        max_minutes=opts.pair_max_minutes,
+        crs=group.crs,
+        cache_dir=None if opts.road_cache_dir is None else Path(opts.road_cache_dir),
+    )
+    order = np.argsort(costs.rows, kind="stable")
+    return costs.rows[order].astype(np.int64), costs.minutes[order]
 
 
 def _apply_group(
