@@ -87,7 +87,215 @@ carte""",
     ),
 ]
 
-NOTEBOOKS = {"01_demarrage_rapide.ipynb": QUICK_START}
+
+YOUR_DATA = [
+    (
+        "md",
+        """# Vos données : un fichier officiel, une table d'âges, un export pour QGIS
+
+Ce carnet part d'un fichier tel que vous le téléchargez — ici la **Base permanente des
+équipements (BPE)** de l'INSEE — et d'une **table de population par âge**, calcule l'APL avec
+une population standardisée par l'âge et exporte le résultat en GeoPackage pour QGIS.
+
+Formats acceptés par `geo.io.read_practitioners` : BPE (géolocalisée ou non), extraction
+Annuaire Santé (RPPS), CSV avec latitude/longitude ou code commune, GeoJSON, GeoPackage ;
+séparateurs `;` `,` `|`, encodages UTF-8 et Windows-1252 (voir `docs/formats.md`).""",
+    ),
+    (
+        "code",
+        """import os
+from pathlib import Path
+
+import geo
+from geo import analyse, load_communes, read_population_table, read_practitioners, resolve_territory
+from geo.maps import analysis_static_map, save_static_map
+
+OUT = Path("sorties")
+OUT.mkdir(exist_ok=True)
+# échantillons de données publiques réelles, à côté du dépôt quand ils sont présents
+SHARED = Path(
+    os.environ.get(
+        "CARTOSOINS_SHARED_DATA", Path(geo.__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+)
+print("échantillons réels :", SHARED.is_dir())""",
+    ),
+    (
+        "md",
+        """## 1. Les praticiens : un extrait de la BPE
+
+Avec l'échantillon réel (Loire, Haute-Loire), on l'utilise tel quel. Sans lui, on écrit un petit
+fichier **au format BPE** à partir des praticiens simulés — il est marqué comme tel.
+La BPE ne géolocalise pas toujours : une ligne sans coordonnées est placée à la mairie de sa
+commune (colonne `location`).""",
+    ),
+    (
+        "code",
+        """if SHARED.is_dir():
+    fichier_bpe = SHARED / "bpe" / "bpe_42_43partial_sante_presence_sabah42.csv"
+    DEPARTEMENT = "42"
+else:
+    from geo.demo import generate_practitioners
+
+    DEPARTEMENT = "42"
+    simules = generate_practitioners(load_communes(departements=DEPARTEMENT), seed=0)
+    codes = {"medecin_generaliste": "D265", "infirmier": "D281"}
+    simules = simules[simules["profession"].isin(list(codes))].to_crs(2154)
+    fichier_bpe = OUT / "bpe_simulee_42.csv"  # praticiens simulés, au format BPE géolocalisée
+    simules.assign(
+        DEPCOM=simules["commune"],
+        TYPEQU=simules["profession"].map(codes),
+        LAMBERT_X=simules.geometry.x.round(1),
+        LAMBERT_Y=simules.geometry.y.round(1),
+    )[["DEPCOM", "TYPEQU", "LAMBERT_X", "LAMBERT_Y"]].to_csv(fichier_bpe, sep=";", index=False)
+
+praticiens = read_practitioners(fichier_bpe)
+print(praticiens.attrs["format"], praticiens.attrs["rows_read"], "lignes lues")
+praticiens["profession_libelle"].value_counts().head(8)""",
+    ),
+    (
+        "code",
+        """medecins = praticiens[praticiens["profession"] == "medecin_generaliste"]
+print(len(medecins), "médecins généralistes ;", medecins["location"].value_counts().to_dict())""",
+    ),
+    (
+        "md",
+        """## 2. La population par âge
+
+La DREES pondère la population par la consommation de soins de chaque âge. Ici, deux classes
+(moins de 75 ans, 75 ans et plus) à partir de la part des 75 ans et plus (INSEE, RP 2022) ;
+le poids 2,0 des 75 ans et plus est **illustratif** (un paramètre : mettez le vôtre).""",
+    ),
+    (
+        "code",
+        """if SHARED.is_dir():
+    ages = read_population_table(SHARED / "population" / "part_75_plus_communes_2022_linalek.csv")
+else:  # table d'exemple : 12 % de 75 ans et plus partout
+    import pandas as pd
+
+    codes_communes = load_communes()["code"]
+    ages = pd.DataFrame({"moins_75": 88.0, "75_plus": 12.0}, index=codes_communes)
+POIDS = {"moins_75": 1.0, "75_plus": 2.0}
+ages.head()""",
+    ),
+    ("md", "## 3. L'APL standardisée par l'âge"),
+    (
+        "code",
+        """territoire = resolve_territory(departements=DEPARTEMENT)
+apl = analyse(
+    territoire, medecins, "apl", supply="headcount", age_table=ages, consumption_weights=POIDS
+)
+print(apl.attrs["unit_fr"])
+print("moyenne pondérée :", round(apl.attrs["summary"]["population_weighted_mean"], 1))
+apl[["code", "nom", "population", "demand", "value", "status"]].sort_values("value").head()""",
+    ),
+    (
+        "md",
+        """## 4. Export GeoPackage pour QGIS (et les métadonnées à côté)
+
+Le GeoPackage garde une ligne par commune (polygone, valeur, statut) ; les paramètres et les
+sources vont dans un JSON du même nom.""",
+    ),
+    (
+        "code",
+        """import json
+
+gpkg = OUT / f"apl_{territoire.slug}.gpkg"
+apl.to_file(gpkg, layer="apl", driver="GPKG")
+gpkg.with_suffix(".json").write_text(
+    json.dumps(apl.attrs, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+)
+import geopandas as gpd
+
+print(gpd.read_file(gpkg, layer="apl").shape, gpkg.stat().st_size // 1024, "ko")""",
+    ),
+    (
+        "code",
+        """png = save_static_map(analysis_static_map(apl, territoire.name), OUT / f"apl_{territoire.slug}.png")
+png""",
+    ),
+]
+
+RESIDENCE = [
+    (
+        "md",
+        """# Préparer une résidence d'entrepreneurs : départs en retraite et meilleurs sites
+
+Question d'un pays rural : *si les médecins partent en retraite d'ici 2030, où installer une
+résidence pour jeunes médecins pour que le moins possible d'habitants restent en zone
+sous-dense ?* On simule les départs (âge de 67 ans en 2030), on cherche les **3 meilleures
+communes** pour 2 médecins chacune, et on cartographie avant / après.
+
+Praticiens **simulés** (données de démonstration) : la démarche est celle d'une vraie étude.""",
+    ),
+    (
+        "code",
+        """from pathlib import Path
+
+from geo import generate_practitioners, load_communes, prepare, recommend_sites, resolve_territory
+from geo.gaps import summarise_gaps
+from geo.maps import save_offline_html
+from geo.maps.compare import comparison_map, sites_for_map
+from geo.scenario import Scenario
+
+OUT = Path("sorties")
+OUT.mkdir(exist_ok=True)
+territoire = resolve_territory(departements="15")  # le Cantal
+medecins = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+aujourd_hui = prepare(territoire, medecins, "apl")
+print(territoire.name, "—", aujourd_hui.result().attrs["summary"])""",
+    ),
+    ("md", "## Aujourd'hui : qui est en zone sous-dense ?"),
+    (
+        "code",
+        """resume = summarise_gaps(aujourd_hui.result(), by="epci", worst=5)
+resume.classes[["gap_class", "communes", "population"]].groupby("gap_class", sort=False).sum()""",
+    ),
+    (
+        "code",
+        'resume.worst[["group_name", "rank", "nom", "population", "value", "gap_class"]].head(10)',
+    ),
+    ("md", "## 2030 : les départs en retraite"),
+    (
+        "code",
+        """en_2030 = Scenario().retire(horizon_year=2030).apply(aujourd_hui)
+en_2030.summary""",
+    ),
+    ("code", "en_2030.classes"),
+    (
+        "md",
+        """## Les 3 meilleurs sites pour une résidence de 2 médecins
+
+Objectif : le nombre d'habitants qui sortent de la zone sous-dense (APL < 2,5). Méthode
+gloutonne avec mises à jour incrémentales ; chaque site a son gain marginal.""",
+    ),
+    (
+        "code",
+        """sites = recommend_sites(en_2030, k=3, n_per_site=2, objective="gap_population")
+sites.sites[["rank", "code", "nom", "population", "value_before", "marginal_gain", "cumulative_gain"]]""",
+    ),
+    ("code", "sites.scenario.summary"),
+    ("md", "## Les cartes : l'effet des départs, puis celui de la résidence"),
+    (
+        "code",
+        """carte_departs = comparison_map(en_2030.communes, territoire.name, scenario="départs en retraite d'ici 2030")
+save_offline_html(carte_departs, OUT / "cantal_departs_2030.html")
+carte_sites = comparison_map(
+    sites.scenario.communes,
+    territoire.name,
+    scenario="résidence de 2 médecins sur 3 sites (2030)",
+    sites=sites_for_map(sites.sites, catchment_km=15.4, gain_label="habitants sortis de la zone sous-dense"),
+)
+save_offline_html(carte_sites, OUT / "cantal_residence_2030.html")
+carte_sites""",
+    ),
+]
+
+NOTEBOOKS = {
+    "01_demarrage_rapide.ipynb": QUICK_START,
+    "02_vos_donnees.ipynb": YOUR_DATA,
+    "03_residence_entrepreneurs.ipynb": RESIDENCE,
+}
 
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:

@@ -25,8 +25,26 @@ def test_notebooks_are_built_from_their_sources() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, tmp_path: Path) -> None:
+#: What each notebook must leave in its sorties/ folder.
+EXPECTED_OUTPUTS = {
+    "01_demarrage_rapide": {".html", ".png"},
+    "02_vos_donnees": {".gpkg", ".json", ".png"},
+    "03_residence_entrepreneurs": {".html"},
+}
+CASES = [(path, "") for path in NOTEBOOKS] + [
+    # the "bring your own data" notebook also runs where ../shared/data is absent
+    (ROOT / "notebooks" / "02_vos_donnees.ipynb", "sans-echantillons")
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "variant"), CASES, ids=[f"{p.stem}{'-' + v if v else ''}" for p, v in CASES]
+)
+def test_notebook_runs(
+    path: Path, variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if variant:
+        monkeypatch.setenv("CARTOSOINS_SHARED_DATA", str(tmp_path / "absent"))
     work = tmp_path / path.stem
     work.mkdir()
     shutil.copy(path, work / path.name)
@@ -46,4 +64,5 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
         if out.get("output_type") == "error"
     ]
     assert errors == []
-    assert any((work / "sorties").glob("*.html"))
+    written = {p.suffix for p in (work / "sorties").iterdir()}
+    assert EXPECTED_OUTPUTS[path.stem] <= written
