@@ -1,5 +1,5 @@
 # cartosoins — the two commands of the README:
-#   make run    create .venv, install, produce the default map (and later: start the service)
+#   make run    create .venv, install, start the HTTP service on http://127.0.0.1:8000
 #   make test   install the dev extras, then ruff, mypy and pytest
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +9,7 @@ DEPARTEMENT ?= 63
 MEASURE ?= apl
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
-.PHONY: run test lint typecheck pytest bench reference clean install install-dev
+.PHONY: run map test lint typecheck pytest bench reference clean install install-dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed
+	$(BIN)/cartosoins serve --host 127.0.0.1 --port 8000
+
+map: $(VENV)/.installed
 	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --measure $(MEASURE) --out $(OUT)
 
 lint: install-dev
@@ -46,6 +49,10 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_access.py
 	$(BIN)/python benchmarks/bench_maps.py
+	$(BIN)/python benchmarks/bench_scenario.py
+	$(BIN)/python benchmarks/bench_siting.py
+	$(BIN)/python benchmarks/bench_road.py
+	$(BIN)/python benchmarks/bench_api_load.py
 
 reference: install
 	$(BIN)/python scripts/build_reference.py

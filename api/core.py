@@ -1,0 +1,372 @@
+"""What the CLI and the HTTP service do with the engine: one function per task, no web code.
+
+Analyses, scenarios and exports (maps, GeoJSON, CSV, GeoPackage, summaries) are computed here
+from :mod:`geo` objects; the routes and the commands only parse their input, call one of these
+functions and store or write what comes back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from geo import demo
+from geo.analysis import AccessProblem, prepare
+from geo.errors import DataValidationError
+from geo.maps import compare
+from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
+from geo.maps.offline import to_offline_html
+from geo.maps.static import analysis_static_map, static_map_bytes
+from geo.reference import load_communes
+from geo.territory import Territory, resolve_territory
+
+__all__ = [
+    "PLURAL_LABELS",
+    "Progress",
+    "aggregate_points",
+    "commune_table",
+    "default_supply",
+    "demo_practitioners",
+    "export_csv",
+    "export_geojson",
+    "export_gpkg",
+    "frame_from_parquet",
+    "frame_to_parquet",
+    "jsonable",
+    "no_progress",
+    "points_label",
+    "prepare_analysis",
+    "render_comparison_html",
+    "render_map_html",
+    "render_map_png",
+    "resolve",
+    "search_communes",
+    "select_profession",
+    "sites_for_map",
+    "summary_of",
+]
+
+#: Reports the progress of a long task: fraction done (0–1) and a French message.
+Progress = Callable[[float, str], None]
+
+#: Plural French labels of the professions, for titles and legends.
+PLURAL_LABELS: Mapping[str, str] = {
+    "medecin_generaliste": "Médecins généralistes",
+    "infirmier": "Infirmiers",
+    "masseur_kinesitherapeute": "Masseurs-kinésithérapeutes",
+    "chirurgien_dentiste": "Chirurgiens-dentistes",
+    "sage_femme": "Sages-femmes",
+}
+
+
+def no_progress(fraction: float, message: str) -> None:
+    """Progress callback that ignores the reports."""
+
+
+def _search_key(text: pd.Series) -> pd.Series:
+    """Lower-case, drop accents, hyphens and apostrophes as spaces (« Saint-Étienne »)."""
+    key = text.astype(str).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+    return key.str.lower().str.replace(r"[-'’ ]+", " ", regex=True).str.strip()
+
+
+@lru_cache(maxsize=1)
+def commune_table() -> pd.DataFrame:
+    """Every reference commune without its polygon: code, nom, ids, population, chef-lieu."""
+    communes = load_communes()
+    points = gpd.GeoSeries(communes["chef_lieu"], crs=communes.crs).to_crs(4326)
+    table = pd.DataFrame(
+        communes[["code", "nom", "departement", "epci", "epci_nom", "population", "area_km2"]]
+    )
+    table["lon"] = points.x.round(6).to_numpy()
+    table["lat"] = points.y.round(6).to_numpy()
+    table["_key"] = _search_key(table["nom"])
+    return table.reset_index(drop=True)
+
+
+def search_communes(
+    q: str | None = None,
+    departement: str | None = None,
+    epci: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """Communes whose name contains ``q`` (accents and case ignored) or whose code starts with it.
+
+    Exact names first, then names starting with ``q``, then by population.
+    """
+    table = commune_table()
+    mask = pd.Series(True, index=table.index)
+    if departement:
+        mask &= table["departement"] == departement.strip().upper()
+    if epci:
+        mask &= table["epci"] == epci.strip()
+    rank = pd.Series(2, index=table.index)
+    if q and q.strip():
+        text = q.strip()
+        if text[:2].isdigit() or text.upper().startswith(("2A", "2B")):
+            mask &= table["code"].str.startswith(text.upper())
+        else:
+            key = str(_search_key(pd.Series([text])).iat[0])
+            mask &= table["_key"].str.contains(key, regex=False)
+            rank = rank.where(~table["_key"].str.startswith(key), 1)
+            rank = rank.where(table["_key"] != key, 0)
+    found = table[mask].assign(_rank=rank[mask])
+    found = found.sort_values(["_rank", "population", "code"], ascending=[True, False, True])
+    return found.drop(columns=["_key", "_rank"]).iloc[offset : offset + limit]
+
+
+def resolve(
+    departements: Sequence[str] | None = None,
+    epci: Sequence[str] | None = None,
+    communes: Sequence[str] | None = None,
+) -> Territory:
+    """Resolve exactly one kind of selection to a territory (raises ``UnknownCodeError``)."""
+    return resolve_territory(
+        list(departements) if departements else None,
+        list(epci) if epci else None,
+        list(communes) if communes else None,
+    )
+
+
+@lru_cache(maxsize=4)
+def _demo(seed: int, profession: str | None) -> gpd.GeoDataFrame:
+    professions = None if profession is None else [profession]
+    return demo.generate_practitioners(load_communes(), seed=seed, professions=professions)
+
+
+def demo_practitioners(seed: int = 0, profession: str | None = None) -> gpd.GeoDataFrame:
+    """Return the national simulated practitioners (all professions when ``profession`` is None).
+
+    The whole country is drawn, whatever the territory: practitioners across its border take
+    part in the computation. Deterministic for a seed; cached, so treat it as read-only.
+    """
+    if profession is not None and profession not in demo.PROFESSIONS:
+        raise DataValidationError(
+            f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
+        )
+    return _demo(int(seed), profession)
+
+
+def select_profession(
+    practitioners: gpd.GeoDataFrame, profession: str | None, source: str
+) -> gpd.GeoDataFrame:
+    """Keep one profession of a practitioners layer (all of them when ``profession`` is None)."""
+    if profession is None:
+        return practitioners
+    if "profession" not in practitioners.columns:
+        raise DataValidationError(
+            f"{source} has no 'profession' column: it cannot be filtered on {profession!r}"
+        )
+    kept = practitioners[practitioners["profession"].astype(str) == profession]
+    if kept.empty:
+        found = sorted(map(str, pd.unique(practitioners["profession"].dropna())))[:10]
+        raise DataValidationError(
+            f"{source} has no practitioner of profession {profession!r} (found: {found})"
+        )
+    return kept
+
+
+def default_supply(practitioners: pd.DataFrame, measure: str) -> str:
+    """Supply of an analysis left unspecified: the richest unit every practitioner has.
+
+    APL counts consultations, else FTE, else practitioners; a column with gaps (the simulated
+    nurses have no consultation count) is not used. Other measures count practitioners.
+    """
+    if measure == "apl":
+        for kind, column in (("consultations", "consultations_per_year"), ("fte", "fte")):
+            if column in practitioners.columns:
+                values = pd.to_numeric(practitioners[column], errors="coerce")
+                if len(values) and bool(values.notna().all()) and bool((values >= 0).all()):
+                    return kind
+    return "headcount"
+
+
+def prepare_analysis(
+    territory: Territory,
+    practitioners: gpd.GeoDataFrame,
+    measure: str,
+    options: Mapping[str, Any],
+    progress: Progress = no_progress,
+) -> AccessProblem:
+    """Validate the inputs and compute the measure (:func:`geo.analysis.prepare`).
+
+    ``options`` are :func:`~geo.analysis.prepare`'s keywords; without ``supply``, see
+    :func:`default_supply`.
+    """
+    progress(0.3, "Calcul de l'indicateur…")
+    kwargs = dict(options)
+    if kwargs.get("supply") is None:
+        kwargs["supply"] = default_supply(practitioners, measure)
+    return prepare(territory, practitioners, measure, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# summaries and serialisation
+# --------------------------------------------------------------------------------------------
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars turned into Python ones and NaN/inf into None."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def summary_of(result: gpd.GeoDataFrame, territory_name: str, **extra: Any) -> dict[str, Any]:
+    """Summary of an analysis result: territory, counts, metadata (JSON-safe)."""
+    attrs = {k: v for k, v in result.attrs.items() if k != "timings_s"}
+    summary = {
+        "territory": territory_name,
+        "communes": len(result),
+        "population": int(pd.to_numeric(result["population"]).sum()),
+        "practitioners_in_territory": (
+            int(pd.to_numeric(result["practitioners"]).sum())
+            if "practitioners" in result.columns
+            else None
+        ),
+        **attrs,
+        **extra,
+    }
+    out: dict[str, Any] = jsonable(summary)
+    return out
+
+
+def frame_to_parquet(frame: gpd.GeoDataFrame) -> bytes:
+    """GeoParquet bytes of a frame (its ``attrs`` travel in the file's metadata)."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def frame_from_parquet(data: bytes, attrs: Mapping[str, Any] | None = None) -> gpd.GeoDataFrame:
+    """Read GeoParquet bytes; ``attrs`` (when given) replace the file's metadata."""
+    frame = gpd.read_parquet(io.BytesIO(data))
+    if attrs is not None:
+        frame.attrs = dict(attrs)
+    return frame
+
+
+def _table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    if frame.attrs.get("synthetic"):
+        table.insert(0, "source_praticiens", SYNTHETIC_LABEL)
+    return table
+
+
+def export_csv(frame: gpd.GeoDataFrame) -> bytes:
+    """Write the per-commune table as UTF-8 CSV, flagged when practitioners are simulated."""
+    return _table(frame).to_csv(index=False).encode("utf-8")
+
+
+def export_geojson(frame: gpd.GeoDataFrame) -> bytes:
+    """Per-commune GeoJSON (EPSG:4326) with the metadata as a ``metadata`` member."""
+    wgs = frame.to_crs(4326) if frame.crs is not None else frame
+    table = _table(wgs)
+    layer = gpd.GeoDataFrame(table, geometry=wgs.geometry.to_numpy(), crs=wgs.crs)
+    collection = layer.to_geo_dict(na="null", drop_id=True)
+    collection["metadata"] = jsonable({k: v for k, v in frame.attrs.items() if k != "timings_s"})
+    return json.dumps(
+        jsonable(collection), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def export_gpkg(frame: gpd.GeoDataFrame, layer: str = "communes") -> bytes:
+    """GeoPackage with the per-commune layer and a ``metadonnees`` table (key, JSON value)."""
+    meta = jsonable({k: v for k, v in frame.attrs.items() if k != "timings_s"})
+    metadata = pd.DataFrame(
+        {
+            "cle": list(meta),
+            "valeur": [json.dumps(v, ensure_ascii=False) for v in meta.values()],
+        }
+    )
+    layer_frame = gpd.GeoDataFrame(_table(frame), geometry=frame.geometry.to_numpy(), crs=frame.crs)
+    # GDAL writes a GeoPackage to a path; the temporary folder and name are ours
+    with tempfile.TemporaryDirectory(prefix="cartosoins-") as folder:
+        path = Path(folder) / "export.gpkg"
+        pyogrio.write_dataframe(layer_frame, path, layer=layer, driver="GPKG")
+        pyogrio.write_dataframe(metadata, path, layer="metadonnees", driver="GPKG", append=True)
+        return path.read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# maps
+# --------------------------------------------------------------------------------------------
+def points_label(profession: str | None, synthetic: bool) -> str:
+    """Legend of the per-commune practitioner circles."""
+    label = PLURAL_LABELS.get(profession or "", "Praticiens")
+    return f"{label} ({'simulés, ' if synthetic else ''}par commune)"
+
+
+def aggregate_points(result: pd.DataFrame, label: str) -> pd.DataFrame:
+    """One circle per commune with practitioners, at its chef-lieu (never individual points)."""
+    located = result[pd.to_numeric(result["practitioners"]) > 0]
+    if located.empty:
+        return pd.DataFrame({"lon": [], "lat": [], "count": [], "label": []})
+    reference = load_communes(codes=located["code"].astype(str).tolist())
+    chef_lieu = reference.set_index("code")["chef_lieu"]
+    points = chef_lieu.reindex(located["code"].astype(str))
+    keep = points.notna().to_numpy()
+    located = located[keep]
+    pts = gpd.GeoSeries(points[keep].to_numpy(), crs=reference.crs).to_crs(4326)
+    counts = pd.to_numeric(located["practitioners"]).round().astype(int)
+    word = label.split(" (")[0].lower()
+    return pd.DataFrame(
+        {
+            "lon": pts.x.to_numpy(),
+            "lat": pts.y.to_numpy(),
+            "count": counts.to_numpy(),
+            "label": [f"{nom} : {n} {word}" for nom, n in zip(located["nom"], counts, strict=True)],
+        }
+    )
+
+
+def render_map_html(result: gpd.GeoDataFrame, place: str, label: str) -> str:
+    """Self-contained interactive map of an analysis (no network needed to open it)."""
+    fmap = analysis_map(result, place, points=aggregate_points(result, label), points_label=label)
+    return to_offline_html(fmap)
+
+
+def render_map_png(result: gpd.GeoDataFrame, place: str, label: str) -> bytes:
+    """Draw the static map of an analysis for slides (25 × 18 cm, 200 dpi), as PNG bytes."""
+    fig = analysis_static_map(
+        result, place, points=aggregate_points(result, label), points_label=label
+    )
+    return static_map_bytes(fig, "png")
+
+
+def sites_for_map(
+    sites: gpd.GeoDataFrame, radius_km: float | None, gain_label: str
+) -> pd.DataFrame:
+    """Recommended sites as the map draws them: numbered markers with their catchment circle."""
+    return compare.sites_for_map(sites, catchment_km=radius_km, gain_label=gain_label)
+
+
+def render_comparison_html(
+    frame: gpd.GeoDataFrame,
+    place: str,
+    scenario: str,
+    sites: pd.DataFrame | None = None,
+) -> str:
+    """Before / after / change map of a scenario or a siting (offline HTML)."""
+    return to_offline_html(compare.comparison_map(frame, place, scenario=scenario, sites=sites))

@@ -1,0 +1,215 @@
+"""Datasets: uploaded practitioners, population (age) tables and origin–destination tables.
+
+Uploads are multipart forms (field ``file``) or raw bodies; they are read in memory within the
+size limit (413 beyond), parsed by :mod:`geo.io` (422 naming the file, row and column) and stored
+private by default: practitioner files are personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.routes.common import DATASET_LINKS, DatasetIdPath, dataset_public
+from api.schemas import DEMO_DATASET, DatasetPublic, ErrorPublic, Profession
+from api.uploads import read_body, read_upload
+from geo import demo
+from geo.maps.choropleth import SYNTHETIC_LABEL
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "The file: a multipart form with a `file` field, or the raw bytes.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "code_commune;profession\n63113;Médecin généraliste\n",
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Stored.", "links": DATASET_LINKS},
+    200: {
+        "model": DatasetPublic,
+        "description": "The same file was already uploaded.",
+        "links": DATASET_LINKS,
+    },
+    413: {"model": ErrorPublic, "description": "Larger than the upload limit."},
+    422: {"model": ErrorPublic, "description": "Unreadable file (names file, row, column)."},
+}
+Filename = Annotated[
+    str | None,
+    Query(max_length=255, description="File name (format hint and label; never a path)."),
+]
+Private = Annotated[bool, Query(description="Only token holders see the dataset.")]
+
+
+async def _upload(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    kind: str,
+    filename: str | None,
+    options: dict[str, Any],
+    private: bool,
+) -> DatasetPublic:
+    limit = services.settings.max_upload_bytes
+    body = await read_body(request.headers.get("content-length"), request.stream(), limit)
+    upload = read_upload(body, request.headers.get("content-type"), filename, limit)
+    record, created = await run_in_threadpool(
+        services.create_dataset, kind, upload.data, upload.filename, options, private
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    if created:
+        response.headers["Location"] = f"/datasets/{record.id}"
+    return dataset_public(record)
+
+
+@router.post(
+    "/practitioners",
+    summary="Upload practitioners",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    openapi_extra=_UPLOAD_BODY,
+    responses=_UPLOAD_RESPONSES,
+)
+async def upload_practitioners(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    filename: Filename = None,
+    format: Annotated[
+        str,
+        Query(
+            pattern=r"^[a-z_]{1,30}$",
+            description="auto (from the name and columns), csv_latlon, csv_commune, bpe, rpps, "
+            "geojson or gpkg.",
+        ),
+    ] = "auto",
+    profession: Annotated[
+        Profession | None, Query(description="Keep this profession only.")
+    ] = None,
+    private: Private = True,
+) -> DatasetPublic:
+    """Upload practitioners: CSV, INSEE BPE, Annuaire Santé (RPPS), GeoJSON or GeoPackage.
+
+    CSV with latitude/longitude or a commune code, in UTF-8 or Latin-1/CP1252, separated by
+    `;` or `,`.
+    """
+    options = {"format": format, "professions": None if profession is None else [profession]}
+    return await _upload(request, response, services, "practitioners", filename, options, private)
+
+
+@router.post(
+    "/population",
+    summary="Upload a population table",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    openapi_extra=_UPLOAD_BODY,
+    responses=_UPLOAD_RESPONSES,
+)
+async def upload_population(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    filename: Filename = None,
+    private: Private = True,
+) -> DatasetPublic:
+    """Upload population by commune and age band (INSEE tables), for age-standardised demand."""
+    return await _upload(request, response, services, "population", filename, {}, private)
+
+
+@router.post(
+    "/od",
+    summary="Upload an origin–destination table",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    openapi_extra=_UPLOAD_BODY,
+    responses=_UPLOAD_RESPONSES,
+)
+async def upload_od(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    filename: Filename = None,
+    origin_column: Annotated[str, Query(min_length=1, max_length=100)] = "origin",
+    dest_column: Annotated[str, Query(min_length=1, max_length=100)] = "dest",
+    minutes_column: Annotated[str, Query(min_length=1, max_length=100)] = "minutes",
+    private: Private = True,
+) -> DatasetPublic:
+    """Travel minutes between commune codes (INSEE Metric, OSRM export…), one row per pair."""
+    options = {
+        "origin_column": origin_column,
+        "dest_column": dest_column,
+        "minutes_column": minutes_column,
+    }
+    return await _upload(request, response, services, "od", filename, options, private)
+
+
+@router.get("", summary="List the datasets")
+def list_datasets(
+    services: ServicesDep,
+    access: AccessDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[DatasetPublic]:
+    """List stored datasets, newest first (without the token: the public ones only)."""
+    records = services.list_datasets(
+        public_only=not access.authenticated, limit=limit, offset=offset
+    )
+    return [dataset_public(r) for r in records]
+
+
+@router.get("/demo", summary="The simulated practitioners")
+def read_demo() -> dict[str, Any]:
+    """Describe the `demo` dataset: deterministic simulated practitioners of all of France."""
+    return {
+        "id": DEMO_DATASET,
+        "kind": "practitioners",
+        "synthetic": True,
+        "label": SYNTHETIC_LABEL,
+        "professions": {code: p.label for code, p in demo.PROFESSIONS.items()},
+        "description": "Praticiens simulés à partir des populations communales (modèle décrit "
+        "dans geo.demo) ; déterministes pour une graine (paramètre seed des analyses).",
+    }
+
+
+@router.get(
+    "/{dataset_id}",
+    summary="One dataset",
+    responses={404: {"model": ErrorPublic}, 401: {"model": ErrorPublic}},
+)
+def read_dataset(
+    dataset_id: DatasetIdPath, services: ServicesDep, access: AccessDep
+) -> DatasetPublic:
+    """Return a dataset's metadata (rows, columns, professions); never its content."""
+    record = services.dataset(dataset_id)
+    ensure_readable(record, access)
+    return dataset_public(record)
+
+
+@router.delete(
+    "/{dataset_id}",
+    summary="Delete a dataset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(require_token)],
+    responses={404: {"model": ErrorPublic}},
+)
+def delete_dataset(dataset_id: DatasetIdPath, services: ServicesDep) -> Response:
+    """Delete the file and its parsed table (analyses keep their per-commune results)."""
+    services.delete_dataset(dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

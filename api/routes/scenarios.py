@@ -1,0 +1,65 @@
+"""Scenarios on an analysis: practitioners added, removed or retiring, population change."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.routes.common import ANALYSIS_LINKS, AnalysisId, analysis_public
+from api.schemas import AnalysisPublic, ErrorPublic, ScenarioCreate
+
+router = APIRouter(prefix="/analyses/{analysis_id}/scenarios", tags=["scenarios"])
+
+
+@router.post(
+    "",
+    summary="Run a scenario",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Depends(require_token)],
+    responses={
+        202: {"description": "Computing: follow `job`.", "links": ANALYSIS_LINKS},
+        200: {
+            "model": AnalysisPublic,
+            "links": ANALYSIS_LINKS,
+            "description": "Identical scenario already computed.",
+        },
+        404: {"model": ErrorPublic},
+        409: {"model": ErrorPublic, "description": "The analysis is not done."},
+        422: {"model": ErrorPublic},
+    },
+)
+def create_scenario(
+    analysis_id: AnalysisId, body: ScenarioCreate, services: ServicesDep, response: Response
+) -> AnalysisPublic:
+    """Apply the changes to the analysis and compare every commune before and after.
+
+    The result (kind `scenario`) counts the population moving between gap classes and has its
+    own map (before / after / change).
+    """
+    record, job, cached = services.create_scenario(analysis_id, body)
+    if cached and record.status == "done":
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/analyses/{record.id}"
+    return analysis_public(record, job, cached=cached)
+
+
+@router.get("", summary="Scenarios of an analysis", responses={404: {"model": ErrorPublic}})
+def list_scenarios(
+    analysis_id: AnalysisId,
+    services: ServicesDep,
+    access: AccessDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[AnalysisPublic]:
+    """Scenarios run on the analysis, newest first."""
+    ensure_readable(services.analysis(analysis_id), access)
+    records = services.list_analyses(
+        kind="scenario",
+        parent_id=analysis_id,
+        shareable_only=not access.authenticated,
+        limit=limit,
+        offset=offset,
+    )
+    return [analysis_public(r, None) for r in records]
