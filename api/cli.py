@@ -8,6 +8,9 @@ only); ``reference`` lists the territories.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -275,13 +278,32 @@ def _prepare_inputs(
     return territory, core.select_profession(frame, profession, practitioners.name), profession
 
 
+@contextmanager
+def _reported_warnings() -> Iterator[None]:
+    """Show the engine's warnings (recoverable data problems) as French notes, not tracebacks."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        text = str(warning.message)
+        console.print(f"[yellow]Attention :[/] {text[:300]}{'…' if len(text) > 300 else ''}")
+
+
 def _write_json(path: Path, data: object) -> Path:
     path.write_text(json.dumps(core.jsonable(data), ensure_ascii=False, indent=2), "utf-8")
     return path
 
 
-def _analysis_options(catchment: float | None, exclude_aged_from: int | None) -> dict[str, object]:
-    return {"catchment_minutes": catchment, "exclude_aged_from": exclude_aged_from}
+def _analysis_options(
+    catchment: float | None, exclude_aged_from: int | None, osm: Path | None = None
+) -> dict[str, object]:
+    options: dict[str, object] = {
+        "catchment_minutes": catchment,
+        "exclude_aged_from": exclude_aged_from,
+    }
+    if osm is not None:  # car times over the extract's roads instead of straight lines
+        options |= {"travel": "road", "osm_path": osm}
+    return options
 
 
 @app.command("analyse")
@@ -300,11 +322,15 @@ def analyse_command(
     seed: SeedOpt = 0,
     out: OutOpt = Path("out"),
     png: Annotated[bool, typer.Option(help="Also write the PNG map (25×18 cm).")] = True,
+    osm: Annotated[
+        Path | None,
+        typer.Option(help="OpenStreetMap extract (.osm.pbf, .osm, .osm.gz): road travel times."),
+    ] = None,
 ) -> None:
     """Analyse a territory: map (HTML, PNG), GeoPackage, CSV and summary JSON in a folder."""
     written: list[Path] = []
     try:
-        with _progress_bar() as bar:
+        with _progress_bar() as bar, _reported_warnings():
             task = bar.add_task("Démarrage…", total=1.0)
 
             def report(fraction: float, message: str) -> None:
@@ -317,7 +343,7 @@ def analyse_command(
                 territory,
                 pracs,
                 measure,
-                _analysis_options(catchment_minutes, exclude_aged_from),
+                _analysis_options(catchment_minutes, exclude_aged_from, osm),
                 report,
             )
             result = problem.result()

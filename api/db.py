@@ -21,7 +21,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """
         CREATE TABLE datasets (
             id TEXT PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('practitioners', 'population', 'od')),
+            kind TEXT NOT NULL CHECK (kind IN ('practitioners', 'population', 'od', 'osm')),
             filename TEXT NOT NULL,
             format TEXT NOT NULL,
             options_json TEXT NOT NULL,

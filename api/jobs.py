@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -88,7 +89,13 @@ class JobRunner:
                 )
 
         try:
-            persist = work(progress)
+            # the engine warns about recoverable data problems (points off the road network…)
+            # that its metadata already report: log them, never let them fail the job
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                persist = work(progress)
+            for warning in caught:
+                logger.warning("job %s: %s", job_id, warning.message)
             with self.db.transaction() as conn:
                 persist(conn)
                 crud.update_job(conn, job_id, status="done", progress=1.0, message="Terminé")

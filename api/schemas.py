@@ -47,7 +47,7 @@ Profession = Literal[
     "chirurgien_dentiste",
     "sage_femme",
 ]
-DatasetKind = Literal["practitioners", "population", "od"]
+DatasetKind = Literal["practitioners", "population", "od", "osm"]
 Status = Literal["pending", "running", "done", "failed"]
 AnalysisKind = Literal["analysis", "scenario", "siting"]
 GapPreset = Literal["apl", "ratio", "travel_time"]
@@ -219,12 +219,33 @@ class AnalysisBase(BaseModel):
     od_dataset: DatasetId | None = Field(
         default=None, description="Origin–destination table of travel minutes between communes."
     )
+    road_dataset: DatasetId | None = Field(
+        default=None,
+        description="OpenStreetMap extract uploaded to /datasets/osm: car travel times by road.",
+    )
+    travel: Literal["straight_line", "od_table", "road"] | None = Field(
+        default=None,
+        description="Travel model. Default: 'road' with road_dataset, 'od_table' with "
+        "od_dataset, else 'straight_line'. 'road' without road_dataset uses the extract "
+        "configured on the server (CARTOSOINS_OSM_PATH).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisBase:
         if (self.population_dataset is None) != (self.consumption_weights is None):
             raise ValueError("population_dataset and consumption_weights go together")
-        for key in ("population_dataset", "od_dataset"):
+        if self.od_dataset is not None and self.road_dataset is not None:
+            raise ValueError("choose od_dataset or road_dataset, not both")
+        implied: Literal["straight_line", "od_table", "road"] = (
+            "road" if self.road_dataset else "od_table" if self.od_dataset else "straight_line"
+        )
+        if self.travel is None:
+            self.travel = implied
+        elif self.travel == "od_table" and self.od_dataset is None:
+            raise ValueError("travel 'od_table' needs od_dataset")
+        elif self.travel != implied and not (self.travel == "road" and implied == "straight_line"):
+            raise ValueError(f"travel {self.travel!r} does not match the datasets given")
+        for key in ("population_dataset", "od_dataset", "road_dataset"):
             if getattr(self, key) == DEMO_DATASET:
                 raise ValueError(f"{key} must be an uploaded dataset id, not 'demo'")
         return self

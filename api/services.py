@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import geopandas as gpd
@@ -247,10 +248,16 @@ class Services:
         self._check_dataset(request.dataset, "practitioners", "dataset")
         self._check_dataset(request.population_dataset, "population", "population_dataset")
         self._check_dataset(request.od_dataset, "od", "od_dataset")
+        self._check_dataset(request.road_dataset, "osm", "road_dataset")
+        if request.travel == "road" and request.road_dataset is None:
+            self._configured_osm()  # 422 now rather than a failed job
         if request.dataset == DEMO_DATASET and request.profession is not None:
             core.demo_practitioners(request.seed, request.profession)  # validates the profession
         canonical = request.model_dump(mode="json", exclude={"shareable"})
         canonical["territory"] = request.territory.canonical()
+        if request.travel == "road" and request.road_dataset is None:
+            # the configured extract may change: its content is part of the cache key
+            canonical["osm_sha256"] = _file_sha256(self._configured_osm())
         if request.dataset != DEMO_DATASET:
             canonical.pop("seed")
         request_hash = _hash("analysis", canonical)
@@ -336,7 +343,30 @@ class Services:
             options["travel"] = "od_table"
             options["od_table"] = self._table(request["od_dataset"])
             options["od_columns"] = ("origin", "dest", "minutes")
+        if request.get("travel") == "road":
+            options["travel"] = "road"
+            options["osm_path"] = (
+                self._osm_file(request["road_dataset"])
+                if request.get("road_dataset")
+                else self._configured_osm()
+            )
+            options["road_cache_dir"] = self.settings.road_cache_dir
         return territory, practitioners, options
+
+    def _osm_file(self, dataset_id: str) -> Path:
+        record = crud.get_dataset(self.db.connection(), dataset_id)
+        if record is None:
+            raise DataValidationError(f"dataset {dataset_id!r} no longer exists (deleted)")
+        return self.store.path(record.original_sha256)
+
+    def _configured_osm(self) -> Path:
+        path = self.settings.osm_path
+        if path is None or not Path(path).is_file():
+            raise DataValidationError(
+                "travel 'road' needs a road_dataset (upload an OSM extract to /datasets/osm) "
+                "or an extract configured on the server (CARTOSOINS_OSM_PATH)"
+            )
+        return Path(path)
 
     def _baseline(self, record: crud.AnalysisRecord, progress: core.Progress) -> AccessProblem:
         """Return the prepared problem of a stored analysis (recomputed when not in memory)."""
@@ -775,6 +805,8 @@ def _parse_dataset(
         info = {"communes": len(table), "read": core.jsonable(table.attrs)}
         layout = str(table.attrs.get("layout", "csv"))
         return buffer.getvalue(), len(table), list(map(str, table.columns)), info, layout
+    if kind == "osm":
+        return _parse_osm(data, filename)
     od = _read_od(data, filename, options)
     buffer = io.BytesIO()
     od.to_parquet(buffer)
@@ -784,6 +816,41 @@ def _parse_dataset(
         "max_minutes": float(od["minutes"].max()),
     }
     return buffer.getvalue(), len(od), list(map(str, od.columns)), info, "csv"
+
+
+def _parse_osm(data: bytes, filename: str) -> tuple[bytes, int, list[str], dict[str, Any], str]:
+    """Check an OSM extract by building its road graph; the stored table is the file itself."""
+    import tempfile
+
+    from geo.road import RoadNetwork
+    from geo.road.osm import sniff_osm_format
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "extract"
+        path.write_bytes(data)
+        fmt = sniff_osm_format(path)
+        if fmt is None:
+            raise InputFormatError(
+                f"{filename}: not an OpenStreetMap file (.osm.pbf, .osm or .osm.gz)"
+            )
+        try:
+            network = RoadNetwork.from_osm(path, file_format=fmt, use_cache=False)
+        except InputFormatError as exc:
+            raise InputFormatError(str(exc).replace(str(path), filename)) from exc
+    info = {
+        "road_km": round(float(network.total_km), 1),
+        "max_speed_kmh": float(network.max_speed_kmh),
+        "source": core.jsonable(dict(network.source)),
+    }
+    return data, int(network.source.get("segments", 0) or 0), [], info, fmt
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _decode(data: bytes) -> str:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         sources, e.g. ``'self' https://www.example.fr``).
     host, port : str, int
         Where ``cartosoins serve`` listens.
+    osm_path : Path or None
+        An OpenStreetMap extract (.osm.pbf, .osm, .osm.gz) the server offers for car travel
+        times (``"travel": "road"`` in an analysis without an uploaded ``road_dataset``).
     worker_threads : int
         Background threads computing analyses, scenarios and sitings.
     """
@@ -63,6 +66,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     worker_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    osm_path: Path | None = None
 
     @field_validator("frame_ancestors")
     @classmethod
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
         return (
             self.data_dir if self.data_dir is not None else self.database_path.parent / "artefacts"
         )
+
+    @property
+    def road_cache_dir(self) -> Path:
+        """Folder of the road graphs built from OSM extracts (rebuilt when a file changes)."""
+        return self.artefacts_dir.parent / "road-cache"
 
     @property
     def token_required(self) -> bool:

@@ -161,3 +161,24 @@ def test_cli_does_not_import_the_web_stack() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_analyse_by_road_with_an_osm_extract(shared_data: Path, tmp_path: Path) -> None:
+    cabinets = tmp_path / "cabinets.csv"
+    cabinets.write_text(
+        "id;latitude;longitude;profession\n"
+        "P1;43.7318;7.4213;medecin_generaliste\n"
+        "P2;43.7035;7.4050;medecin_generaliste\n",
+        encoding="utf-8",
+    )
+    osm = shared_data / "osm" / "monaco.osm.pbf"
+    args = ["analyse", "--commune", "06012", "--commune", "06032", "-p", str(cabinets)]
+    result = runner.invoke(
+        app, [*args, "--measure", "nearest", "--osm", str(osm), "--out", str(tmp_path), "--no-png"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(
+        (tmp_path / "resume_nearest_communes-06012-06032.json").read_text(encoding="utf-8")
+    )
+    assert summary["travel"]["method"] == "road"
+    assert summary["travel"]["osm_file"] == "monaco.osm.pbf"

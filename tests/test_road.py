@@ -633,3 +633,22 @@ def test_backward_search_when_destinations_are_fewer(
     pd.testing.assert_series_equal(
         backward.sort_index(), expected.sort_index(), check_exact=False, rtol=1e-12
     )
+
+
+def test_an_upload_without_suffix_is_recognised_by_content(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Uploads are stored under a content hash: the format comes from the first bytes."""
+    from geo.road.osm import sniff_osm_format
+
+    for name, expected in (
+        ("monaco.osm.pbf", "pbf"),
+        ("redon_geoclimate.osm.gz", "osm.gz"),
+    ):
+        copy = tmp_path / f"upload-{expected}"
+        copy.write_bytes((shared_data / "osm" / name).read_bytes())
+        assert sniff_osm_format(copy) == expected
+        assert RoadNetwork.from_osm(copy, use_cache=False).total_km > 10
+    text = tmp_path / "plain"
+    text.write_text("hello", encoding="utf-8")
+    assert sniff_osm_format(text) is None

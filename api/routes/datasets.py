@@ -160,6 +160,29 @@ async def upload_od(
     return await _upload(request, response, services, "od", filename, options, private)
 
 
+@router.post(
+    "/osm",
+    summary="Upload an OpenStreetMap extract (road travel times)",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[Depends(require_token)],
+    openapi_extra=_UPLOAD_BODY,
+    responses=_UPLOAD_RESPONSES,
+)
+async def upload_osm(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    filename: Filename = None,
+    private: Private = True,
+) -> DatasetPublic:
+    """Store an extract (.osm.pbf, .osm, .osm.gz) whose drivable roads give car times.
+
+    Its road graph is built once at upload (422 when no drivable road is found); analyses use
+    it with ``"road_dataset": <id>``.
+    """
+    return await _upload(request, response, services, "osm", filename, {}, private)
+
+
 @router.get("", summary="List the datasets")
 def list_datasets(
     services: ServicesDep,

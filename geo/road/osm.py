@@ -19,7 +19,7 @@ from geo.road.profile import RoadProfile
 if TYPE_CHECKING:
     import osmium.io
 
-__all__ = ["OSM_FORMATS", "OsmSegments", "read_osm_segments"]
+__all__ = ["OSM_FORMATS", "OsmSegments", "read_osm_segments", "sniff_osm_format"]
 
 #: Formats pyosmium reads, by the name given as ``file_format`` (default: from the suffix).
 OSM_FORMATS = ("pbf", "osm", "osm.gz", "osm.bz2", "opl")
@@ -97,6 +97,8 @@ def read_osm_segments(
         raise InputFormatError(
             f"{name}: file_format {file_format!r} is not one of {', '.join(OSM_FORMATS)}"
         )
+    if file_format is None and not path.name.lower().endswith(_SUFFIXES):
+        file_format = sniff_osm_format(path)  # an upload stored under a content hash
     try:
         ways = _read_ways(path, profile, file_format or "")
     except (RuntimeError, ValueError, OSError) as exc:
@@ -123,6 +125,29 @@ _Ways = tuple[
     npt.NDArray[np.int8],  # class code per way
     int,  # ways with a highway tag
 ]
+
+
+_SUFFIXES = (".pbf", ".osm", ".osm.gz", ".osm.bz2", ".opl")
+
+
+def sniff_osm_format(path: str | Path) -> str | None:
+    """Format of an OSM file from its first bytes: ``pbf``, ``osm.gz``, ``osm`` or None.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "upload"
+    >>> _ = p.write_bytes(b'<?xml version="1.0"?><osm version="0.6"></osm>')
+    >>> sniff_osm_format(p)
+    'osm'
+    """
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(b"\x1f\x8b"):
+        return "osm.gz"
+    if head.lstrip().startswith((b"<?xml", b"<osm")):
+        return "osm"
+    if b"OSMHeader" in head[:32]:
+        return "pbf"
+    return None
 
 
 def _osm_file(path: Path, file_format: str) -> osmium.io.File:
