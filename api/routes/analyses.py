@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
-from api.routes.common import BASELINE_LINKS, AnalysisId, analysis_public, stored_file
+from api.routes.common import BASELINE_LINKS, AnalysisId, analysis_public, started, stored_file
 from api.schemas import AnalysisCreate, AnalysisPublic, AnalysisUpdate, ErrorPublic
 from api.services import Conflict
 
@@ -44,11 +44,7 @@ def create_analysis(
     body: AnalysisCreate, services: ServicesDep, response: Response
 ) -> AnalysisPublic:
     """Start computing a measure (202, follow `job`), or return the stored identical one."""
-    record, job, cached = services.create_analysis(body)
-    if cached and record.status == "done":
-        response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/analyses/{record.id}"
-    return analysis_public(record, job, cached=cached)
+    return started(services.create_analysis(body), response)
 
 
 @router.get("", summary="List the analyses")

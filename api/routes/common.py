@@ -117,6 +117,36 @@ def analysis_public(
     )
 
 
+def started(
+    created: tuple[AnalysisRecord, JobRecord | None, bool], response: Response
+) -> AnalysisPublic:
+    """Answer a started computation: 202 with its job, or 200 when served from the store."""
+    record, job, cached = created
+    if cached and record.status == "done":
+        response.status_code = 200
+    response.headers["Location"] = f"/analyses/{record.id}"
+    return analysis_public(record, job, cached=cached)
+
+
+def children(
+    services: Services,
+    authenticated: bool,
+    analysis_id: str,
+    kind: str,
+    limit: int,
+    offset: int,
+) -> list[AnalysisPublic]:
+    """Scenarios or sitings of an analysis the caller may read, newest first."""
+    records = services.list_analyses(
+        kind=kind,
+        parent_id=analysis_id,
+        shareable_only=not authenticated,
+        limit=limit,
+        offset=offset,
+    )
+    return [analysis_public(r, None) for r in records]
+
+
 def dataset_public(record: DatasetRecord) -> DatasetPublic:
     """Public view of a dataset (its metadata, never its content)."""
     synthetic = bool(record.info.get("synthetic", False))

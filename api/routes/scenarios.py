@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
-from api.routes.common import ANALYSIS_LINKS, AnalysisId, analysis_public
+from api.routes.common import ANALYSIS_LINKS, AnalysisId, children, started
 from api.schemas import AnalysisPublic, ErrorPublic, ScenarioCreate
 
 router = APIRouter(prefix="/analyses/{analysis_id}/scenarios", tags=["scenarios"])
@@ -38,11 +38,7 @@ def create_scenario(
     The result (kind `scenario`) counts the population moving between gap classes and has its
     own map (before / after / change).
     """
-    record, job, cached = services.create_scenario(analysis_id, body)
-    if cached and record.status == "done":
-        response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/analyses/{record.id}"
-    return analysis_public(record, job, cached=cached)
+    return started(services.create_scenario(analysis_id, body), response)
 
 
 @router.get("", summary="Scenarios of an analysis", responses={404: {"model": ErrorPublic}})
@@ -55,11 +51,4 @@ def list_scenarios(
 ) -> list[AnalysisPublic]:
     """Scenarios run on the analysis, newest first."""
     ensure_readable(services.analysis(analysis_id), access)
-    records = services.list_analyses(
-        kind="scenario",
-        parent_id=analysis_id,
-        shareable_only=not access.authenticated,
-        limit=limit,
-        offset=offset,
-    )
-    return [analysis_public(r, None) for r in records]
+    return children(services, access.authenticated, analysis_id, "scenario", limit, offset)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
-from api.routes.common import ANALYSIS_LINKS, AnalysisId, analysis_public
+from api.routes.common import ANALYSIS_LINKS, AnalysisId, children, started
 from api.schemas import AnalysisPublic, ErrorPublic, SitingCreate
 
 router = APIRouter(prefix="/analyses/{analysis_id}/siting", tags=["siting"])
@@ -38,11 +38,7 @@ def create_siting(
     The result (kind `siting`) lists the sites with their marginal gains in its summary and
     compares every commune before and after adding them all; its map numbers the sites.
     """
-    record, job, cached = services.create_siting(analysis_id, body)
-    if cached and record.status == "done":
-        response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/analyses/{record.id}"
-    return analysis_public(record, job, cached=cached)
+    return started(services.create_siting(analysis_id, body), response)
 
 
 @router.get("", summary="Sitings of an analysis", responses={404: {"model": ErrorPublic}})
@@ -55,11 +51,4 @@ def list_sitings(
 ) -> list[AnalysisPublic]:
     """Sitings run on the analysis, newest first."""
     ensure_readable(services.analysis(analysis_id), access)
-    records = services.list_analyses(
-        kind="siting",
-        parent_id=analysis_id,
-        shareable_only=not access.authenticated,
-        limit=limit,
-        offset=offset,
-    )
-    return [analysis_public(r, None) for r in records]
+    return children(services, access.authenticated, analysis_id, "siting", limit, offset)
