@@ -41,7 +41,7 @@ from api.store import BlobStore
 from geo.analysis import AccessProblem
 from geo.costs import minutes_to_km, read_od_table
 from geo.demo import is_synthetic
-from geo.errors import CartosoinsError, DataValidationError, InputFormatError
+from geo.errors import DataValidationError, InputFormatError
 from geo.io import read_population_table, read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL
 from geo.scenario import Scenario
@@ -853,28 +853,15 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def _read_od(data: bytes, filename: str, options: dict[str, Any]) -> pd.DataFrame:
-    """Read an origin–destination CSV (``;``/``,``, UTF-8/CP1252) as origin, dest, minutes."""
-    o, d, m = options["origin_column"], options["dest_column"], options["minutes_column"]
-    text = _decode(data)
-    first = text.split("\n", 1)[0]
-    sep = ";" if first.count(";") > first.count(",") else ","
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise InputFormatError(f"{filename}: not a readable CSV ({exc})") from exc
-    try:
-        costs = read_od_table(table, origin_col=o, dest_col=d, minutes_col=m)
-    except CartosoinsError as exc:
-        message = str(exc).replace("the origin–destination table", filename)
-        raise InputFormatError(message) from exc
+    """Read an origin–destination file (CSV ``;``/``,``, UTF-8/CP1252) as origin, dest, minutes."""
+    costs = read_od_table(
+        data,
+        filename=filename,
+        origin_col=options["origin_column"],
+        dest_col=options["dest_column"],
+        minutes_col=options["minutes_column"],
+    )
     origins = costs.origins.to_numpy()[costs.rows].astype(str)
     dests = costs.destinations.to_numpy()[costs.cols].astype(str)
     return pd.DataFrame(

@@ -7,6 +7,8 @@ lines in a metric CRS, or a user-supplied origin–destination table (INSEE Metr
 
 from __future__ import annotations
 
+import gzip
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,9 +227,19 @@ def straight_line_costs(
     )
 
 
-def _read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def _read_table(
+    source: str | Path | bytes | pd.DataFrame, filename: str | None
+) -> tuple[pd.DataFrame, str]:
     if isinstance(source, pd.DataFrame):
-        return source, "the origin–destination table"
+        return source, filename or "the origin–destination table"
+    if isinstance(source, bytes):  # an upload: the name only labels messages and the format
+        name = filename or "the origin–destination table"
+        try:
+            if name.lower().endswith(".parquet"):
+                return pd.read_parquet(io.BytesIO(source)), name
+            return _read_french_csv(source), name
+        except (OSError, ValueError) as exc:
+            raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
     path = Path(source)
     name = str(path)
     if not path.is_file():
@@ -237,28 +249,35 @@ def _read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
         if suffix.endswith(".parquet"):
             return pd.read_parquet(path), name
         if suffix.endswith((".csv", ".csv.gz", ".txt")):
-            return _read_french_csv(path), name
+            raw = path.read_bytes()
+            if suffix.endswith(".gz"):
+                raw = gzip.decompress(raw)
+            return _read_french_csv(raw), name
     except (OSError, ValueError) as exc:
         raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
     raise InputFormatError(f"{name}: unsupported format {suffix!r} (use .csv or .parquet)")
 
 
-def _read_french_csv(path: Path) -> pd.DataFrame:
+def _read_french_csv(raw: bytes) -> pd.DataFrame:
     """Read a CSV as official French files come: ';' or ',' separated, UTF-8 or CP1252."""
-    raw = path.read_bytes()[:65536]
+    head = raw[:65536]
     try:
-        raw.decode("utf-8")
+        head.decode("utf-8")
         encoding = "utf-8-sig"
-    except UnicodeDecodeError:
-        encoding = "cp1252"
-    first = raw.decode(encoding, errors="replace").splitlines()[0] if raw else ""
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut by the 64 KiB window is still UTF-8
+        encoding = "utf-8-sig" if exc.start >= len(head) - 3 else "cp1252"
+    first = head.decode(encoding, errors="replace").splitlines()[0] if head else ""
     sep = ";" if first.count(";") > first.count(",") else ","
-    return pd.read_csv(path, sep=sep, encoding=encoding, dtype=str, keep_default_na=False)
+    return pd.read_csv(
+        io.BytesIO(raw), sep=sep, encoding=encoding, dtype=str, keep_default_na=False
+    )
 
 
 def read_od_table(
-    source: str | Path | pd.DataFrame,
+    source: str | Path | bytes | pd.DataFrame,
     *,
+    filename: str | None = None,
     origin_col: str = "origin",
     dest_col: str = "dest",
     minutes_col: str = "minutes",
@@ -270,8 +289,12 @@ def read_od_table(
 
     Parameters
     ----------
-    source : path or DataFrame
-        CSV (``;`` or ``,``, UTF-8 or CP1252) or Parquet, one row per pair.
+    source : path, bytes or DataFrame
+        CSV (``;`` or ``,``, UTF-8 or CP1252) or Parquet, one row per pair; bytes are an
+        uploaded file's content.
+    filename : str, optional
+        Name of the file in messages (for bytes and DataFrames; a ``.parquet`` name reads bytes
+        as Parquet).
     origin_col, dest_col, minutes_col : str
         Column names (e.g. INSEE Metric's commune codes and time).
     origins, destinations : pandas.Index, optional
@@ -285,7 +308,7 @@ def read_od_table(
         Missing columns, unknown codes, negative, missing or non-numeric times, duplicate pairs;
         the message names the file, the column and the first offending rows (1-based data rows).
     """
-    table, name = _read_table(source)
+    table, name = _read_table(source, filename)
     missing = [c for c in (origin_col, dest_col, minutes_col) if c not in table.columns]
     if missing:
         raise InputFormatError(

@@ -113,3 +113,29 @@ def test_od_table_missing_column_and_file(tmp_path: Path) -> None:
     bad.write_text("x")
     with pytest.raises(InputFormatError, match="unsupported format"):
         read_od_table(bad)
+
+
+def test_od_table_from_uploaded_bytes_and_gzip(tmp_path: Path) -> None:
+    raw = "CODGEO;CODGEO_DEST;DUREE\n63113;63113;0\n63113;63014;12,5\n".encode("cp1252")
+    costs = read_od_table(
+        raw,
+        filename="metric.csv",
+        origin_col="CODGEO",
+        dest_col="CODGEO_DEST",
+        minutes_col="DUREE",
+    )
+    assert costs.to_frame()["cost"].tolist() == [0.0, 12.5]
+    with pytest.raises(InputFormatError, match=r"metric\.csv: column 'DUREE' has negative"):
+        read_od_table(
+            raw.replace(b";0\n", b";-1\n"),
+            filename="metric.csv",
+            origin_col="CODGEO",
+            dest_col="CODGEO_DEST",
+            minutes_col="DUREE",
+        )
+    import gzip
+
+    packed = tmp_path / "metric.csv.gz"
+    packed.write_bytes(gzip.compress(raw))
+    again = read_od_table(packed, origin_col="CODGEO", dest_col="CODGEO_DEST", minutes_col="DUREE")
+    assert again.to_frame()["cost"].tolist() == [0.0, 12.5]
