@@ -33,7 +33,7 @@ from geo.costs import (
     read_od_table,
     straight_line_costs,
 )
-from geo.crs import metric_crs_for
+from geo.crs import metric_crs_for, metric_crs_of
 from geo.demo import SYNTHETIC_LABEL, is_synthetic
 from geo.density import assign_communes
 from geo.errors import DataValidationError
@@ -263,14 +263,6 @@ def _communes_to_crs(communes: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     if "chef_lieu" in out.columns:
         out["chef_lieu"] = _points_of(communes).to_crs(crs)
     return out
-
-
-def _metric_crs(communes: gpd.GeoDataFrame) -> str:
-    if "departement" in communes.columns:
-        return metric_crs_for(pd.unique(communes["departement"].astype(str)))
-    if communes.crs is not None and communes.crs.is_projected:
-        return str(communes.crs.to_string())
-    return "EPSG:2154"
 
 
 def _near(
@@ -1178,7 +1170,7 @@ def prepare(
     groups = []
     for crs in keys:
         part = communes if crs is None else communes[by_crs == crs]
-        work_crs = str(crs) if crs is not None else _metric_crs(part)
+        work_crs = str(crs) if crs is not None else metric_crs_of(part)
         in_group = prac_crs == work_crs
         # overseas points are never projected into Lambert-93 (and conversely)
         supply_part = prac[in_group] if in_group.any() or work_crs in _CRS_OF_BOX.values() else prac

@@ -7,10 +7,19 @@ official local projection for each overseas département.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
 
 from geo.errors import DataValidationError
 
-__all__ = ["GEOGRAPHIC_CRS", "METRIC_CRS_BY_DEPARTEMENT", "METROPOLE_CRS", "metric_crs_for"]
+__all__ = [
+    "GEOGRAPHIC_CRS",
+    "METRIC_CRS_BY_DEPARTEMENT",
+    "METROPOLE_CRS",
+    "metric_crs_for",
+    "metric_crs_of",
+]
 
 #: Storage CRS of every reference layer (WGS 84 longitude/latitude).
 GEOGRAPHIC_CRS = "EPSG:4326"
@@ -62,3 +71,17 @@ def metric_crs_for(departements: Iterable[str]) -> str:
             "separately"
         )
     return found.pop()
+
+
+def metric_crs_of(communes: Any) -> str:
+    """Metric CRS of a frame of communes.
+
+    From its ``departement`` column when it has one (see :func:`metric_crs_for`), else its
+    own CRS when projected, else Lambert-93.
+    """
+    if "departement" in communes.columns:
+        return metric_crs_for(pd.unique(communes["departement"].dropna().astype(str)))
+    crs = getattr(communes, "crs", None)
+    if crs is not None and crs.is_projected:
+        return str(crs.to_string())
+    return METROPOLE_CRS

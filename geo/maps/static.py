@@ -32,7 +32,7 @@ from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.text import Text
 from matplotlib.transforms import Transform
 
-from geo.crs import metric_crs_for
+from geo.crs import metric_crs_of
 from geo.errors import DataValidationError
 from geo.maps.choropleth import (
     NO_DATA_COLOUR,
@@ -168,7 +168,7 @@ def static_map(
     width_in, height_in = _check_page(width_cm, height_cm, dpi)
     _check_communes(communes, spec)
     circles = _check_points(points)
-    crs = _metric_crs(communes)
+    crs = metric_crs_of(communes)
     simple = _simplified(communes, crs, width_in, tolerance_m)
     fill, entries = _classes(simple, spec)
     diameter_max_pt = CIRCLE_MAX_DIAMETER_SHARE * min(width_in, height_in) * 72
@@ -408,14 +408,6 @@ def _check_points(points: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 # --- Data ------------------------------------------------------------------------------------
-
-
-def _metric_crs(communes: gpd.GeoDataFrame) -> str:
-    if "departement" in communes.columns:
-        return metric_crs_for(pd.unique(communes["departement"].dropna().astype(str)))
-    if communes.crs.is_projected:
-        return str(communes.crs.to_string())
-    return metric_crs_for([])
 
 
 def _simplified(
