@@ -98,7 +98,7 @@ def map_command(
             result = analyse(territory, practitioners, measure)
             progress.update(task, advance=1, description="Carte…")
             label = PLURAL_LABELS.get(profession, demo.PROFESSIONS[profession].label)
-            points = _aggregate_points(result, territory.communes, label)
+            points = core.aggregate_points(result, label, territory.communes)
             fmap = analysis_map(
                 result,
                 territory.name,
@@ -160,27 +160,6 @@ def map_command(
 
 def _in_territory(practitioners: gpd.GeoDataFrame, territory: Territory) -> gpd.GeoDataFrame:
     return practitioners[practitioners["commune"].isin(territory.communes["code"])]
-
-
-def _aggregate_points(result: pd.DataFrame, communes: pd.DataFrame, label: str) -> pd.DataFrame:
-    """One circle per commune with practitioners, at its chef-lieu (never individual points)."""
-    chef_lieu = communes.set_index("code")["chef_lieu"]
-    located = result[(result["practitioners"] > 0)]
-    located = located[chef_lieu.reindex(located["code"]).notna().to_numpy()]
-    points = gpd.GeoSeries(chef_lieu.reindex(located["code"]).to_numpy(), crs=communes.crs)
-    points = points.to_crs(4326)
-    counts = located["practitioners"].astype(int)
-    return pd.DataFrame(
-        {
-            "lon": points.x.to_numpy(),
-            "lat": points.y.to_numpy(),
-            "count": counts.to_numpy(),
-            "label": [
-                f"{nom} : {n} {label.lower()} (simulés)"
-                for nom, n in zip(located["nom"], counts, strict=True)
-            ],
-        }
-    )
 
 
 @app.command("reference")

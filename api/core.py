@@ -318,25 +318,35 @@ def points_label(profession: str | None, synthetic: bool) -> str:
     return f"{label} ({'simulés, ' if synthetic else ''}par commune)"
 
 
-def aggregate_points(result: pd.DataFrame, label: str) -> pd.DataFrame:
-    """One circle per commune with practitioners, at its chef-lieu (never individual points)."""
+def aggregate_points(
+    result: pd.DataFrame, label: str, communes: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One circle per commune with practitioners, at its chef-lieu (never individual points).
+
+    ``communes`` gives the chef-lieu points (default: the reference layer); the circles of
+    simulated practitioners say so.
+    """
     located = result[pd.to_numeric(result["practitioners"]) > 0]
     if located.empty:
         return pd.DataFrame({"lon": [], "lat": [], "count": [], "label": []})
-    reference = load_communes(codes=located["code"].astype(str).tolist())
-    chef_lieu = reference.set_index("code")["chef_lieu"]
+    if communes is None:
+        communes = load_communes(codes=located["code"].astype(str).tolist())
+    chef_lieu = gpd.GeoSeries(communes.set_index("code")["chef_lieu"])
     points = chef_lieu.reindex(located["code"].astype(str))
     keep = points.notna().to_numpy()
     located = located[keep]
-    pts = gpd.GeoSeries(points[keep].to_numpy(), crs=reference.crs).to_crs(4326)
+    pts = gpd.GeoSeries(points[keep].to_numpy(), crs=chef_lieu.crs).to_crs(4326)
     counts = pd.to_numeric(located["practitioners"]).round().astype(int)
     word = label.split(" (")[0].lower()
+    flag = " (simulés)" if result.attrs.get("synthetic") else ""
     return pd.DataFrame(
         {
             "lon": pts.x.to_numpy(),
             "lat": pts.y.to_numpy(),
             "count": counts.to_numpy(),
-            "label": [f"{nom} : {n} {word}" for nom, n in zip(located["nom"], counts, strict=True)],
+            "label": [
+                f"{nom} : {n} {word}{flag}" for nom, n in zip(located["nom"], counts, strict=True)
+            ],
         }
     )
 
