@@ -105,6 +105,12 @@ libéral, ``S`` salarié, ``B`` bénévole, joined with ``+``): filter it for a 
 
 Arrondissements municipaux of Paris, Lyon and Marseille (75101-75120, 69381-69389, 13201-13216),
 used by the BPE and the RPPS, are counted in their commune (75056, 69123, 13055).
+
+Files made before a merger of communes (older BPE editions, RPPS extractions, users' tables) carry
+former codes, e.g. ``01091`` Châtillon-en-Michaille, now part of ``01033`` Valserhône: every
+format that locates by commune code reads them as today's commune through :mod:`geo.cog` (the
+COG history), and ``attrs["recoded"]`` tells how many rows were re-coded and from which codes. A
+former code shared by several current communes is not guessed: it stays an unknown code.
 """
 
 from __future__ import annotations
@@ -132,6 +138,7 @@ import pyproj
 import shapely
 
 from geo.analysis import FRANCE_BOXES
+from geo.cog import ambiguous_codes, recode_communes
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
 from geo.demo import PROFESSIONS
 from geo.errors import CartosoinsError, InputFormatError, UnknownCodeError
@@ -450,6 +457,8 @@ _DROP_OUTSIDE: Final = "commune hors métropole et DROM (collectivité d'outre-m
 _DROP_DUPLICATE_ACTIVITY: Final = "activité en double (même praticien, même commune)"
 _DROP_PROFESSION: Final = "autre profession (filtre professions)"
 _DROP_NO_POINT: Final = "commune sans point de localisation dans la référence"
+#: Key of ``_Records.extra`` holding the former code of a re-coded commune (never output).
+_RECODED_FROM: Final = "_recoded_from"
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -755,6 +764,36 @@ def _parent_commune(codes: pd.Series) -> pd.Series:
     return _as_object(parent.where(codes.notna()))
 
 
+def _recode_historical(records: _Records) -> _Records:
+    """Historical codes of merged communes → today's commune; the former code is kept aside.
+
+    Called by every reader that locates by commune code, before rows are merged or checked
+    against the reference: a file made before a merger (e.g. 01091, now part of 01033) is read
+    as today's commune. The former codes end up in ``attrs["recoded"]`` (see :func:`_finish`).
+    """
+    current, report = recode_communes(records.commune)
+    if len(report):
+        changed = (records.commune.notna() & current.ne(records.commune)).to_numpy(dtype=bool)
+        records.extra[_RECODED_FROM] = records.commune.where(changed, None).reset_index(drop=True)
+        records.commune = current.reset_index(drop=True)
+    return records
+
+
+def _recoded_attrs(records: _Records) -> dict[str, Any]:
+    """``attrs["recoded"]`` of the rows kept: how many were re-coded, former code → current."""
+    former = records.extra.pop(_RECODED_FROM, None)
+    if former is None:
+        return {"rows": 0, "codes": {}}
+    changed = former.notna().to_numpy(dtype=bool)
+    pairs = pd.DataFrame(
+        {"old": former[changed].astype(str), "new": records.commune[changed].astype(str)}
+    ).drop_duplicates()
+    return {
+        "rows": int(changed.sum()),
+        "codes": dict(sorted(zip(pairs["old"], pairs["new"], strict=True))),
+    }
+
+
 def _departement_of(codes: pd.Series) -> pd.Series:
     text = codes.astype("string")
     return text.str[:3].where(text.str.startswith("97").fillna(False), text.str[:2])
@@ -798,9 +837,16 @@ def _reference_points(
             if any(c.startswith(_OUTSIDE_PREFIXES) for c in unknown)
             else ""
         )
+        split = ambiguous_codes()
+        hint += "".join(
+            f"; {c!r} is a former code now shared by several communes "
+            f"({', '.join(split[c])}): give the current code"
+            for c in exc.codes[:10]
+            if c in split
+        )
         raise InputFormatError(
             f"{name}: column {column!r}: unknown commune code(s) {', '.join(parts)}{more} "
-            f"(codes of the COG 2026; merged communes take the code of the new commune){hint}"
+            f"(codes of the COG 2026 or former codes of merged communes){hint}"
         ) from exc
     points = communes["chef_lieu"].to_numpy()
     table = pd.DataFrame(
@@ -1002,6 +1048,7 @@ def _finish(
     lat = np.where(located, records.lat, town_lat)
     location = np.where(located, LOCATION_FILE, LOCATION_CHEF_LIEU)
 
+    recoded = _recoded_attrs(records)
     assert records.ids is not None
     frame: dict[str, Any] = {
         "id": records.ids.to_numpy(dtype=object),
@@ -1043,6 +1090,7 @@ def _finish(
         "encoding": encoding,
         "separator": separator,
         "synthetic": False,
+        "recoded": recoded,
         **records.attrs,
     }
     return gdf
@@ -1150,7 +1198,7 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
             values, rows, name, number_col, _RANGES[target], integer=target in _INTEGER_COLUMNS
         )
         numeric[target] = values
-    return _Records(
+    records = _Records(
         rows=rows,
         ids=ids,
         id_column=id_col,
@@ -1163,6 +1211,7 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
         coordinate_columns=coordinate_columns,
         numeric=numeric,
     )
+    return _recode_historical(records)
 
 
 def _looks_like_codes(values: pd.Series) -> bool:
@@ -1254,6 +1303,7 @@ def _bpe_records(table: pd.DataFrame, name: str) -> _Records:
         dropped=dropped,
         attrs=attrs,
     )
+    records = _recode_historical(records)
     return records.drop(_outside_reference(records.commune), _DROP_OUTSIDE)
 
 
@@ -1376,6 +1426,7 @@ def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
         },
     )
     records = records.drop(records.commune.isna().to_numpy(), _DROP_NO_COMMUNE)
+    records = _recode_historical(records)
     records = records.drop(_outside_reference(records.commune), _DROP_OUTSIDE)
     return _rpps_one_point_per_commune(records)
 
@@ -1527,8 +1578,10 @@ def read_practitioners(
         ``fte`` and ``consultations_per_year`` as float; empty cells are missing values).
         ``id`` is the file's identifier, or ``ROW-<n>`` for the n-th data row. ``attrs``: format,
         file, rows_read, rows_kept, rows_dropped (reason → count; rows_read = rows_kept + the
-        dropped ones), located (count per location rule), encoding, separator, and
-        format-specific counts (``qualite_xy``, ``rpps_modes``, ``rpps_activities``).
+        dropped ones), located (count per location rule), encoding, separator, recoded
+        (``{"rows": n, "codes": {former: current}}``: rows whose commune code was a former code
+        of a merged commune, read as today's commune), and format-specific counts
+        (``qualite_xy``, ``rpps_modes``, ``rpps_activities``).
 
     Raises
     ------

@@ -683,3 +683,89 @@ def test_deterministic_and_path_equals_bytes(name: str) -> None:
     pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(again))
     pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(from_bytes))
     assert first.attrs == again.attrs
+
+
+# --------------------------------------------------------------------------------------------
+# former commune codes (files made before a merger) → today's commune
+# --------------------------------------------------------------------------------------------
+def test_bpe_with_former_codes_read_as_todays_commune() -> None:
+    # an older BPE: 01091 Châtillon-en-Michaille merged into 01033 Valserhône (2019), 93059
+    # Pierrefitte-sur-Seine into 93066 Saint-Denis (2025); one row located by its coordinates
+    x, y = pyproj.Transformer.from_crs(4326, 2154, always_xy=True).transform(5.7787, 46.1424)
+    content = (
+        "AN;DEPCOM;DCIRIS;TYPEQU;LAMBERT_X;LAMBERT_Y\n"
+        "2017;01091;01091;D201;;\n"
+        f"2017;01091;01091;D201;{x:.1f};{y:.1f}\n"
+        "2017;01033;01033;D201;;\n"
+        "2017;93059;93059;D232;;\n"
+        "2017;42218;422180101;D201;;\n"
+    ).encode()
+    gdf = _check_practitioners(read_practitioners(content, filename="bpe2017.csv"))
+    assert gdf["commune"].tolist() == ["01033", "01033", "01033", "93066", "42218"]
+    assert gdf["commune_nom"].tolist()[:2] == ["Valserhône", "Valserhône"]
+    assert gdf.attrs["recoded"] == {"rows": 3, "codes": {"01091": "01033", "93059": "93066"}}
+    assert gdf["location"].tolist()[:2] == [LOCATION_CHEF_LIEU, LOCATION_FILE]
+    assert _point(gdf, "ROW-1") == pytest.approx(_town_hall("01033"))
+
+
+def test_rpps_with_former_code_merges_activities_in_todays_commune() -> None:
+    content = (
+        b"Identifiant PP|Code profession|Code savoir-faire|Code mode exercice|"
+        b"Code commune (coord. structure)|\n"
+        b"10000000011|10|SM54|L|01091|\n"
+        b"10000000011|10|SM54|S|01033|\n"
+        b"10000000028|60||L|01091|\n"
+        b"10000000036|60||L|42218|\n"
+    )
+    gdf = _check_practitioners(read_practitioners(content, filename="extraction.txt"))
+    assert gdf.attrs["format"] == "rpps"
+    by_id = gdf.set_index("id")
+    # the two activities of one GP, in the former and the current code, are one point today
+    assert by_id.loc["10000000011", "commune"] == "01033"
+    assert by_id.loc["10000000011", "activities"] == 2
+    assert by_id.loc["10000000011", "mode_exercice"] == "L+S"
+    assert by_id.loc["10000000028", "commune"] == "01033"
+    # rows of the result located through a former code (a merged point: its first activity)
+    assert gdf.attrs["recoded"] == {"rows": 2, "codes": {"01091": "01033"}}
+
+
+def test_csv_with_former_code_and_attrs_when_nothing_recoded() -> None:
+    content = b"code_commune;profession\n01091;Infirmier\n42218;Infirmier\n"
+    gdf = _check_practitioners(read_practitioners(content, filename="inf.csv"))
+    assert gdf["commune"].tolist() == ["01033", "42218"]
+    assert gdf["commune_nom"].iloc[0] == "Valserhône"
+    assert gdf.attrs["recoded"] == {"rows": 1, "codes": {"01091": "01033"}}
+    # the commune column of a coordinate format is re-coded too
+    latlon = b"id;latitude;longitude;code_commune\nA;46.1424;5.7787;01091\n"
+    located = read_practitioners(latlon, filename="pts.csv")
+    assert located.attrs["format"] == "csv_latlon"
+    assert located["commune"].tolist() == ["01033"]
+    assert located["location"].tolist() == [LOCATION_FILE]
+    plain = read_practitioners(b"code_commune;profession\n42218;Infirmier\n", filename="p.csv")
+    assert plain.attrs["recoded"] == {"rows": 0, "codes": {}}
+
+
+def test_recoded_rows_counted_after_the_professions_filter() -> None:
+    content = b"code_commune;profession\n01091;Infirmier\n01091;Sage-femme\n"
+    gdf = read_practitioners(content, filename="f.csv", professions=["infirmier"])
+    assert gdf.attrs["recoded"] == {"rows": 1, "codes": {"01091": "01033"}}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"code_commune;profession\n01091;Infirmier\n01999;Infirmier\n", r"'01999' \(row 2\)"),
+        (
+            b"AN;DEPCOM;TYPEQU\n2017;01999;D201\n",
+            r"column 'DEPCOM': unknown commune code\(s\) '01999' \(row 1\)",
+        ),
+        # a former code now shared by two communes is not guessed
+        (
+            b"code_commune;profession\n55273;Infirmier\n",
+            r"'55273' is a former code now shared by several communes \(55245, 55386\)",
+        ),
+    ],
+)
+def test_codes_unknown_to_the_history_still_fail(content: bytes, message: str) -> None:
+    with pytest.raises(InputFormatError, match=message):
+        read_practitioners(content, filename="f.csv")
