@@ -37,6 +37,7 @@ __all__ = [
     "APL_UNITS",
     "E2SFCA_DEFAULT_STEPS",
     "THREE_STEP_DEFAULT_STEPS",
+    "BandWeights",
     "FloatArray",
     "GaussianWeights",
     "GravityWeights",
@@ -64,10 +65,12 @@ E2SFCA_DEFAULT_STEPS: Mapping[float, float] = MappingProxyType({10.0: 1.0, 20.0:
 THREE_STEP_DEFAULT_STEPS: Mapping[float, float] = MappingProxyType(
     {10.0: 0.962, 20.0: 0.704, 30.0: 0.377, 60.0: 0.042}
 )
-#: APL distance bands since the 2015 rebuild (minutes by road → weight). Commonly cited values,
-#: not verified here: 0–10 min 1, 10–15 min 0.66, 15–20 min 0.33, none beyond 20 min (some
-#: sources write 2/3 and 1/3; pass your own bands to use those).
-APL_BANDS: Mapping[float, float] = MappingProxyType({10.0: 1.0, 15.0: 0.66, 20.0: 0.33})
+#: APL distance decay on road travel time (minutes → weight), DREES workbook of the APL for GPs,
+#: sheet "Paramètres", rubric "décroissance temps trajet" (editions 2022 and 2023): "Moins de
+#: 10 minutes" 1, "Entre 10 et 15 minutes" 0.666667, "Entre 15 et 20 minutes" 0.333333, "Plus
+#: de 20 minutes" 0. Read as bands by :class:`BandWeights`: [0, 10) → 1, [10, 15) → 2/3,
+#: [15, 20] → 1/3, beyond 20 → 0 (a time of exactly 10 is not "moins de 10 minutes").
+APL_BANDS: Mapping[float, float] = MappingProxyType({10.0: 1.0, 15.0: 2.0 / 3.0, 20.0: 1.0 / 3.0})
 #: APL distance bands of the 2012 version (Barlet et al. 2012): < 5 min 1, 5–10 min 0.3,
 #: 10–15 min 0.1, none beyond 15 min.
 APL_BANDS_2012: Mapping[float, float] = MappingProxyType({5.0: 1.0, 10.0: 0.3, 15.0: 0.1})
@@ -154,6 +157,51 @@ class StepWeights:
     @property
     def max_threshold(self) -> float:
         """Largest threshold: beyond it every weight is 0."""
+        return self.thresholds[-1]
+
+
+@dataclass(frozen=True, init=False)
+class BandWeights:
+    r"""Distance bands read as the DREES sheet words them: each band includes its lower bound.
+
+    With bounds :math:`b_1 < \dots < b_K` and weights :math:`v_1, \dots, v_K`:
+    :math:`f(x) = v_1` for :math:`x < b_1`, :math:`v_k` for :math:`b_{k-1} \le x < b_k`, the
+    last band also includes :math:`b_K` ("entre 15 et 20 minutes" holds 20), and 0 beyond.
+    This differs from :class:`StepWeights` (PySAL access's ``x <= k``) only for a time equal to
+    an inner bound: 10 minutes is "entre 10 et 15 minutes", not "moins de 10 minutes".
+
+    Parameters
+    ----------
+    bands : mapping of float to float
+        Upper bound of each band → weight (finite, ≥ 0). Not empty.
+
+    Examples
+    --------
+    >>> f = BandWeights({10: 1.0, 15: 0.5, 20: 0.25})
+    >>> f(np.array([0.0, 9.99, 10.0, 15.0, 20.0, 20.01])).tolist()
+    [1.0, 1.0, 0.5, 0.25, 0.25, 0.0]
+    """
+
+    thresholds: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def __init__(self, bands: Mapping[float, float]) -> None:
+        steps = StepWeights(bands)  # same validation and ordering
+        object.__setattr__(self, "thresholds", steps.thresholds)
+        object.__setattr__(self, "values", steps.values)
+
+    def __call__(self, cost: FloatArray, /) -> FloatArray:
+        """Return the weight of each cost."""
+        lookup = np.append(np.asarray(self.values, dtype=np.float64), 0.0)
+        thresholds = np.asarray(self.thresholds, dtype=np.float64)
+        cost = np.asarray(cost, dtype=np.float64)
+        out: FloatArray = lookup[np.searchsorted(thresholds, cost, side="right")]
+        out[cost == thresholds[-1]] = self.values[-1]
+        return out
+
+    @property
+    def max_threshold(self) -> float:
+        """Largest bound: beyond it every weight is 0."""
         return self.thresholds[-1]
 
 
@@ -600,7 +648,7 @@ def apl_core(
     cols: npt.ArrayLike,
     cost: npt.ArrayLike,
     *,
-    bands: Mapping[float, float] | StepWeights = APL_BANDS,
+    bands: Mapping[float, float] | StepWeights | BandWeights = APL_BANDS,
     max_cost: float | None = None,
     supply_unit: SupplyUnit = "consultations",
 ) -> FloatArray:
@@ -619,25 +667,24 @@ def apl_core(
       standardised inhabitants"); see :data:`APL_UNITS`.
     * :math:`\tilde P_k`: population, or age-standardised population (see
       :func:`standardise_population_core`) when an age-consumption weighting is used.
-    * Bands, boundary convention of PySAL access (:math:`t \le k`, a boundary time belongs to
-      the closer band): :data:`APL_BANDS` (post-2015) gives 1 for
-      :math:`0 \le t \le 10`, 0.66 for :math:`10 < t \le 15`, 0.33 for :math:`15 < t \le 20`,
-      0 beyond; :data:`APL_BANDS_2012` gives 1 for :math:`t \le 5`, 0.3 for
-      :math:`5 < t \le 10`, 0.1 for :math:`10 < t \le 15`. The post-2015 bands are the commonly
-      cited values (also written 1, 2/3, 1/3) and were **not verified** here against the
-      official method: sources DREES, "L'indicateur d'accessibilité potentielle localisée
-      (APL)"; Barlet, Coldefy, Collin & Lucas-Gabrielli 2012, Études et Résultats 795 / IRDES
-      DT 51; DREES Études et Résultats 1144 (2020). Pass ``bands`` to use others.
+    * Bands as DREES's parameter sheet words them (:class:`BandWeights`, each band includes its
+      lower bound): :data:`APL_BANDS` gives 1 for :math:`t < 10`, 2/3 for
+      :math:`10 \le t < 15`, 1/3 for :math:`15 \le t \le 20`, 0 beyond (DREES workbook of
+      the APL for GPs, sheet "Paramètres", editions 2022 and 2023); :data:`APL_BANDS_2012`
+      (Barlet, Coldefy, Collin & Lucas-Gabrielli 2012, Études et Résultats 795 / IRDES DT 51)
+      gives 1 for :math:`t < 5`, 0.3 for :math:`5 \le t < 10`, 0.1 for
+      :math:`10 \le t \le 15`. A :class:`StepWeights` keeps PySAL access's ``t <= k``.
 
     Parameters
     ----------
     demand, supply, rows, cols, cost
         See :func:`two_step_fca_core`; ``cost`` in minutes by road.
-    bands : mapping or StepWeights, default APL_BANDS
+    bands : mapping, BandWeights or StepWeights, default APL_BANDS
         Upper bound in minutes → weight.
     max_cost : float, optional
         Catchment in minutes; default the last band's bound (20 min). A commune with no supply
-        pair within it gets NaN (DREES publishes 0 there: ``np.nan_to_num`` if you want that).
+        pair within it gets NaN here, like access (DREES publishes 0 there, as
+        :func:`geo.analysis.analyse` does).
     supply_unit : {"consultations", "fte", "headcount"}, default "consultations"
         Unit of ``supply``, which fixes the output unit.
 
@@ -647,7 +694,7 @@ def apl_core(
         APL of each demand point.
     """
     _, factor = apl_unit(supply_unit)
-    fn = bands if isinstance(bands, StepWeights) else StepWeights(bands)
+    fn = bands if isinstance(bands, StepWeights | BandWeights) else BandWeights(bands)
     catchment = fn.max_threshold if max_cost is None else max_cost
     ratio = two_step_fca_core(demand, supply, rows, cols, cost, weights=fn, max_cost=catchment)
     return ratio * factor

@@ -36,6 +36,7 @@ from geo._fca import (
     APL_UNITS,
     E2SFCA_DEFAULT_STEPS,
     THREE_STEP_DEFAULT_STEPS,
+    BandWeights,
     FloatArray,
     GaussianWeights,
     GravityWeights,
@@ -60,6 +61,7 @@ __all__ = [
     "APL_UNITS",
     "E2SFCA_DEFAULT_STEPS",
     "THREE_STEP_DEFAULT_STEPS",
+    "BandWeights",
     "GaussianWeights",
     "GravityWeights",
     "StepWeights",
@@ -732,7 +734,7 @@ def apl(
     demand_col: Hashable,
     supply_col: Hashable,
     supply_unit: SupplyUnit = "consultations",
-    bands: Mapping[float, float] | StepWeights = APL_BANDS,
+    bands: Mapping[float, float] | StepWeights | BandWeights = APL_BANDS,
     origin_col: Hashable = "origin",
     dest_col: Hashable = "dest",
     cost_col: Hashable = "cost",
@@ -741,11 +743,12 @@ def apl(
     r"""French APL (accessibilité potentielle localisée, DREES / IRDES), per commune.
 
     An E2SFCA on road minutes between chefs-lieux with the weights in both steps; see
-    :func:`geo._fca.apl_core` for the formula, the bands and the sources. Default bands
-    (post-2015, commonly cited, **not verified here**): :math:`t \le 10` → 1,
-    :math:`10 < t \le 15` → 0.66, :math:`15 < t \le 20` → 0.33, beyond → 0;
-    :data:`APL_BANDS_2012`: :math:`t \le 5` → 1, :math:`\le 10` → 0.3, :math:`\le 15` → 0.1.
-    A time equal to a bound belongs to the closer band (access's ``x <= k``).
+    :func:`geo._fca.apl_core` for the formula, the bands and the sources. Default bands, from
+    DREES's parameter sheet: :math:`t < 10` → 1, :math:`10 \le t < 15` → 2/3,
+    :math:`15 \le t \le 20` → 1/3, beyond → 0; :data:`APL_BANDS_2012`: :math:`t < 5` → 1,
+    :math:`5 \le t < 10` → 0.3, :math:`10 \le t \le 15` → 0.1. A mapping of bands is read
+    as DREES words them (:class:`~geo._fca.BandWeights`); pass a :class:`StepWeights` for
+    access's ``x <= k``.
 
     Parameters
     ----------
@@ -772,7 +775,7 @@ def apl(
         ``"apl_fte_per_100k"`` or ``"apl_headcount_per_100k"``) and ``attrs["unit"]`` spells it.
     """
     unit, _ = apl_unit(supply_unit)
-    band_weights = bands if isinstance(bands, StepWeights) else StepWeights(bands)
+    band_weights = bands if isinstance(bands, StepWeights | BandWeights) else BandWeights(bands)
     problem = _prepare(
         demand_df,
         supply_df,

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,22 +28,35 @@ from geo.costs import (
     DETOUR_FACTOR,
     SPEED_KMH,
     TravelCosts,
-    km_to_minutes,
-    minutes_to_km,
     read_od_table,
-    straight_line_costs,
 )
 from geo.crs import metric_crs_for, metric_crs_of
 from geo.demo import SYNTHETIC_LABEL, is_synthetic
 from geo.density import assign_communes
+from geo.drees import (
+    AGE_WEIGHTS,
+    DEFAULT_AGE_WEIGHTS_EDITION,
+    DREES_SOURCE,
+    capped_activity,
+    load_activity_calibration,
+)
 from geo.errors import DataValidationError
+from geo.islands import land_mass_of, load_islands
 from geo.reference import REFERENCE_SOURCES, load_communes
 from geo.territory import Territory
+from geo.traveltime import (
+    LEGACY_MODEL,
+    TravelTimeModel,
+    commune_features,
+    features_at,
+    load_default_model,
+)
 
 __all__ = [
     "ADDED_COLUMNS",
     "FRANCE_BOXES",
     "MEASURES",
+    "MISSING_STATUS",
     "AccessProblem",
     "AgeStructure",
     "AnalysisOptions",
@@ -53,8 +66,8 @@ __all__ = [
     "PairIndex",
     "RatioState",
     "analyse",
+    "line_radius_m",
     "metric_crs_of_lonlat",
-    "pool_minutes",
     "prepare",
     "ratio_of",
     "validate_practitioners",
@@ -110,6 +123,12 @@ MEASURES: Mapping[str, MeasureInfo] = {
 #: Upper bound of a door-to-door speed as the crow flies, used to bound the surroundings of a
 #: territory when travel times come from a table (motorway speed limit).
 MAX_CROW_FLY_SPEED_KMH = 130.0
+
+#: Straight lines never cross the sea: each island without a bridge (:mod:`geo.islands`) gets
+#: its own offset on a third coordinate, this far (metres) from the others, so that no
+#: catchment and no nearest-practitioner search reaches across (a nearest time found beyond it
+#: means "no practitioner on this land mass": NaN).
+LAND_MASS_SEPARATION_M = 1.0e8
 
 #: Ratio measures are reported per this many inhabitants (APL has its own DREES unit).
 PER_INHABITANTS = 10_000.0
@@ -279,6 +298,50 @@ def _xy(points: gpd.GeoSeries, crs: str) -> npt.NDArray[np.float64]:
     return shapely.get_coordinates(points.to_crs(crs).to_numpy())
 
 
+@lru_cache(maxsize=8)
+def _island_shapes(crs: str) -> tuple[npt.NDArray[np.object_], pd.Index]:
+    """Polygons of the islands without a bridge (one per island, in ``crs``) and their ids."""
+    table = load_islands()
+    polygons = load_communes(codes=table["code"].tolist())[["code", "geometry"]]
+    merged = polygons.merge(table[["code", "ile_id"]], on="code").dissolve(by="ile_id")
+    ids = pd.Index(sorted(merged.index.astype(str)), dtype=object)
+    shapes = merged.loc[ids].geometry.to_crs(crs).to_numpy()
+    return shapes, ids
+
+
+def _island_offsets(ids: pd.Index, masses: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
+    """Third coordinate of each land mass: 0 on a main land (or unknown), else its island's."""
+    pos = ids.get_indexer(pd.Index(masses, dtype=object))
+    return np.where(pos >= 0, (pos + 1.0) * LAND_MASS_SEPARATION_M, 0.0)
+
+
+def _with_land_mass(
+    xy: npt.NDArray[np.float64], crs: str, codes: pd.Series | None
+) -> npt.NDArray[np.float64]:
+    """Append the land-mass coordinate to ``xy``.
+
+    From the commune codes where known, else from the island polygon that holds the point.
+    """
+    shapes, ids = _island_shapes(crs)
+    z = np.zeros(len(xy))
+    known = np.zeros(len(xy), dtype=bool)
+    if codes is not None:
+        text = codes.astype(object).where(codes.notna(), "").astype(str).to_numpy(dtype=object)
+        known = text != ""
+        z[known] = _island_offsets(ids, land_mass_of(text[known]))
+    todo = np.flatnonzero(~known)
+    if todo.size and len(shapes):
+        tree = shapely.STRtree(shapes)
+        pts, hit = tree.query(shapely.points(xy[todo]), predicate="within")
+        z[todo[pts]] = (hit + 1.0) * LAND_MASS_SEPARATION_M
+    return np.column_stack((xy, z))
+
+
+def _commune_column(frame: pd.DataFrame) -> pd.Series | None:
+    """Return the practitioners' own commune codes (BPE, RPPS, demo…), None without them."""
+    return frame["commune"] if "commune" in frame.columns else None
+
+
 @dataclass(frozen=True)
 class _Context:
     communes: gpd.GeoDataFrame  # demand context, located communes only
@@ -387,9 +450,10 @@ def _age_kept(
 class AgeStructure:
     r"""Age-band shares of each demand commune and the relative care consumption of each band.
 
-    The standardised demand of commune :math:`i` is
-    :math:`\tilde P_i = (\sum_b s_{ib} c_b P_i)\,\frac{\sum_i P_i}{\sum_{i,b} s_{ib} c_b P_i}`
-    (:func:`geo._fca.standardise_population_core`), so it follows the population :math:`P_i`.
+    The standardised demand of commune :math:`i` is :math:`\tilde P_i = P_i \sum_b s_{ib} c_b`
+    with the weights :math:`c_b` taken as given: like DREES's, they are each band's consumption
+    relative to the NATIONAL mean consumption, so a commune's standardised population does not
+    depend on the territory analysed (no renormalisation over the analysis area).
 
     Attributes
     ----------
@@ -405,7 +469,8 @@ class AgeStructure:
 
     def demand(self, population: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Age-standardised demand for the given populations (same rows as ``shares``)."""
-        return _fca.standardise_population_core(self.shares * population[:, None], self.weights)
+        ratio: npt.NDArray[np.float64] = self.shares @ self.weights
+        return np.asarray(population, dtype=np.float64) * ratio
 
 
 def _age_structure(
@@ -467,6 +532,20 @@ class AnalysisOptions:
     threshold_minutes: float
     osm_path: str | os.PathLike[str] | None = None
     road_cache_dir: str | os.PathLike[str] | None = None
+    #: demand is age-standardised (a user table, or the embedded structure with DREES weights)
+    standardised: bool = False
+    #: where the age structure and the weights come from (French), None when not standardised
+    age_source: str | None = None
+    #: how the APL's supply was counted (DREES activity rule or a calibrated activity per GP)
+    activity: Mapping[str, Any] | None = None
+    #: communes whose own offer the source does not cover: code → French reason
+    missing: Mapping[str, str] = field(default_factory=dict)
+    #: "médecin" for GPs, else "praticien" (French status labels)
+    practitioner_noun: str = "praticien"
+    #: the practitioners' source as the data say it (``attrs["source"]``), or None
+    practitioners_source: str | None = None
+    #: straight-line travel: minutes from km and both ends' urban character (geo.traveltime)
+    travel_model: TravelTimeModel = LEGACY_MODEL
 
     @property
     def pair_max_minutes(self) -> float:
@@ -505,6 +584,8 @@ class MeasureKernel:
     weight: _fca.WeightFunction | None
     catchment: float
     factor: float
+    #: value of a commune with no supply in reach: NaN (PySAL access), 0 for the APL (DREES)
+    empty_value: float = float("nan")
 
     def pair_weights(self, minutes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         r"""Weights :math:`w_{ij} = f(t_{ij})` for :math:`t_{ij} \le` catchment, else 0.
@@ -544,8 +625,8 @@ def _kernel(opts: AnalysisOptions) -> MeasureKernel:
         return MeasureKernel("ratio", _fca.GaussianWeights(width), catchment, PER_INHABITANTS)
     if measure == "apl":
         unit_key = opts.supply_kind if opts.supply_kind in _fca.APL_UNITS else "headcount"
-        bands = _fca.StepWeights(dict(opts.steps or _fca.APL_BANDS))
-        return MeasureKernel("ratio", bands, catchment, _fca.APL_UNITS[unit_key][1])
+        bands = _fca.BandWeights(dict(opts.steps or _fca.APL_BANDS))
+        return MeasureKernel("ratio", bands, catchment, _fca.APL_UNITS[unit_key][1], 0.0)
     if measure == "gravity":
         weight = _fca.GravityWeights(opts.gravity_scale, opts.gravity_alpha)
         return MeasureKernel("gravity", weight, catchment, 1.0)
@@ -689,6 +770,8 @@ class CrsGroup:
         Practitioners still present (scenarios remove some).
     pool_xy, pool_active : numpy.ndarray
         Practitioners with a positive supply (straight lines), and which of them are present.
+        Straight-line coordinates carry a third, land-mass coordinate
+        (:data:`LAND_MASS_SEPARATION_M`).
     value, nearest, in_reach_count, local_capacity, local_headcount : numpy.ndarray (n,)
         Outputs per demand row.
     context_practitioners : int
@@ -735,6 +818,11 @@ class CrsGroup:
     pool_tree: _LazyTree
     od: _LazyOD | None
     state_given: RatioState | None = None
+    #: straight-line travel: the travel model's feature of each demand row, supply column and
+    #: pool point (the urban character of their commune, :mod:`geo.traveltime`)
+    demand_f: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    supply_f: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
+    pool_f: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0))
 
     @property
     def n(self) -> int:
@@ -825,20 +913,10 @@ def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
     if opts.od_table is None:  # pragma: no cover - only built for od_table travel
         raise DataValidationError("travel='od_table' needs od_table")
     o, d, m = opts.od_columns
-    table = (
-        pd.read_csv(opts.od_table, sep=None, engine="python", dtype=str)
-        if isinstance(opts.od_table, str)
-        else opts.od_table
-    )
-    keep = table[o].astype(str).isin(demand_ids)
+    # a path, bytes or a frame, long or wide, minutes or seconds: read_od_table decides
     costs = read_od_table(
-        table[keep.to_numpy()],
-        origin_col=o,
-        dest_col=d,
-        minutes_col=m,
-        origins=demand_ids,
-        max_minutes=opts.pair_max_minutes,
-    )
+        opts.od_table, origin_col=o, dest_col=d, minutes_col=m, max_minutes=opts.pair_max_minutes
+    ).restricted(origins=demand_ids)
     dest = pd.Index(costs.destinations.to_numpy()[costs.cols].astype(str), dtype=object)
     return _ODLookup(costs.rows, dest, costs.minutes)
 
@@ -919,7 +997,7 @@ class AccessProblem:
     def result(self) -> gpd.GeoDataFrame:
         """Per-commune frame with metadata, exactly what :func:`analyse` returns."""
         parts = [_group_result(g, self.options) for g in self.groups]
-        result = parts[0] if len(parts) == 1 else _combine(parts, self.territory)
+        result = parts[0] if len(parts) == 1 else _combine(parts, self.territory, self.options)
         result.attrs["parameters"]["exclude_aged_from"] = self.exclude_aged_from
         headcount = pd.to_numeric(self.added["headcount"]).sum() if len(self.added) else 0
         result.attrs["context"]["practitioners_total"] = int(
@@ -930,7 +1008,7 @@ class AccessProblem:
         result.attrs["sources"] = dict(REFERENCE_SOURCES) | {
             "practitioners": SYNTHETIC_LABEL
             if self.synthetic
-            else "données fournies par l'utilisateur"
+            else self.options.practitioners_source or "données fournies par l'utilisateur"
         }
         if self.history:
             result.attrs["scenario"] = list(self.history)
@@ -984,6 +1062,12 @@ def analyse(
     consumption_weights: Mapping[str, float] | None = None,
     threshold_minutes: float = 30.0,
     surroundings: gpd.GeoDataFrame | Literal["reference"] | None = "reference",
+    standardise: bool | None = None,
+    age_weights_edition: str = DEFAULT_AGE_WEIGHTS_EDITION,
+    activity_per_gp: float | Literal["calibrated", "none"] = "calibrated",
+    activity_caps: bool = True,
+    missing_communes: Mapping[str, str] | None = None,
+    travel_model: str | TravelTimeModel | None = None,
 ) -> gpd.GeoDataFrame:
     """Compute an accessibility measure for each commune of a territory.
 
@@ -1028,6 +1112,29 @@ def analyse(
     surroundings : GeoDataFrame, None or "reference"
         Communes around the territory that share its practitioners ("reference": the national
         layer; None: no border effect, the territory is treated as an island).
+    standardise : bool, optional
+        APL only, without ``age_table``: standardise the demand with the embedded age structure
+        of every commune (:mod:`geo.agestructure`) and DREES's weights (default: yes when the
+        communes are those of the reference layer).
+    age_weights_edition : {"2022", "2023"}
+        Edition of DREES's age weights (:data:`geo.drees.AGE_WEIGHTS`).
+    activity_per_gp : float, "calibrated" or "none"
+        APL on GPs counted by headcount only (no consultations, ``supply`` not given): the
+        yearly consultations counted for each GP ("calibrated":
+        :func:`geo.drees.load_activity_calibration`; "none", or ``supply="headcount"``: keep
+        the headcount unit, practitioners per 100,000 inhabitants).
+    activity_caps : bool
+        APL on consultations: apply DREES's floors and caps (:func:`geo.drees.capped_activity`).
+    travel_model : {"fitted", "legacy"}, TravelTimeModel or None
+        Straight-line travel: car minutes from the distance and the urban character of both
+        ends, fitted on real OSRM times of Isère (:func:`geo.traveltime.load_default_model`,
+        "fitted"), or the former rule ``km × detour_factor / speed_kmh × 60`` ("legacy").
+        Default: "fitted", or "legacy" when ``detour_factor``/``speed_kmh`` are given.
+    missing_communes : mapping, optional
+        Communes whose own offer the practitioners' source does not cover (code → French
+        reason): reported "non renseigné" with no value, left out of classes and means; their
+        practitioners (an estimate) still serve their neighbours. Default: the practitioners'
+        ``attrs["missing_communes"]``.
 
     Returns
     -------
@@ -1061,6 +1168,12 @@ def analyse(
         consumption_weights=consumption_weights,
         threshold_minutes=threshold_minutes,
         surroundings=surroundings,
+        standardise=standardise,
+        age_weights_edition=age_weights_edition,
+        activity_per_gp=activity_per_gp,
+        activity_caps=activity_caps,
+        missing_communes=missing_communes,
+        travel_model=travel_model,
     )
     result = problem.result()
     result.attrs["timings_s"]["total"] = round(time.perf_counter() - started, 4)
@@ -1091,6 +1204,12 @@ def prepare(
     consumption_weights: Mapping[str, float] | None = None,
     threshold_minutes: float = 30.0,
     surroundings: gpd.GeoDataFrame | Literal["reference"] | None = "reference",
+    standardise: bool | None = None,
+    age_weights_edition: str = DEFAULT_AGE_WEIGHTS_EDITION,
+    activity_per_gp: float | Literal["calibrated", "none"] = "calibrated",
+    activity_caps: bool = True,
+    missing_communes: Mapping[str, str] | None = None,
+    travel_model: str | TravelTimeModel | None = None,
 ) -> AccessProblem:
     """Validate the inputs and build the reusable arrays of an analysis.
 
@@ -1122,7 +1241,18 @@ def prepare(
     _check_communes(communes, "territory communes")
     if len(communes) == 0:
         raise DataValidationError("the territory has no commune")
+    source_attrs = dict(getattr(practitioners, "attrs", None) or {})
+    missing = dict(
+        missing_communes
+        if missing_communes is not None
+        else source_attrs.get("missing_communes") or {}
+    )
     supply_kind = supply or _default_supply(measure, practitioners)
+    activity: dict[str, Any] | None = None
+    if measure == "apl":
+        practitioners, supply_kind, activity = _apl_supply(
+            practitioners, supply_kind, activity_per_gp, activity_caps, explicit=supply is not None
+        )
     supply_column = _SUPPLY_COLUMNS.get(supply_kind, supply_kind)
     prac, lonlat = _validate(practitioners, supply_column)
     kept = _age_kept(prac, exclude_aged_from, reference_year)
@@ -1139,10 +1269,24 @@ def prepare(
         catchment = max(float(k) for k in default_steps)
     if not catchment >= 0:
         raise DataValidationError(f"catchment_minutes must be ≥ 0, got {catchment_minutes!r}")
+    in_reference = _in_reference(communes)
     if isinstance(surroundings, str):
         if surroundings != "reference":
             raise DataValidationError("surroundings must be a GeoDataFrame, None or 'reference'")
-        surroundings = load_communes() if _in_reference(communes) else None
+        surroundings = load_communes() if in_reference else None
+    age_source = "table par âge fournie" if age_table is not None else None
+    if measure == "apl" and age_table is None and standardise is not False:
+        if in_reference:
+            age_table, consumption_weights = _embedded_age_table(age_weights_edition)
+            age_source = (
+                "structure par âge de chaque commune (recensement 2021, estimée sous 3 300 "
+                f"habitants), poids par âge DREES {age_weights_edition}"
+            )
+        elif standardise:
+            raise DataValidationError(
+                "standardise=True : la structure par âge embarquée ne couvre que les communes "
+                "du référentiel ; fournissez age_table et consumption_weights"
+            )
     opts = AnalysisOptions(
         measure=measure,
         catchment=catchment,
@@ -1161,6 +1305,13 @@ def prepare(
         age_table=age_table,
         consumption_weights=consumption_weights,
         threshold_minutes=threshold_minutes,
+        standardised=age_table is not None,
+        age_source=age_source,
+        activity=activity,
+        missing=missing,
+        practitioner_noun="médecin" if _only_gps(prac) else "praticien",
+        practitioners_source=(str(source_attrs["source"]) if source_attrs.get("source") else None),
+        travel_model=_travel_model(travel_model, detour_factor, speed_kmh),
     )
 
     # mainland and each overseas département are analysed in their own metric CRS
@@ -1191,6 +1342,109 @@ def prepare(
     )
 
 
+def _only_gps(practitioners: pd.DataFrame) -> bool:
+    """Whether a layer holds GPs only (a layer without professions is taken as GPs by the APL)."""
+    if "profession" not in practitioners.columns:
+        return False
+    values = practitioners["profession"].astype(str)
+    return bool(len(values)) and bool((values == "medecin_generaliste").all())
+
+
+def _apl_supply(
+    practitioners: gpd.GeoDataFrame,
+    supply_kind: str,
+    activity_per_gp: float | str,
+    activity_caps: bool,
+    *,
+    explicit: bool,
+) -> tuple[gpd.GeoDataFrame, str, dict[str, Any] | None]:
+    """Count the APL's supply as DREES does: capped consultations, or an activity per GP.
+
+    A headcount-only layer gets an activity per GP unless ``supply="headcount"`` was asked
+    for (``explicit``): then the unit stays practitioners per 100,000 inhabitants.
+
+    Returns the practitioners (with ``consultations_per_year`` set when the rule changes it),
+    the supply kind to use and the metadata of the rule applied (None: supply used as given).
+    """
+    if supply_kind == "consultations" and activity_caps:
+        if "consultations_per_year" not in practitioners.columns:
+            raise DataValidationError(
+                "supply 'consultations' : la colonne consultations_per_year manque "
+                f"(colonnes : {', '.join(map(str, practitioners.columns))})"
+            )
+        flags = {
+            name: practitioners[name].to_numpy() if name in practitioners.columns else None
+            for name in ("new_practitioner", "health_centre")
+        }
+        counted, report = capped_activity(
+            pd.to_numeric(practitioners["consultations_per_year"], errors="coerce"),
+            new_practitioner=flags["new_practitioner"],
+            health_centre=flags["health_centre"],
+        )
+        out = practitioners.copy()
+        out["consultations_per_year"] = counted
+        return (
+            out,
+            "consultations",
+            {
+                "rule": "drees_floors_and_caps",
+                "description_fr": (
+                    "activité plafonnée selon la DREES (≤ 250 : 0 ; 251–3 600 : 3 600 ; "
+                    "> 6 000 : 6 000 ; nouvel installé : 5 400 ; centres de santé sans bornes)"
+                ),
+                "counts": report.to_dict(),
+                "source": DREES_SOURCE,
+            },
+        )
+    if (
+        supply_kind != "headcount"
+        or explicit
+        or activity_per_gp == "none"
+        or not ("profession" not in practitioners.columns or _only_gps(practitioners))
+    ):
+        return practitioners, supply_kind, None
+    if activity_per_gp == "calibrated":
+        calibration = load_activity_calibration()
+        per_gp = calibration.consultations_per_gp
+        meta: dict[str, Any] = {
+            "rule": "calibrated_per_gp",
+            "consultations_per_gp": per_gp,
+            "description_fr": calibration.describe_fr(),
+            "target_apl": calibration.target_apl,
+            "target_year": calibration.target_year,
+            "target_source": calibration.target_source,
+        }
+    else:
+        if isinstance(activity_per_gp, bool) or not isinstance(activity_per_gp, int | float):
+            raise DataValidationError(
+                f"activity_per_gp doit valoir 'calibrated', 'none' ou un nombre > 0, "
+                f"reçu {activity_per_gp!r}"
+            )
+        per_gp = float(activity_per_gp)
+        if not (np.isfinite(per_gp) and per_gp > 0):
+            raise DataValidationError(f"activity_per_gp doit être > 0, reçu {activity_per_gp!r}")
+        meta = {
+            "rule": "given_per_gp",
+            "consultations_per_gp": per_gp,
+            "description_fr": f"activité fixée : {per_gp:g} consultations par médecin et par an",
+        }
+    out = practitioners.copy()
+    out["consultations_per_year"] = per_gp
+    return out, "consultations", meta
+
+
+def _embedded_age_table(edition: str) -> tuple[pd.DataFrame, Mapping[str, float]]:
+    """Age-band shares of every reference commune and DREES's weights of ``edition``."""
+    from geo.agestructure import load_age_structure  # a 35,000-row table, read on demand
+
+    if edition not in AGE_WEIGHTS:
+        raise DataValidationError(
+            f"age_weights_edition {edition!r} inconnue ; éditions : {', '.join(AGE_WEIGHTS)}"
+        )
+    weights = AGE_WEIGHTS[edition]
+    return load_age_structure()[list(weights)], weights
+
+
 def _prepare_group(
     communes: gpd.GeoDataFrame,
     prac: gpd.GeoDataFrame,
@@ -1202,7 +1456,7 @@ def _prepare_group(
     catchment = opts.catchment
     communes_metric = _communes_to_crs(communes, work_crs)
     if opts.travel == "straight_line":
-        reach_km = minutes_to_km(catchment, opts.detour_factor, opts.speed_kmh)
+        reach_km = line_radius_m(catchment, opts) / 1000.0
     else:
         # road times from a table can beat the straight-line model (motorways): bound the
         # context with a crow-fly speed no road reaches
@@ -1211,6 +1465,11 @@ def _prepare_group(
     ctx = _context(communes_metric, prac_metric, surroundings, reach_km)
     demand_ids = pd.Index(ctx.communes["code"].astype(str))
     demand_xy = _xy(_points_of(ctx.communes), ctx.crs)
+    line = opts.travel == "straight_line"
+    demand_f = np.zeros(len(demand_ids))
+    if line:
+        demand_xy = _with_land_mass(demand_xy, ctx.crs, ctx.communes["code"])
+        demand_f = commune_features(demand_ids, opts.travel_model.feature)
     population = ctx.communes["population"].to_numpy(dtype="float64")
     age = _age_structure(ctx.communes, opts.age_table, opts.consumption_weights)
     demand = population if age is None else age.demand(population)
@@ -1226,20 +1485,18 @@ def _prepare_group(
             costs = _road_costs(
                 opts, _points_of(ctx.communes).set_axis(demand_ids), ctx.practitioners, ctx_ids
             )
-        else:
-            costs = straight_line_costs(
-                _points_of(ctx.communes).set_axis(demand_ids),
-                ctx.practitioners.geometry.set_axis(ctx_ids),
-                crs=ctx.crs,
-                max_minutes=catchment,
-                detour_factor=opts.detour_factor,
-                speed_kmh=opts.speed_kmh,
+        supply_xy = _xy(ctx.practitioners.geometry, ctx.crs)
+        supply_f = np.zeros(len(ctx_ids))
+        if opts.travel == "straight_line":
+            supply_xy = _with_land_mass(supply_xy, ctx.crs, _commune_column(ctx.practitioners))
+            supply_f = _point_features(ctx.practitioners, opts)
+            costs = _line_costs(
+                (demand_ids, demand_xy, demand_f), (ctx_ids, supply_xy, supply_f), catchment, opts
             )
         supply_capacity = capacity
         supply_headcount: npt.NDArray[np.float64] = np.ones(len(capacity))
         supply_commune = demand_ids.get_indexer(pd.Index(codes.astype(str)))
         supply_commune[codes.isna().to_numpy()] = -1
-        supply_xy = _xy(ctx.practitioners.geometry, ctx.crs)
         prac_supply = ctx_ids.get_indexer(prac_ids)
     else:
         placed = codes.notna().to_numpy()
@@ -1255,6 +1512,7 @@ def _prepare_group(
         costs = _od_costs(opts.od_table, o, d, m, demand_ids, dest_ids, opts.pair_max_minutes)
         supply_commune = demand_ids.get_indexer(costs.destinations)
         supply_xy = None
+        supply_f = np.zeros(len(costs.destinations))
         dest_of_ctx = np.full(len(ctx_ids), -1, dtype=np.int64)
         dest_of_ctx[placed] = pos
         at = ctx_ids.get_indexer(prac_ids)
@@ -1272,9 +1530,14 @@ def _prepare_group(
     in_pool = prac_capacity > 0
     prac_pool = np.where(in_pool, np.cumsum(in_pool) - 1, -1).astype(np.int64)
     pool_xy = _xy(prac_metric.geometry[in_pool], ctx.crs)
+    pool_f = np.zeros(len(pool_xy))
+    if line:
+        pool = prac_metric[in_pool]
+        pool_xy = _with_land_mass(pool_xy, ctx.crs, _commune_column(pool))
+        pool_f = _point_features(pool, opts)
     pool_tree = _LazyTree(pool_xy)
-    if opts.travel == "straight_line":
-        nearest = _pool_nearest(pool_tree, None, demand_xy, opts)
+    if line:
+        nearest = line_nearest(demand_xy, demand_f, pool_xy, pool_f, opts, tree=pool_tree)
     else:
         nearest = _pair_nearest(rows, cols, minutes, supply_capacity, len(demand_ids))
     supply_commune = supply_commune.astype(np.int64)
@@ -1297,6 +1560,7 @@ def _prepare_group(
         supply_kind=opts.supply_kind,
         nearest=nearest,
         local_supply=local_capacity,
+        standardised=opts.standardised,
     )
     compute_seconds = time.perf_counter() - compute_started
     return CrsGroup(
@@ -1339,6 +1603,9 @@ def _prepare_group(
         timings={"costs": build_seconds, "measure": compute_seconds},
         pool_tree=pool_tree,
         od=_LazyOD(opts, demand_ids) if opts.travel == "od_table" else None,
+        demand_f=demand_f,
+        supply_f=supply_f,
+        pool_f=pool_f,
     )
 
 
@@ -1368,7 +1635,10 @@ def _recompute_group(group: CrsGroup, opts: AnalysisOptions) -> CrsGroup:
         group.rows[in_reach], weights=group.headcount[group.cols[in_reach]], minlength=n
     ).astype(np.float64)
     if opts.travel == "straight_line":
-        nearest = _pool_nearest(None, group.pool_xy[group.pool_active], group.demand_xy, opts)
+        active = group.pool_active
+        nearest = line_nearest(
+            group.demand_xy, group.demand_f, group.pool_xy[active], group.pool_f[active], opts
+        )
     else:
         nearest = _pair_nearest(group.rows, group.cols, group.minutes, group.capacity, n)
     local_capacity = _local(group.supply_commune, group.capacity, n)
@@ -1388,6 +1658,7 @@ def _recompute_group(group: CrsGroup, opts: AnalysisOptions) -> CrsGroup:
         supply_kind=opts.supply_kind,
         nearest=nearest,
         local_supply=local_capacity,
+        standardised=opts.standardised,
     )
     return replace(
         group,
@@ -1411,9 +1682,9 @@ def _group_result(group: CrsGroup, opts: AnalysisOptions) -> gpd.GeoDataFrame:
         group.in_reach_count,
         group.nearest,
         group.local_headcount,
+        missing=opts.missing,
+        empty_status=_empty_status(opts),
     )
-    pop = result["population"].to_numpy(dtype="float64")
-    far = ~(result["nearest_minutes"].to_numpy() <= opts.threshold_minutes)
     result.attrs = {
         "measure": opts.measure,
         "label_fr": info.label_fr,
@@ -1422,7 +1693,9 @@ def _group_result(group: CrsGroup, opts: AnalysisOptions) -> gpd.GeoDataFrame:
         "parameters": {
             "catchment_minutes": opts.catchment,
             "supply": opts.supply_kind,
-            "age_standardised": opts.age_table is not None,
+            "age_standardised": opts.standardised,
+            "age_source": opts.age_source,
+            "activity": dict(opts.activity) if opts.activity else None,
             "threshold_minutes": opts.threshold_minutes,
             **group.measure_params,
         },
@@ -1434,12 +1707,7 @@ def _group_result(group: CrsGroup, opts: AnalysisOptions) -> gpd.GeoDataFrame:
             "pairs": int(group.rows.size),
             "border_effect": group.surroundings,
         },
-        "summary": {
-            "population": float(pop.sum()),
-            "population_beyond_threshold": float(pop[far].sum()),
-            "communes_beyond_threshold": int(far.sum()),
-            "population_weighted_mean": _weighted_mean(result["value"].to_numpy(), pop),
-        },
+        "summary": _summary(result, opts),
         "timings_s": {
             "costs": round(group.timings["costs"], 4),
             "measure": round(group.timings["measure"], 4),
@@ -1485,7 +1753,9 @@ def _crs_of_lonlat(xy: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     return out.astype(str)
 
 
-def _combine(parts: list[gpd.GeoDataFrame], communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def _combine(
+    parts: list[gpd.GeoDataFrame], communes: gpd.GeoDataFrame, options: AnalysisOptions
+) -> gpd.GeoDataFrame:
     """Join per-CRS results back in the territory's order, with merged metadata."""
     result = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs)
     order = pd.Index(result["code"]).get_indexer(pd.Index(communes["code"]))
@@ -1500,17 +1770,7 @@ def _combine(parts: list[gpd.GeoDataFrame], communes: gpd.GeoDataFrame) -> gpd.G
         )
         for key in attrs["context"]
     }
-    pop = result["population"].to_numpy(dtype="float64")
-    attrs["summary"] = {
-        "population": float(pop.sum()),
-        "population_beyond_threshold": sum(
-            p.attrs["summary"]["population_beyond_threshold"] for p in parts
-        ),
-        "communes_beyond_threshold": sum(
-            p.attrs["summary"]["communes_beyond_threshold"] for p in parts
-        ),
-        "population_weighted_mean": _weighted_mean(result["value"].to_numpy(), pop),
-    }
+    attrs["summary"] = _summary(result, options)
     attrs["timings_s"] = {
         key: round(sum(p.attrs["timings_s"][key] for p in parts), 4) for key in ("costs", "measure")
     }
@@ -1527,7 +1787,7 @@ def _in_reference(communes: gpd.GeoDataFrame) -> bool:
 
 
 def _od_costs(
-    source: pd.DataFrame | str,
+    source: pd.DataFrame | str | Path | bytes,
     o: str,
     d: str,
     m: str,
@@ -1535,21 +1795,10 @@ def _od_costs(
     destinations: pd.Index,
     max_minutes: float,
 ) -> TravelCosts:
-    table = (
-        pd.read_csv(source, sep=None, engine="python", dtype=str)
-        if isinstance(source, str)
-        else source
-    )
-    keep = table[o].astype(str).isin(origins) & table[d].astype(str).isin(destinations)
-    return read_od_table(
-        table[keep.to_numpy()],
-        origin_col=o,
-        dest_col=d,
-        minutes_col=m,
-        origins=origins,
-        destinations=destinations,
-        max_minutes=max_minutes,
-    )
+    # the table may cover more than the territory: read it whole (layout and unit detected by
+    # read_od_table), then keep the pairs between the analysis' communes
+    costs = read_od_table(source, origin_col=o, dest_col=d, minutes_col=m, max_minutes=max_minutes)
+    return costs.restricted(origins=origins, destinations=destinations)
 
 
 def _compute(
@@ -1568,59 +1817,118 @@ def _compute(
     supply_kind: str,
     nearest: npt.NDArray[np.float64],
     local_supply: npt.NDArray[np.float64],
+    standardised: bool = False,
 ) -> tuple[npt.NDArray[np.float64], str, dict[str, Any]]:
-    info = MEASURES[measure]
+    unit_fr = _unit_fr(measure, supply_kind, standardised)
     if measure == "density":
         value = np.full(len(demand), np.nan)
         np.divide(local_supply * PER_INHABITANTS, demand, out=value, where=demand > 0)
-        return value, info.unit_fr, {}
+        return value, unit_fr, {}
     if measure == "nearest":
-        return nearest, info.unit_fr, {}
+        return nearest, unit_fr, {}
     args = (demand, supply, rows, cols, minutes)
     if measure == "2sfca":
         return (
             _fca.two_step_fca_core(*args, max_cost=catchment) * PER_INHABITANTS,
-            info.unit_fr,
+            unit_fr,
             {},
         )
     if measure == "e2sfca":
         chosen = dict(steps or _fca.E2SFCA_DEFAULT_STEPS)
         value = _fca.enhanced_two_step_fca_core(*args, steps=chosen, max_cost=catchment)
-        return value * PER_INHABITANTS, info.unit_fr, {"steps": _steps_json(chosen)}
+        return value * PER_INHABITANTS, unit_fr, {"steps": _steps_json(chosen)}
     if measure == "kernel_2sfca":
         width = float(sigma if sigma is not None else catchment / 2.0)
         value = _fca.kernel_two_step_fca_core(*args, sigma=width, max_cost=catchment)
-        return value * PER_INHABITANTS, info.unit_fr, {"sigma_minutes": width}
+        return value * PER_INHABITANTS, unit_fr, {"sigma_minutes": width}
     if measure == "3sfca":
         chosen = dict(steps or _fca.THREE_STEP_DEFAULT_STEPS)
         value = _fca.three_step_fca_core(
             *args, weights=_fca.StepWeights(chosen), max_cost=catchment
         )
-        return value * PER_INHABITANTS, info.unit_fr, {"steps": _steps_json(chosen)}
+        return value * PER_INHABITANTS, unit_fr, {"steps": _steps_json(chosen)}
     if measure == "gravity":
         value = _fca.gravity_core(
             *args, scale=gravity_scale, alpha=gravity_alpha, max_cost=catchment
         )
-        return value, info.unit_fr, {"scale": gravity_scale, "alpha": gravity_alpha}
-    # APL
+        return value, unit_fr, {"scale": gravity_scale, "alpha": gravity_alpha}
+    # APL: DREES bands, and 0 (not NaN) where no practitioner is within reach, as DREES
+    # publishes it
     chosen = dict(steps or _fca.APL_BANDS)
     unit_key = supply_kind if supply_kind in _fca.APL_UNITS else "headcount"
     value = _fca.apl_core(
         *args,
-        bands=chosen,
+        bands=_fca.BandWeights(chosen),
         max_cost=catchment,
         supply_unit=unit_key,  # type: ignore[arg-type]
     )
-    unit_fr = {
-        "consultations": "consultations par an et par habitant standardisé",
-        "fte": "ETP pour 100 000 habitants standardisés",
-        "headcount": "praticiens pour 100 000 habitants standardisés",
-    }[unit_key]
-    return value, unit_fr, {"bands": _steps_json(chosen), "unit": _fca.APL_UNITS[unit_key][0]}
+    value = np.where(np.isnan(value), 0.0, value)
+    return (
+        value,
+        _unit_fr(measure, unit_key, standardised),
+        {"bands": _steps_json(chosen), "unit": _fca.APL_UNITS[unit_key][0]},
+    )
+
+
+def _unit_fr(measure: str, supply_kind: str, standardised: bool) -> str:
+    """French unit of a measure: it follows the supply, and says "standardisé" only when so."""
+    if measure in ("density", "nearest", "gravity"):
+        return MEASURES[measure].unit_fr
+    if measure == "apl":
+        if supply_kind == "consultations":
+            return "consultations par an et par habitant" + (" standardisé" if standardised else "")
+        what = "ETP" if supply_kind == "fte" else "praticiens"
+        return f"{what} pour 100 000 habitants" + (" standardisés" if standardised else "")
+    what = {"fte": "ETP", "consultations": "consultations par an"}.get(supply_kind, "praticiens")
+    return f"{what} pour 10 000 habitants" + (" standardisés" if standardised else "")
 
 
 def _steps_json(steps: Mapping[float, float]) -> dict[str, float]:
     return {f"{float(k):g}": float(v) for k, v in sorted(steps.items())}
+
+
+def _empty_status(opts: AnalysisOptions) -> str | None:
+    """Status of a commune with no supply in reach when the measure gives it 0 (the APL)."""
+    if opts.measure != "apl":
+        return None
+    return f"aucun {opts.practitioner_noun} à moins de {opts.catchment:g} min"
+
+
+#: Status of a commune whose own offer the source does not cover (no value, no class).
+MISSING_STATUS = "non renseigné"
+
+
+def _summary(result: pd.DataFrame, opts: AnalysisOptions) -> dict[str, Any]:
+    """Summarise population, reach and mean of a result; "non renseigné" communes left out.
+
+    The mean is DREES's for the APL: weighted by the (standardised) demand, zeros included.
+    """
+    pop = result["population"].to_numpy(dtype="float64")
+    status = result["status"].to_numpy(dtype=object)
+    missing = status == MISSING_STATUS
+    covered = ~missing
+    far = covered & ~(result["nearest_minutes"].to_numpy() <= opts.threshold_minutes)
+    by_demand = opts.measure == "apl" and opts.standardised
+    weights = result["demand"].to_numpy(dtype="float64") if by_demand else pop
+    weights = np.where(np.isfinite(weights) & covered, weights, 0.0)
+    summary: dict[str, Any] = {
+        "population": float(pop.sum()),
+        "population_beyond_threshold": float(pop[far].sum()),
+        "communes_beyond_threshold": int(far.sum()),
+        "population_weighted_mean": _weighted_mean(result["value"].to_numpy(), weights),
+        "mean_weights": "population standardisée" if by_demand else "population",
+        "communes_missing": int(missing.sum()),
+        "population_missing": float(pop[missing].sum()),
+    }
+    if missing.any():
+        reasons = pd.Series(result["status_reason"].to_numpy()[missing]).value_counts()
+        summary["missing_reasons"] = {str(k): int(v) for k, v in reasons.items()}
+    empty = _empty_status(opts)
+    if empty is not None:
+        none = status == empty
+        summary["communes_without_supply"] = int(none.sum())
+        summary["population_without_supply"] = float(pop[none].sum())
+    return summary
 
 
 def _weighted_mean(values: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]) -> float:
@@ -1637,6 +1945,9 @@ def _assemble(
     in_reach: npt.NDArray[np.float64],
     nearest: npt.NDArray[np.float64],
     local: npt.NDArray[np.float64],
+    *,
+    missing: Mapping[str, str] | None = None,
+    empty_status: str | None = None,
 ) -> gpd.GeoDataFrame:
     keep = [
         c
@@ -1653,59 +1964,208 @@ def _assemble(
         return res
 
     value_out = take(value, np.nan)
+    local_out = take(local, 0.0)
+    in_reach_out = take(in_reach, 0.0)
     population = base["population"].to_numpy(dtype="float64")
+    no_supply = np.isnan(value_out) if empty_status is None else (in_reach_out <= 0) & located
     status = np.where(
         ~located,
         "non localisée",
         np.where(
             population <= 0,
             "population nulle",
-            np.where(np.isnan(value_out), "aucun praticien à portée", "ok"),
+            np.where(no_supply, empty_status or "aucun praticien à portée", "ok"),
         ),
-    )
+    ).astype(object)
+    reason = np.full(len(base), "", dtype=object)
+    if missing:
+        codes = base["code"].astype(str)
+        absent = codes.isin(list(missing)).to_numpy()
+        if absent.any():
+            status[absent] = MISSING_STATUS
+            reason[absent] = codes[absent].map(missing).to_numpy(dtype=object)
+            value_out[absent] = np.nan
+            local_out[absent] = np.nan
     # one construction instead of column-by-column inserts into a GeoDataFrame (5× faster)
     added = pd.DataFrame(
         {
             "geometry": gpd.GeoSeries(communes.geometry.to_numpy(), index=base.index),
             "demand": take(demand, np.nan),
-            "practitioners": take(local, 0.0),
-            "practitioners_in_reach": take(in_reach, 0.0),
+            "practitioners": local_out,
+            "practitioners_in_reach": in_reach_out,
             "nearest_minutes": take(nearest, np.nan),
             "value": value_out,
             "status": status,
+            "status_reason": reason,
         },
         index=base.index,
     )
     return gpd.GeoDataFrame(pd.concat([base, added], axis=1), geometry="geometry", crs=communes.crs)
 
 
-def _pool_nearest(
-    tree: _LazyTree | None,
-    pool_xy: npt.NDArray[np.float64] | None,
-    demand_xy: npt.NDArray[np.float64],
+def line_minutes(
+    dist_m: npt.ArrayLike,
+    feature_origin: npt.ArrayLike,
+    feature_dest: npt.ArrayLike,
     opts: AnalysisOptions,
 ) -> npt.NDArray[np.float64]:
-    """Straight-line time to the nearest practitioner of the pool, not limited by the catchment.
+    """Straight-line metres → car minutes with the analysis' travel model.
 
-    The pool is every practitioner of the CRS zone with a positive supply, not only the
-    context: the nearest one may lie beyond the catchment.
+    0 for the same point (a commune's own practitioners, as DREES counts them); NaN for a
+    distance across land masses (:data:`LAND_MASS_SEPARATION_M`): no road. Rounded to 1e-9 min
+    so that a pair on a band edge does not fall on either side by floating-point noise.
     """
-    xy = tree.xy if tree is not None else (np.empty((0, 2)) if pool_xy is None else pool_xy)
-    if len(xy) == 0:
-        return np.full(len(demand_xy), np.nan)
-    if len(demand_xy) == 0:
-        return np.empty(0)
-    built = tree.tree if tree is not None else cKDTree(xy)
-    dist_m, _ = built.query(demand_xy, k=1)
-    return pool_minutes(np.asarray(dist_m, dtype=np.float64), opts)
-
-
-def pool_minutes(dist_m: npt.NDArray[np.float64], opts: AnalysisOptions) -> npt.NDArray[np.float64]:
-    """Straight-line metres → minutes, rounded like :func:`geo.costs.straight_line_costs`."""
-    minutes: npt.NDArray[np.float64] = np.round(
-        km_to_minutes(np.asarray(dist_m) / 1000.0, opts.detour_factor, opts.speed_kmh), 9
-    )
+    dist = np.asarray(dist_m, dtype=np.float64)
+    raw = opts.travel_model.minutes(dist / 1000.0, feature_origin, feature_dest)
+    minutes = np.asarray(np.round(np.asarray(raw, dtype=np.float64), 9), dtype=np.float64)
+    minutes[dist == 0] = 0.0
+    minutes[dist >= LAND_MASS_SEPARATION_M / 2.0] = np.nan
     return minutes
+
+
+def line_radius_m(minutes: float, opts: AnalysisOptions) -> float:
+    """Largest straight-line distance (metres) that ``minutes`` can cover, for any ends."""
+    return opts.travel_model.max_km(float(minutes)) * 1000.0
+
+
+def line_nearest(
+    demand_xy: npt.NDArray[np.float64],
+    demand_f: npt.NDArray[np.float64],
+    pool_xy: npt.NDArray[np.float64],
+    pool_f: npt.NDArray[np.float64],
+    opts: AnalysisOptions,
+    *,
+    tree: _LazyTree | None = None,
+) -> npt.NDArray[np.float64]:
+    """Exact least travel time from each demand point to a pool point on its land mass.
+
+    Not limited by the catchment. The 8 nearest points by distance give a candidate time
+    ``t``; every other point lies at least as far as the 8th, ``d_8``, so it needs at least
+    ``min_minutes(d_8)`` (the model's lower envelope): where ``t`` exceeds that bound, every
+    point within ``max_km(t)`` is examined. NaN when the land mass has no pool point.
+    """
+    n = len(demand_xy)
+    best = np.full(n, np.inf)
+    if not len(pool_xy) or not n:
+        return np.full(n, np.nan)
+    built = tree.tree if tree is not None else cKDTree(pool_xy)
+    k = min(8, len(pool_xy))
+    dist, idx = built.query(demand_xy, k=k)
+    dist = np.asarray(dist, dtype=np.float64).reshape(n, k)
+    idx = np.asarray(idx, dtype=np.int64).reshape(n, k)
+    times = line_minutes(dist, demand_f[:, None], pool_f[idx], opts)
+    best = np.where(np.isnan(times), np.inf, times).min(axis=1)
+    if k < len(pool_xy):
+        far = dist[:, -1]
+        bound = opts.travel_model.min_minutes(np.minimum(far, LAND_MASS_SEPARATION_M) / 1000.0)
+        todo = np.flatnonzero(np.isfinite(best) & (best > bound))
+        if todo.size:
+            radii = opts.travel_model._max_km_many(best[todo]) * 1000.0
+            hits = built.query_ball_point(demand_xy[todo], radii, return_sorted=False)
+            lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=todo.size)
+            cols = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])
+            rows = np.repeat(todo, lengths)
+            d = np.sqrt(((demand_xy[rows] - pool_xy[cols]) ** 2).sum(axis=1))
+            t = line_minutes(d, demand_f[rows], pool_f[cols], opts)
+            np.minimum.at(best, rows, np.where(np.isnan(t), np.inf, t))
+    best[np.isinf(best)] = np.nan
+    out: npt.NDArray[np.float64] = np.asarray(best, dtype=np.float64)
+    return out
+
+
+def _line_costs(
+    demand: tuple[pd.Index, npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    supply: tuple[pd.Index, npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    max_minutes: float,
+    opts: AnalysisOptions,
+) -> TravelCosts:
+    """Build the straight-line pairs within ``max_minutes``, never across the sea.
+
+    Each side is given as (ids, coordinates with the land-mass coordinate, features).
+    """
+    (demand_ids, demand_xy, demand_f), (supply_ids, supply_xy, supply_f) = demand, supply
+    radius_m = line_radius_m(max_minutes, opts)
+    if len(demand_xy) and len(supply_xy):
+        pairs = cKDTree(demand_xy).sparse_distance_matrix(
+            cKDTree(supply_xy), radius_m, output_type="ndarray"
+        )
+        rows, cols, dist = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64), pairs["v"]
+    else:
+        rows = cols = np.empty(0, dtype=np.int64)
+        dist = np.empty(0)
+    minutes = line_minutes(dist, demand_f[rows], supply_f[cols], opts)
+    keep = minutes <= max_minutes
+    return TravelCosts(
+        origins=demand_ids,
+        destinations=supply_ids,
+        rows=rows[keep],
+        cols=cols[keep],
+        minutes=minutes[keep],
+        km=dist[keep] / 1000.0,
+        max_minutes=float(max_minutes),
+        method="straight_line",
+        params={"max_km": radius_m / 1000.0, **_travel_model_params(opts.travel_model)},
+    )
+
+
+def _travel_model_params(model: TravelTimeModel) -> dict[str, Any]:
+    """Describe the straight-line travel times for a result's metadata."""
+    return {
+        "model": model.name,
+        "model_label_fr": model.label,
+        "model_fitted_on": model.fitted_on,
+        "model_params": model.params(),
+        "islands": "pas de trajet à travers la mer : une île sans pont n'atteint que ses communes",
+    }
+
+
+def _travel_model(
+    choice: str | TravelTimeModel | None, detour_factor: float, speed_kmh: float
+) -> TravelTimeModel:
+    """Return the straight-line travel model asked for (see :func:`analyse`)."""
+    if isinstance(choice, TravelTimeModel):
+        return choice
+    custom = (detour_factor, speed_kmh) != (DETOUR_FACTOR, SPEED_KMH)
+    if choice not in (None, "fitted", "legacy"):
+        raise DataValidationError(
+            f"travel_model {choice!r} inconnu : 'fitted' (ajusté sur l'Isère) ou 'legacy'"
+        )
+    if choice == "fitted" and custom:
+        raise DataValidationError(
+            "detour_factor et speed_kmh ne s'appliquent qu'à travel_model='legacy'"
+        )
+    if choice == "legacy" or (choice is None and custom):
+        if not (detour_factor >= 1 and speed_kmh > 0):
+            raise DataValidationError(
+                f"detour_factor doit être ≥ 1 et speed_kmh > 0, reçus {detour_factor} et "
+                f"{speed_kmh}"
+            )
+        if not custom:
+            return LEGACY_MODEL
+        slope = detour_factor / speed_kmh * 60.0
+        return TravelTimeModel(
+            name="legacy",
+            label=f"distance à vol d'oiseau × {detour_factor:g} à {speed_kmh:g} km/h",
+            form="legacy",
+            coefficients={"a": 0.0, "b0": slope, "b1": slope, "c": 0.0, "p": 1.0},
+            fitted_on="aucune donnée : paramètres fournis",
+        )
+    return load_default_model()
+
+
+def _point_features(frame: gpd.GeoDataFrame, opts: AnalysisOptions) -> npt.NDArray[np.float64]:
+    """Travel-model feature of practitioners: their commune's, else at their location."""
+    feature = opts.travel_model.feature
+    out = np.full(len(frame), np.nan)
+    codes = _commune_column(frame)
+    known = np.zeros(len(frame), dtype=bool)
+    if codes is not None:
+        known = codes.notna().to_numpy()
+        if known.any():
+            out[known] = commune_features(codes[known].astype(str).to_numpy(), feature)
+    if (~known).any():
+        out[~known] = features_at(frame.geometry[~known], feature)
+    return out
 
 
 def _pair_nearest(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +26,7 @@ from geo.errors import DataValidationError, InputFormatError
 
 __all__ = [
     "DETOUR_FACTOR",
+    "OD_SECONDS_MEDIAN_THRESHOLD",
     "SPEED_KMH",
     "TravelCosts",
     "km_to_minutes",
@@ -40,8 +42,23 @@ DETOUR_FACTOR = 1.3
 #: Mean door-to-door road speed used to turn road kilometres into minutes (mixed rural roads).
 SPEED_KMH = 60.0
 
+#: An origin–destination table whose unit is neither stated nor named is read as seconds when
+#: the median of its positive times exceeds this: 720 minutes (12 hours) is no typical trip
+#: between French communes, while 720 seconds (12 minutes) is below the typical pair of any
+#: table spanning more than a few neighbouring communes.
+OD_SECONDS_MEDIAN_THRESHOLD = 720.0
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+#: An INSEE commune code (COG): 5 digits, or 2A/2B and 3 digits in Corsica.
+_COMMUNE_CODE = re.compile(r"\d{5}|2[AB]\d{3}")
+_SECONDS_NAME = re.compile(
+    r"(?:^|[^a-z])(?:s|sec|secs|seconde|secondes|second|seconds)(?:$|[^a-z])"
+)
+_MINUTES_NAME = re.compile(r"(?:^|[^a-z])(?:mn|min|mins|minute|minutes)(?:$|[^a-z])")
+#: Cells of a wide matrix that mean "no route" besides empty ones (R writes NA).
+_NO_ROUTE = ("", "NA")
 
 
 def km_to_minutes(
@@ -119,6 +136,36 @@ class TravelCosts:
             self.minutes[keep],
             None if self.km is None else self.km[keep],
             float(max_minutes),
+            self.method,
+            dict(self.params),
+        )
+
+    def restricted(
+        self, origins: pd.Index | None = None, destinations: pd.Index | None = None
+    ) -> TravelCosts:
+        """Keep the pairs between the given ids, re-indexed on them (``None``: keep all).
+
+        Ids of ``origins``/``destinations`` absent from the table simply have no pair; pairs
+        of ids outside them are dropped (an OD table usually covers more than a territory).
+        """
+        new_o = self.origins if origins is None else _unique_index(origins, "origin")
+        new_d = (
+            self.destinations
+            if destinations is None
+            else _unique_index(destinations, "destination")
+        )
+        o_pos = new_o.get_indexer(self.origins)[self.rows]
+        d_pos = new_d.get_indexer(self.destinations)[self.cols]
+        keep = np.flatnonzero((o_pos >= 0) & (d_pos >= 0))
+        keep = keep[np.lexsort((d_pos[keep], o_pos[keep]))]  # pairs sorted by row, then col
+        return TravelCosts(
+            new_o,
+            new_d,
+            o_pos[keep].astype(np.int64),
+            d_pos[keep].astype(np.int64),
+            self.minutes[keep],
+            None if self.km is None else self.km[keep],
+            self.max_minutes,
             self.method,
             dict(self.params),
         )
@@ -269,9 +316,143 @@ def _read_french_csv(raw: bytes) -> pd.DataFrame:
         encoding = "utf-8-sig" if exc.start >= len(head) - 3 else "cp1252"
     first = head.decode(encoding, errors="replace").splitlines()[0] if head else ""
     sep = ";" if first.count(";") > first.count(",") else ","
+    if first.count("\t") > first.count(sep):
+        sep = "\t"
     return pd.read_csv(
         io.BytesIO(raw), sep=sep, encoding=encoding, dtype=str, keep_default_na=False
     )
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    if value is not None and value not in allowed:
+        raise DataValidationError(
+            f"{what} {value!r} inconnu : valeurs possibles {', '.join(map(repr, allowed))}"
+        )
+
+
+def _detect_layout(
+    table: pd.DataFrame, layout: str | None, long_cols: tuple[str, str, str]
+) -> tuple[str, str]:
+    """Layout of the table and whether it was ``"stated"`` or ``"detected"``."""
+    if layout is not None:
+        return layout, "stated"
+    columns = [str(c).strip() for c in table.columns]
+    if all(c in columns for c in long_cols):
+        return "long", "detected"
+    # pandas renames a repeated header "38001" to "38001.1": still a matrix (reported later)
+    unmangled = [re.sub(r"\.\d+$", "", c) for c in columns[1:]]
+    if len(columns) >= 2 and all(_COMMUNE_CODE.fullmatch(c) for c in unmangled):
+        return "wide", "detected"
+    return "long", "detected"
+
+
+def _rows_of(mask: npt.NDArray[np.bool_]) -> str:
+    idx = np.flatnonzero(mask)[:5] + 1
+    return ", ".join(map(str, idx)) + (" …" if mask.sum() > 5 else "")
+
+
+def _long_pairs(
+    table: pd.DataFrame, name: str, origin_col: str, dest_col: str, minutes_col: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], FloatArray, str]:
+    """Origins, destinations and raw times of a long table (one row per pair)."""
+    missing = [c for c in (origin_col, dest_col, minutes_col) if c not in table.columns]
+    if missing:
+        raise InputFormatError(
+            f"{name}: missing column(s) {missing}; found {list(map(str, table.columns))}"
+        )
+    o = table[origin_col].astype(str).str.strip().to_numpy()
+    d = table[dest_col].astype(str).str.strip().to_numpy()
+    raw = table[minutes_col]
+    if raw.dtype == object or pd.api.types.is_string_dtype(raw):
+        raw = raw.astype(str).str.strip().str.replace(",", ".", regex=False)
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        example = table[minutes_col].iloc[int(np.flatnonzero(bad)[0])]
+        raise InputFormatError(
+            f"{name}: column {minutes_col!r} has missing or non-numeric times "
+            f"(e.g. {example!r}) at row(s) {_rows_of(bad)}"
+        )
+    neg = values < 0
+    if neg.any():
+        raise InputFormatError(
+            f"{name}: column {minutes_col!r} has negative times "
+            f"(e.g. {values[neg][0]}) at row(s) {_rows_of(neg)}"
+        )
+    pair_keys = pd.MultiIndex.from_arrays([o, d])
+    dup = pair_keys.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputFormatError(
+            f"{name}: duplicate pair ({o[i]!r}, {d[i]!r}) at row(s) {_rows_of(dup)}"
+        )
+    return o, d, values, minutes_col
+
+
+def _wide_pairs(
+    table: pd.DataFrame, name: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], FloatArray, str, IntArray]:
+    """Pairs of a wide matrix: first column the origins, other headers the destinations.
+
+    Also returns the 0-based data row of each pair, for messages.
+    """
+    if table.shape[1] < 2:
+        raise InputFormatError(
+            f"{name} : une matrice large doit avoir une colonne d'origines puis une colonne "
+            f"par destination ; colonnes trouvées {list(map(str, table.columns))}"
+        )
+    first = str(table.columns[0])
+    dests = np.array([str(c).strip() for c in table.columns[1:]], dtype=object)
+    # pandas renames a repeated header "38001" to "38001.1"
+    seen = set(dests)
+    for c in dests:
+        m = re.fullmatch(r"(.+)\.\d+", c)
+        if m and m.group(1) in seen:
+            raise InputFormatError(f"{name} : la destination {m.group(1)!r} a deux colonnes")
+    origins = table.iloc[:, 0].astype(str).str.strip().to_numpy()
+    dup = pd.Index(origins).duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputFormatError(
+            f"{name} : l'origine {origins[i]!r} (colonne {first!r}) apparaît deux fois, "
+            f"ligne(s) {_rows_of(pd.Index(origins) == origins[i])}"
+        )
+    cells = table.iloc[:, 1:]
+    absent = cells.isna().to_numpy()
+    text = cells.astype(str).to_numpy(dtype=str)
+    text = np.char.strip(text)
+    present = ~absent & ~np.isin(text, _NO_ROUTE)
+    r, c = np.nonzero(present)
+    raw = text[r, c].astype(object)  # plain str in messages
+    values = pd.to_numeric(
+        pd.Series(raw, dtype=object).str.replace(",", ".", regex=False), errors="coerce"
+    ).to_numpy(dtype="float64")
+    for bad, what in ((~np.isfinite(values), "non numérique"), (values < 0, "négative")):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            more = int(bad.sum()) - 1
+            raise InputFormatError(
+                f"{name} : durée {what} {raw[k]!r} ligne {r[k] + 1} (origine "
+                f"{origins[r[k]]!r}), colonne {dests[c[k]]!r}"
+                + (f" ; {more} autre(s) cellule(s) dans ce cas" if more else "")
+            )
+    return origins[r], dests[c], values, first, r.astype(np.int64)
+
+
+def _detect_unit(
+    values: FloatArray, unit: str | None, time_col: str
+) -> tuple[str, str, float | None]:
+    """Decide the unit of the raw times; also say how, and the median when by magnitudes."""
+    if unit is not None:
+        return unit, "stated", None
+    label = time_col.strip().lower()
+    if _SECONDS_NAME.search(label):
+        return "seconds", "column name", None
+    if _MINUTES_NAME.search(label):
+        return "minutes", "column name", None
+    positive = values[values > 0]
+    median = float(np.median(positive)) if positive.size else 0.0
+    return ("seconds" if median > OD_SECONDS_MEDIAN_THRESHOLD else "minutes"), "magnitudes", median
 
 
 def read_od_table(
@@ -284,82 +465,115 @@ def read_od_table(
     origins: pd.Index | None = None,
     destinations: pd.Index | None = None,
     max_minutes: float | None = None,
+    layout: Literal["long", "wide"] | None = None,
+    unit: Literal["minutes", "seconds"] | None = None,
 ) -> TravelCosts:
-    """Validate an origin–destination table of travel minutes and turn it into ``TravelCosts``.
+    """Validate an origin–destination table of travel times and turn it into ``TravelCosts``.
+
+    Two layouts are read, in minutes or seconds (times are always returned in minutes):
+
+    * **long**: one row per pair, columns ``origin_col``, ``dest_col``, ``minutes_col`` (INSEE
+      Metric, a tidy OSRM export);
+    * **wide**: a matrix, first column the origin codes, one column per destination whose
+      header is the destination code, a time in each cell (OSRM ``table``, R ``osrm``); an
+      empty cell (or ``NA``) means "no route": no pair.
 
     Parameters
     ----------
     source : path, bytes or DataFrame
-        CSV (``;`` or ``,``, UTF-8 or CP1252) or Parquet, one row per pair; bytes are an
-        uploaded file's content.
+        CSV (``;``, ``,`` or tab; UTF-8 or CP1252; ``.csv``, ``.csv.gz``, ``.txt``) or Parquet;
+        bytes are an uploaded file's content. CSV codes are read as text (leading zeros kept).
     filename : str, optional
         Name of the file in messages (for bytes and DataFrames; a ``.parquet`` name reads bytes
         as Parquet).
     origin_col, dest_col, minutes_col : str
-        Column names (e.g. INSEE Metric's commune codes and time).
+        Column names of the long layout (e.g. INSEE Metric's commune codes and time); in the
+        wide layout only ``minutes_col`` is unused and the first column holds the origins.
     origins, destinations : pandas.Index, optional
         Known ids; a table id not in them is an error naming the rows. Default: the ids found.
     max_minutes : float, optional
-        Keep pairs within this time (default: all).
+        Keep pairs within this time in minutes (default: all).
+    layout : {"long", "wide"}, optional
+        Stated layout. Detected when omitted: ``long`` when the three long columns exist;
+        otherwise ``wide`` when every header after the first is an INSEE commune code (5 digits,
+        or 2A/2B and 3 digits); otherwise ``long`` (and the missing columns are reported).
+    unit : {"minutes", "seconds"}, optional
+        Stated unit of the times. Detected when omitted, from the name of the time column
+        (``minutes_col`` in long, the first header in wide): a word ``s``, ``sec``,
+        ``secondes``, ``seconds``… (``duree_s``, ``temps (s)``) means seconds, ``min``,
+        ``minutes``, ``mn``… minutes; with no such word, from the magnitudes: seconds when the
+        median of the positive times exceeds :data:`OD_SECONDS_MEDIAN_THRESHOLD` (720),
+        minutes otherwise. A table of seconds with a median under 12 minutes (only very close
+        pairs) would be read as minutes: state ``unit`` for such tables.
+
+    Returns
+    -------
+    TravelCosts
+        ``method="od_table"``; ``params`` holds ``source``, ``layout`` and ``layout_from``
+        (``"stated"``/``"detected"``), ``unit`` and ``unit_from`` (``"stated"``,
+        ``"column name"`` or ``"magnitudes"``, then also ``raw_median``).
 
     Raises
     ------
     InputFormatError
         Missing columns, unknown codes, negative, missing or non-numeric times, duplicate pairs;
-        the message names the file, the column and the first offending rows (1-based data rows).
+        the message names the file, the column (the destination's in a wide matrix), the value
+        and the first offending rows (1-based data rows).
+    DataValidationError
+        ``layout`` or ``unit`` is not one of the values above.
     """
+    _choice(layout, ("long", "wide"), "layout")
+    _choice(unit, ("minutes", "seconds"), "unit")
     table, name = _read_table(source, filename)
-    missing = [c for c in (origin_col, dest_col, minutes_col) if c not in table.columns]
-    if missing:
-        raise InputFormatError(
-            f"{name}: missing column(s) {missing}; found {list(map(str, table.columns))}"
-        )
-    o = table[origin_col].astype(str).str.strip().to_numpy()
-    d = table[dest_col].astype(str).str.strip().to_numpy()
-    raw_minutes = table[minutes_col]
-    if raw_minutes.dtype == object or pd.api.types.is_string_dtype(raw_minutes):
-        raw_minutes = raw_minutes.astype(str).str.strip().str.replace(",", ".", regex=False)
-    minutes = pd.to_numeric(raw_minutes, errors="coerce").to_numpy(dtype="float64")
-
-    def rows_of(mask: npt.NDArray[np.bool_]) -> str:
-        idx = np.flatnonzero(mask)[:5] + 1
-        return ", ".join(map(str, idx)) + (" …" if mask.sum() > 5 else "")
-
-    bad = ~np.isfinite(minutes)
-    if bad.any():
-        example = table[minutes_col].iloc[int(np.flatnonzero(bad)[0])]
-        raise InputFormatError(
-            f"{name}: column {minutes_col!r} has missing or non-numeric times "
-            f"(e.g. {example!r}) at row(s) {rows_of(bad)}"
-        )
-    neg = minutes < 0
-    if neg.any():
-        raise InputFormatError(
-            f"{name}: column {minutes_col!r} has negative times "
-            f"(e.g. {minutes[neg][0]}) at row(s) {rows_of(neg)}"
-        )
-    pair_keys = pd.MultiIndex.from_arrays([o, d])
-    dup = pair_keys.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputFormatError(
-            f"{name}: duplicate pair ({o[i]!r}, {d[i]!r}) at row(s) {rows_of(dup)}"
-        )
+    used_layout, layout_from = _detect_layout(table, layout, (origin_col, dest_col, minutes_col))
+    if used_layout == "wide":
+        o, d, values, time_col, row_of = _wide_pairs(table, name)
+    else:
+        o, d, values, time_col = _long_pairs(table, name, origin_col, dest_col, minutes_col)
+        row_of = np.arange(len(o), dtype=np.int64)
+    used_unit, unit_from, median = _detect_unit(values, unit, time_col)
+    minutes = values / 60.0 if used_unit == "seconds" else values
     origins = _unique_index(pd.Index(pd.unique(o)) if origins is None else origins, "origin")
     destinations = _unique_index(
         pd.Index(pd.unique(d)) if destinations is None else destinations, "destination"
     )
     rows = origins.get_indexer(pd.Index(o))
     cols = destinations.get_indexer(pd.Index(d))
-    for col, pos, vals in ((origin_col, rows, o), (dest_col, cols, d)):
-        unknown = pos < 0
-        if unknown.any():
-            codes = sorted(set(vals[unknown]))[:10]
-            raise InputFormatError(
-                f"{name}: column {col!r} has unknown code(s) {codes} at row(s) {rows_of(unknown)}"
-            )
+    if used_layout == "wide":
+        first = str(table.columns[0])
+        for pos, vals, where in ((rows, o, "origine"), (cols, d, "destination")):
+            unknown = pos < 0
+            if unknown.any():
+                k = int(np.flatnonzero(unknown)[0])
+                codes = sorted(set(vals[unknown]))[:10]
+                place = (
+                    f"ligne {row_of[k] + 1}, colonne {first!r}"
+                    if where == "origine"
+                    else f"colonne {d[k]!r}"
+                )
+                raise InputFormatError(
+                    f"{name} : code(s) {where} inconnu(s) {codes} ({place}, valeur {vals[k]!r})"
+                )
+    else:
+        for col, pos, vals in ((origin_col, rows, o), (dest_col, cols, d)):
+            unknown = pos < 0
+            if unknown.any():
+                codes = sorted(set(vals[unknown]))[:10]
+                raise InputFormatError(
+                    f"{name}: column {col!r} has unknown code(s) {codes} "
+                    f"at row(s) {_rows_of(unknown)}"
+                )
     keep = np.ones(len(minutes), dtype=bool) if max_minutes is None else minutes <= max_minutes
     order = np.lexsort((cols[keep], rows[keep]))
+    params: dict[str, Any] = {
+        "source": name if not isinstance(source, pd.DataFrame) else "DataFrame",
+        "layout": used_layout,
+        "layout_from": layout_from,
+        "unit": used_unit,
+        "unit_from": unit_from,
+    }
+    if median is not None:
+        params["raw_median"] = median
     return TravelCosts(
         origins=origins,
         destinations=destinations,
@@ -369,5 +583,5 @@ def read_od_table(
         km=None,
         max_minutes=float(np.max(minutes, initial=0.0) if max_minutes is None else max_minutes),
         method="od_table",
-        params={"source": name if not isinstance(source, pd.DataFrame) else "DataFrame"},
+        params=params,
     )

@@ -404,7 +404,8 @@ def _classifiable(result: pd.DataFrame, column: str) -> npt.NDArray[np.bool_]:
     population = pd.to_numeric(result["population"], errors="coerce").to_numpy(dtype=np.float64)
     located = np.ones(len(result), dtype=bool)
     if "status" in result.columns:
-        located = (result["status"] != "non localisée").to_numpy()
+        # not located, or not covered by the source ("non renseigné"): no class, no mean
+        located = (~result["status"].isin(("non localisée", "non renseigné"))).to_numpy()
     out: npt.NDArray[np.bool_] = located & (np.isfinite(values) | (population > 0))
     return out
 

@@ -49,13 +49,15 @@ from geo.analysis import (
     AnalysisOptions,
     CrsGroup,
     RatioState,
+    line_minutes,
+    line_nearest,
+    line_radius_m,
     metric_crs_of_lonlat,
-    pool_minutes,
     ratio_of,
 )
-from geo.costs import minutes_to_km
 from geo.errors import DataValidationError
 from geo.gaps import UNCLASSIFIED_LABEL, GapScheme, gap_scheme
+from geo.traveltime import features_at
 
 __all__ = [
     "DEFAULT_RETIREMENT_AGE",
@@ -285,6 +287,7 @@ class _NewSite:
     xy: FloatArray
     ids: list[str]
     capacity_each: float
+    feature: float = 0.0  # the straight-line travel model's feature at the site
 
 
 @dataclass
@@ -316,6 +319,15 @@ def default_capacity(group: CrsGroup) -> float:
     """
     base = group.prac_capacity[group.prac_active & (group.prac_capacity > 0)]
     return float(base.mean()) if base.size else 1.0
+
+
+def _site_feature(problem: AccessProblem, gi: int, row: int, xy: FloatArray) -> float:
+    """Travel-model feature of a new site: its commune's, else the one at the point."""
+    group = problem.groups[gi]
+    if row >= 0 and len(group.demand_f):
+        return float(group.demand_f[row])
+    point = gpd.GeoSeries([shapely.Point(xy[:2])], crs=group.crs)
+    return float(features_at(point, problem.options.travel_model.feature)[0])
 
 
 def _resolve_add(problem: AccessProblem, change: AddPractitioners, batch: _Batch) -> None:
@@ -359,7 +371,9 @@ def _resolve_add(problem: AccessProblem, change: AddPractitioners, batch: _Batch
     capacity = change.capacity if change.capacity is not None else default_capacity(group)
     label = code if code is not None else "point"
     ids = [f"{NEW_PRACTITIONER_PREFIX}-{seq}-{label}-{k:02d}" for k in range(1, change.n + 1)]
-    batch.sites.append(_NewSite(gi, code, row, xy, ids, capacity))
+    batch.sites.append(
+        _NewSite(gi, code, row, xy, ids, capacity, _site_feature(problem, gi, row, xy))
+    )
     for pid in ids:
         batch.added_rows.append(
             {
@@ -409,7 +423,11 @@ def _locate_point(
             xy = shapely.get_coordinates(geo.to_crs(group.crs).to_numpy())[0]
             inside = shapely.contains_xy(group.context.geometry.to_numpy(), xy[0], xy[1])
             hits = np.flatnonzero(np.asarray(inside, dtype=bool))
-            return gi, xy, int(hits[0]) if hits.size else -1
+            row = int(hits[0]) if hits.size else -1
+            if group.demand_xy.shape[1] > 2:
+                # the land-mass coordinate of straight-line travel: that of the commune hit
+                xy = np.append(xy, group.demand_xy[row, 2] if row >= 0 else 0.0)
+            return gi, xy, row
     zones = ", ".join(sorted({g.crs for g in problem.groups}))
     raise DataValidationError(
         f"point {point!r} ({crs}) lies in the CRS zone {zone}, outside the territory's ({zones})"
@@ -584,13 +602,13 @@ def _new_pairs(
     assert site is not None and group.supply_xy is not None
     if opts.travel == "road":
         return _road_pairs(group, opts, site)
-    radius_m = minutes_to_km(opts.catchment, opts.detour_factor, opts.speed_kmh) * 1000.0
+    radius_m = line_radius_m(opts.catchment, opts)
     rows = np.asarray(
         cKDTree(group.demand_xy).query_ball_point(site.xy, r=radius_m), dtype=np.int64
     )
     rows.sort()
     dist_m = np.sqrt(((group.demand_xy[rows] - site.xy) ** 2).sum(axis=1))
-    return rows, pool_minutes(dist_m, opts)
+    return rows, line_minutes(dist_m, group.demand_f[rows], site.feature, opts)
 
 
 def _road_pairs(
@@ -637,11 +655,13 @@ def _apply_group(
     new_supply: list[int] = []
     new_capacity: list[float] = []
     new_xy: list[FloatArray] = []
+    new_f: list[float] = []
     supply_ids = list(g.supply_ids) if sites else None
     supply_commune = g.supply_commune
     supply_xy = g.supply_xy
     extra_commune: list[int] = []
     extra_xy: list[FloatArray] = []
+    extra_f: list[float] = []
     next_col = m_old
     site_of_col: dict[int, _NewSite] = {}
     new_commune_col: dict[str, int] = {}
@@ -661,6 +681,7 @@ def _apply_group(
                 supply_ids.append(code if od and code is not None else pid)
                 extra_commune.append(site.row)
                 extra_xy.append(site.xy)
+                extra_f.append(site.feature)
                 site_of_col[col] = site
                 if od and code is not None:
                     new_commune_col[code] = col
@@ -668,10 +689,11 @@ def _apply_group(
             new_supply.append(col)
             new_capacity.append(site.capacity_each)
             new_xy.append(site.xy)
+            new_f.append(site.feature)
     m = next_col
     prac_ids = g.prac_ids
     prac_supply, prac_capacity, prac_pool = g.prac_supply, g.prac_capacity, g.prac_pool
-    pool_xy, pool_active = g.pool_xy, g.pool_active.copy()
+    pool_xy, pool_active, pool_f, supply_f = g.pool_xy, g.pool_active.copy(), g.pool_f, g.supply_f
     if new_ids:
         k = len(new_ids)
         # a plain object concatenation: Index.append re-infers the dtype (20× slower)
@@ -685,14 +707,18 @@ def _apply_group(
         prac_active = np.concatenate((prac_active, np.ones(k, dtype=bool)))
         if not od:
             prac_pool = np.concatenate((prac_pool, len(pool_xy) + np.arange(k, dtype=np.int64)))
-            pool_xy = np.concatenate((pool_xy, np.asarray(new_xy).reshape(-1, 2)))
+            pool_xy = np.concatenate((pool_xy, np.asarray(new_xy).reshape(-1, pool_xy.shape[1])))
             pool_active = np.concatenate((pool_active, np.ones(k, dtype=bool)))
+            pool_f = np.concatenate((pool_f, np.asarray(new_f, dtype=np.float64)))
         else:
             prac_pool = np.concatenate((prac_pool, np.full(k, -1, dtype=np.int64)))
     if extra_commune:
         supply_commune = np.concatenate((supply_commune, np.asarray(extra_commune, np.int64)))
         if supply_xy is not None:
-            supply_xy = np.concatenate((supply_xy, np.asarray(extra_xy).reshape(-1, 2)))
+            supply_xy = np.concatenate(
+                (supply_xy, np.asarray(extra_xy).reshape(-1, supply_xy.shape[1]))
+            )
+            supply_f = np.concatenate((supply_f, np.asarray(extra_f, dtype=np.float64)))
     gone_pool = prac_pool[removed_pos]
     pool_active[gone_pool[gone_pool >= 0]] = False
 
@@ -808,7 +834,7 @@ def _apply_group(
         )
         stats.pairs_read += read
         fresh = raw[touched_rows] * kernel.factor
-        fresh[count[touched_rows] == 0] = np.nan
+        fresh[count[touched_rows] == 0] = kernel.empty_value
         value[touched_rows] = fresh
 
     # ---- practitioners in reach and nearest time ----------------------------------------
@@ -821,7 +847,11 @@ def _apply_group(
     if od:
         _od_nearest(g, nearest, touched_any, capacity, dead, (new_rows, new_cols, new_minutes))
     else:
-        _pool_nearest_update(g, nearest, pool_xy, pool_active, removed_pos, problem)
+        # exact, and the same computation as a full preparation: the travel time depends on
+        # both ends, so the nearest practitioner is not simply the nearest point
+        nearest = line_nearest(
+            g.demand_xy, g.demand_f, pool_xy[pool_active], pool_f[pool_active], opts
+        )
     local_capacity = _local(supply_commune, capacity, n)
     local_headcount = _local(supply_commune, headcount, n)
 
@@ -866,6 +896,7 @@ def _apply_group(
         headcount=headcount,
         supply_commune=supply_commune,
         supply_xy=supply_xy,
+        supply_f=supply_f,
         rows=rows,
         cols=cols,
         minutes=minutes,
@@ -875,6 +906,7 @@ def _apply_group(
         prac_pool=prac_pool,
         prac_active=prac_active,
         pool_xy=pool_xy,
+        pool_f=pool_f,
         pool_active=pool_active,
         value=value,
         nearest=nearest,
@@ -941,68 +973,6 @@ def _od_nearest(
     fresh = out[touched]
     fresh[np.isinf(fresh)] = np.nan
     nearest[touched] = fresh
-
-
-def _pool_nearest_update(
-    g: CrsGroup,
-    nearest: FloatArray,
-    pool_xy: FloatArray,
-    pool_active: npt.NDArray[np.bool_],
-    removed_pos: IntArray,
-    problem: AccessProblem,
-) -> None:
-    """Straight-line nearest time after removals (exact re-query) and additions (a minimum)."""
-    opts = problem.options
-    old_pool_size = len(g.pool_xy)
-    gone = g.prac_pool[removed_pos]
-    gone = gone[gone >= 0]
-    if gone.size:
-        d_gone, _ = cKDTree(pool_xy[gone]).query(g.demand_xy, k=1)
-        # communes whose nearest practitioner was one of those who left
-        hit = np.flatnonzero(~(pool_minutes(np.asarray(d_gone), opts) > nearest))
-        if hit.size:
-            nearest[hit] = _nearest_present(g, pool_xy, pool_active, g.demand_xy[hit], problem)
-    added = np.arange(old_pool_size, len(pool_xy))
-    added = added[pool_active[added]]
-    if added.size:
-        d_new = np.sqrt(((g.demand_xy[:, None, :] - pool_xy[added][None, :, :]) ** 2).sum(axis=2))
-        t_new = pool_minutes(d_new.min(axis=1), opts)
-        nearest[:] = np.fmin(nearest, t_new)
-
-
-def _nearest_present(
-    g: CrsGroup,
-    pool_xy: FloatArray,
-    pool_active: npt.NDArray[np.bool_],
-    query_xy: FloatArray,
-    problem: AccessProblem,
-) -> FloatArray:
-    """Time to the nearest present pool point, querying the shared tree with growing k."""
-    opts = problem.options
-    base = len(g.pool_tree.xy)
-    best = np.full(len(query_xy), np.inf)
-    extra = np.flatnonzero(pool_active[base:]) + base
-    if extra.size:
-        d = np.sqrt(((query_xy[:, None, :] - pool_xy[extra][None, :, :]) ** 2).sum(axis=2))
-        best = d.min(axis=1)
-    if base and pool_active[:base].any():
-        todo = np.arange(len(query_xy))
-        k = 8
-        while todo.size:
-            kk = min(k, base)
-            dist, idx = g.pool_tree.tree.query(query_xy[todo], k=kk)
-            dist = np.asarray(dist, dtype=np.float64).reshape(len(todo), kk)
-            idx = np.asarray(idx).reshape(len(todo), kk)
-            ok = pool_active[:base][idx]
-            found = ok.any(axis=1)
-            first = np.where(ok, dist, np.inf).min(axis=1)
-            best[todo[found]] = np.minimum(best[todo[found]], first[found])
-            if kk == base:
-                break
-            todo, k = todo[~found], k * 4
-    out = pool_minutes(best, opts)
-    out[np.isinf(best)] = np.nan
-    return out
 
 
 def _local(supply_commune: IntArray, values: FloatArray, n: int) -> FloatArray:

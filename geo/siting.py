@@ -45,7 +45,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.spatial import cKDTree
 
-from geo.analysis import AccessProblem, CrsGroup, PairIndex, pool_minutes
+from geo.analysis import AccessProblem, CrsGroup, PairIndex, line_minutes, line_radius_m
 from geo.errors import DataValidationError
 from geo.gaps import GapScheme, gap_scheme
 from geo.scenario import Scenario, ScenarioResult, apply_changes, default_capacity
@@ -630,13 +630,14 @@ def _candidate_pairs(
         if not mine.size:
             continue
         if group.od is None:
-            radius_m = radius_minutes / 60.0 * opts.speed_kmh / opts.detour_factor * 1000.0
+            radius_m = line_radius_m(radius_minutes, opts)
             pairs = cKDTree(group.demand_xy).sparse_distance_matrix(
                 cKDTree(group.demand_xy[cands.row[mine]]), radius_m, output_type="ndarray"
             )
             r = pairs["i"].astype(np.int64)
             c = mine[pairs["j"]]
-            t = pool_minutes(pairs["v"], opts)
+            f = group.demand_f
+            t = line_minutes(pairs["v"], f[r], f[cands.row[mine][pairs["j"]]], opts)
         else:
             lookup = group.od.lookup
             code_pos = pd.Index([cands.codes[i] for i in mine]).get_indexer(lookup.dest)
@@ -1151,7 +1152,7 @@ def _sites_frame(
         )
         rows.append(info)
         points.append(
-            gpd.GeoSeries([shapely.Point(group.demand_xy[row])], crs=group.crs)
+            gpd.GeoSeries([shapely.Point(group.demand_xy[row, :2])], crs=group.crs)
             .to_crs(problem.territory.crs)
             .iloc[0]
         )

@@ -15,6 +15,7 @@ from access import Access
 from access import weights as access_weights
 
 from geo import _fca
+from geo._fca import BandWeights
 from geo.access import (
     APL_BANDS,
     APL_BANDS_2012,
@@ -383,13 +384,28 @@ def test_zero_cost_pairs_count() -> None:
 @pytest.mark.parametrize(
     ("bands", "expected"),
     [
-        (APL_BANDS, [1.0, 1.0, 1.0, 0.66, 0.66, 0.33, 0.0]),
+        (APL_BANDS, [1.0, 1.0, 1.0, 2 / 3, 2 / 3, 1 / 3, 0.0]),
         (APL_BANDS_2012, [1.0, 1.0, 0.3, 0.1, 0.1, 0.0, 0.0]),
     ],
 )
-def test_apl_band_boundaries(bands: dict[float, float], expected: list[float]) -> None:
+def test_step_weights_put_a_bound_in_the_closer_band(
+    bands: dict[float, float], expected: list[float]
+) -> None:
     minutes = np.array([0.0, 5.0, 10.0, 10.0001, 15.0, 20.0, 25.0])
     np.testing.assert_array_equal(StepWeights(bands)(minutes), expected)
+
+
+@pytest.mark.parametrize(
+    ("bands", "expected"),
+    [
+        # DREES: "moins de 10 minutes" 1, "entre 10 et 15" 2/3, "entre 15 et 20" 1/3, beyond 0
+        (APL_BANDS, [1.0, 1.0, 1.0, 2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 0.0]),
+        (APL_BANDS_2012, [1.0, 0.3, 0.3, 0.1, 0.1, 0.1, 0.0, 0.0, 0.0]),
+    ],
+)
+def test_apl_bands_as_drees_words_them(bands: dict[float, float], expected: list[float]) -> None:
+    minutes = np.array([0.0, 5.0, 9.999, 10.0, 14.999, 15.0, 19.999, 20.0, 20.001])
+    np.testing.assert_array_equal(BandWeights(bands)(minutes), expected)
 
 
 def test_apl_by_hand_and_units() -> None:
@@ -399,7 +415,7 @@ def test_apl_by_hand_and_units() -> None:
     supply = pd.DataFrame({"cons": [3.99e4]}, index=["GP"])
     cost = pd.DataFrame({"origin": ids, "dest": "GP", "cost": minutes})
     got = apl(demand, supply, cost, demand_col="pop", supply_col="cons")
-    w = np.array([1.0, 1.0, 1.0, 0.66, 0.66, 0.33])
+    w = np.array([1.0, 1.0, 2 / 3, 2 / 3, 1 / 3, 1 / 3])  # 10 min is "entre 10 et 15"
     expected = np.append(w * 3.99e4 / w.sum(), np.nan)  # 25 min: outside the 20-min catchment
     np.testing.assert_allclose(got.to_numpy(), expected, rtol=1e-12)
     assert got.name == "apl_consultations"
@@ -417,13 +433,28 @@ def test_apl_by_hand_and_units() -> None:
     assert fte.attrs["unit"] == "FTE per 100,000 standardised inhabitants"
     old = apl(demand, supply, cost, demand_col="pop", supply_col="cons", bands=APL_BANDS_2012)
     assert old.isna().tolist() == [False] * 5 + [True, True]
+    access_like = apl(
+        demand, supply, cost, demand_col="pop", supply_col="cons", bands=StepWeights(APL_BANDS)
+    )
+    w_access = np.array([1.0, 1.0, 1.0, 2 / 3, 2 / 3, 1 / 3])
+    np.testing.assert_allclose(access_like.to_numpy()[:6], w_access * 3.99e4 / w_access.sum())
 
 
 def test_apl_equals_e2sfca_with_its_bands() -> None:
     p = random_problem(3)
-    got = apl(p.demand, p.supply, p.cost, supply_unit="headcount", **KW)
+    # with access's step convention, the APL is access's E2SFCA with the DREES weights
+    got = apl(
+        p.demand, p.supply, p.cost, supply_unit="headcount", bands=StepWeights(APL_BANDS), **KW
+    )
     ref = enhanced_two_step_fca(p.demand, p.supply, p.cost, weights=APL_BANDS, max_cost=20, **KW)
     np.testing.assert_allclose(got.to_numpy(), ref.to_numpy() * 1e5, rtol=1e-12)
+    # DREES's bands include their lower bound: a cost on an inner bound (the problem has many,
+    # multiples of 5) falls in the farther band, as access's steps shifted just below the bound
+    drees = apl(p.demand, p.supply, p.cost, supply_unit="headcount", **KW)
+    shifted = {10.0 - 1e-9: 1.0, 15.0 - 1e-9: 2 / 3, 20.0: 1 / 3}
+    ref = enhanced_two_step_fca(p.demand, p.supply, p.cost, weights=shifted, max_cost=20, **KW)
+    np.testing.assert_allclose(drees.to_numpy(), ref.to_numpy() * 1e5, rtol=1e-12)
+    assert not np.allclose(drees.to_numpy(), got.to_numpy(), equal_nan=True)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

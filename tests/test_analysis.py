@@ -39,15 +39,20 @@ def test_apl_bands_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
     res = analyse(
         grid3x3, _prac([CENTRE]), "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE
     )
-    # weights: G5 0 min → 1; G2, G4, G6, G8 at exactly 10 min → 1; corners 14.14 min → 0.66
-    weighted_demand = 5000 + 2000 + 4000 + 6000 + 8000 + 0.66 * (1000 + 3000 + 7000 + 9000)
+    # DREES bands: G5 0 min → 1; G2, G4, G6, G8 at exactly 10 min are "entre 10 et 15
+    # minutes" → 2/3; corners at 14.14 min → 2/3
+    weighted_demand = (
+        5000 + 2 / 3 * (2000 + 4000 + 6000 + 8000) + 2 / 3 * (1000 + 3000 + 7000 + 9000)
+    )
     ratio = 100_000 / weighted_demand  # headcount per 100,000 inhabitants
     v = _by_code(res)
     assert v["G5"] == pytest.approx(ratio, rel=1e-12)
-    assert v["G2"] == pytest.approx(ratio, rel=1e-12)
-    assert v["G1"] == pytest.approx(0.66 * ratio, rel=1e-12)
-    assert res.attrs["unit_fr"] == "praticiens pour 100 000 habitants standardisés"
-    assert res.attrs["parameters"]["bands"] == {"10": 1.0, "15": 0.66, "20": 0.33}
+    assert v["G2"] == pytest.approx(2 / 3 * ratio, rel=1e-12)
+    assert v["G1"] == pytest.approx(2 / 3 * ratio, rel=1e-12)
+    # the grid is not in the reference: no embedded age structure, so not "standardisés"
+    assert res.attrs["unit_fr"] == "praticiens pour 100 000 habitants"
+    assert res.attrs["parameters"]["age_standardised"] is False
+    assert res.attrs["parameters"]["bands"] == {"10": 1.0, "15": 2 / 3, "20": 1 / 3}
 
 
 def test_apl_band_edges(grid3x3: gpd.GeoDataFrame) -> None:
@@ -64,13 +69,13 @@ def test_apl_band_edges(grid3x3: gpd.GeoDataFrame) -> None:
     near = _by_code(res, "nearest_minutes")
     assert near["G4"] == pytest.approx(12.0)
     assert near["G6"] == pytest.approx(8.0)
-    w = {"G5": 1.0, "G6": 1.0, "G4": 0.66}  # 2, 8, 12 min
-    d_g2 = float(np.hypot(2_000, 10_000)) / 1000  # 10.2 min → 0.66
-    d_g3 = float(np.hypot(8_000, 10_000)) / 1000  # 12.8 min → 0.66
-    d_g1 = float(np.hypot(12_000, 10_000)) / 1000  # 15.6 min → 0.33
+    w = {"G5": 1.0, "G6": 1.0, "G4": 2 / 3}  # 2, 8, 12 min
+    d_g2 = float(np.hypot(2_000, 10_000)) / 1000  # 10.2 min → 2/3
+    d_g3 = float(np.hypot(8_000, 10_000)) / 1000  # 12.8 min → 2/3
+    d_g1 = float(np.hypot(12_000, 10_000)) / 1000  # 15.6 min → 1/3
     assert 10 < d_g2 <= 15 and 10 < d_g3 <= 15 and 15 < d_g1 <= 20
     pops = {f"G{i}": 1000 * i for i in range(1, 10)}
-    weights = w | {"G2": 0.66, "G8": 0.66, "G3": 0.66, "G9": 0.66, "G1": 0.33, "G7": 0.33}
+    weights = w | {"G2": 2 / 3, "G8": 2 / 3, "G3": 2 / 3, "G9": 2 / 3, "G1": 1 / 3, "G7": 1 / 3}
     total = sum(pops[c] * weights[c] for c in weights)
     v = _by_code(res)
     for code, weight in weights.items():
@@ -212,9 +217,22 @@ def test_age_standardised_demand(grid3x3: gpd.GeoDataFrame) -> None:
         consumption_weights={"moins_75": 1.0, "75_plus": 2.0},
         **KM_IS_MINUTE,
     )
-    assert res["demand"].sum() == pytest.approx(res["population"].sum())
+    # weights are relative to the national consumption: P × Σ share × weight, no renormalising
     d = _by_code(res, "demand") / _by_code(res, "population")
-    assert d["G9"] > d["G1"]
+    assert d["G1"] == pytest.approx(0.9 * 1.0 + 0.1 * 2.0, rel=1e-12)
+    assert d["G9"] == pytest.approx(0.5 * 1.0 + 0.5 * 2.0, rel=1e-12)
+    assert res.attrs["unit_fr"] == "praticiens pour 10 000 habitants standardisés"
+    # a commune's standardised population does not depend on the territory asked for
+    alone = analyse(
+        grid3x3[grid3x3["code"] == "G9"],
+        _prac([CENTRE]),
+        "2sfca",
+        surroundings=None,
+        age_table=ages,
+        consumption_weights={"moins_75": 1.0, "75_plus": 2.0},
+        **KM_IS_MINUTE,
+    )
+    assert _by_code(alone, "demand")["G9"] == _by_code(res, "demand")["G9"]
     with pytest.raises(DataValidationError, match="no row for 1 commune"):
         analyse(
             grid3x3,
@@ -270,6 +288,12 @@ def test_no_practitioner_at_all(grid3x3: gpd.GeoDataFrame) -> None:
         res = analyse(grid3x3, empty, measure, surroundings=None)
         if measure == "density":
             assert (res["value"] == 0).all()
+        elif measure == "apl":
+            # DREES publishes 0 where no GP is within reach, and the mean counts those zeros
+            assert (res["value"] == 0).all()
+            assert (res["status"] == "aucun praticien à moins de 20 min").all()
+            assert res.attrs["summary"]["population_weighted_mean"] == 0
+            assert res.attrs["summary"]["communes_without_supply"] == 9
         else:
             assert res["value"].isna().all(), measure
 
@@ -329,9 +353,11 @@ def test_apl_age_standardised_with_real_75_plus_shares(
     demand = weighted.set_index("code")["demand"]
     pop = weighted.set_index("code")["population"]
     old = shares.loc[demand.index, "part_75_plus_pct_2022"]
-    # communes with more elderly people weigh more than their population
+    # each inhabitant weighs the consumption of their band: 1 under 75, 2 from 75 on
     ratio = demand / pop
-    assert ratio[old > old.median() + 3].mean() > 1.0 > ratio[old < old.median() - 3].mean()
-    # the overall standardised demand keeps the population total (over the context)
-    assert demand.sum() == pytest.approx(pop.sum(), rel=0.05)
+    np.testing.assert_allclose(ratio, 1.0 + old / 100.0, rtol=1e-12)
+    assert ratio[old > old.median() + 3].mean() > ratio[old < old.median() - 3].mean()
     assert not np.allclose(weighted["value"], plain["value"], equal_nan=True)
+    # by default the APL is standardised with the embedded age structure and DREES's weights
+    assert plain.attrs["parameters"]["age_standardised"] is True
+    assert "DREES" in plain.attrs["parameters"]["age_source"]

@@ -617,19 +617,39 @@ def analysis_spec(result: gpd.GeoDataFrame, place: str) -> tuple[ChoroplethSpec,
         title=f"{label} — {place}",
         label=label,
         unit=str(attrs.get("unit_fr", "")),
-        sources=(
-            "IGN ADMIN EXPRESS-COG",
-            "INSEE COG 2026, population municipale 2023",
-            "Licence Ouverte",
-        ),
+        sources=_sources_of(attrs),
         synthetic=bool(attrs.get("synthetic", False)),
-        no_data_label="sans objet (aucun praticien à portée ou commune non localisée)",
+        no_data_label=(
+            "non renseigné (commune hors de la source des praticiens) ou commune non localisée"
+            if measure == "apl"
+            else "sans objet (aucun praticien à portée, commune non renseignée ou non localisée)"
+        ),
         decimals=int(style.get("decimals", 1)),
         scheme=style["scheme"],
         breaks=style.get("breaks"),
         palette=style["palette"],
     )
     return spec, subtitle
+
+
+def _sources_of(attrs: Mapping[str, Any]) -> tuple[str, ...]:
+    """Source line of a result's map: the practitioners first, then the reference layers."""
+    sources: list[str] = []
+    practitioners = (attrs.get("sources") or {}).get("practitioners")
+    if practitioners and not attrs.get("synthetic"):
+        sources.append(str(practitioners))
+    params = attrs.get("parameters") or {}
+    activity = params.get("activity") or {}
+    if activity.get("description_fr"):
+        sources.append(str(activity["description_fr"]))
+    if params.get("age_source"):
+        sources.append(f"demande standardisée : {params['age_source']}")
+    sources += [
+        "IGN ADMIN EXPRESS-COG",
+        "INSEE COG 2026, population municipale 2023",
+        "Licence Ouverte",
+    ]
+    return tuple(sources)
 
 
 def analysis_map(
@@ -660,6 +680,8 @@ def analysis_map(
         "value": f"{spec.label} ({spec.unit})",
         "nearest_minutes": "Temps au praticien le plus proche (min)",
         "practitioners_in_reach": "Praticiens à portée",
+        "status": "Situation",
+        "status_reason": "Précision",
     }
     return choropleth_map(
         result,
