@@ -166,22 +166,26 @@ def test_preset_not_applicable() -> None:
 # summaries on the grid
 # --------------------------------------------------------------------------------------------
 def _grid_apl(grid3x3: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """One practitioner of 76,400 consultations a year at the centre of G5.
+    """One practitioner of 76,400 consultations a year at the centre of G5 (caps off).
 
-    Weighted demand 5000 + 2000 + 4000 + 6000 + 8000 + 0.66 × 20000 = 38,200, so the APL is
-    2.0 in G5 and its four neighbours (10 min) and 1.32 in the corners (14.1 min).
+    DREES bands (each includes its lower bound): G5 itself (0 min) weighs 1, its four
+    neighbours (10 min: "entre 10 et 15 minutes") and the corners (14.1 min) 2/3. Weighted
+    demand 5000 + 2/3 × 40,000 = 95,000 / 3, so the APL is 76,400 × 3 / 95,000 = 2.41 in G5
+    and 2/3 of it, 1.61, in the eight others. DREES's activity caps would count 6,000.
     """
     prac = gpd.GeoDataFrame(
         {"id": ["P0"], "consultations_per_year": [76_400.0]},
         geometry=[shapely.Point(CENTRE)],
         crs=2154,
     )
-    return analyse(grid3x3, prac, "apl", surroundings=None, **KM_IS_MINUTE)
+    return analyse(grid3x3, prac, "apl", surroundings=None, activity_caps=False, **KM_IS_MINUTE)
 
 
 def test_summary_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
     res = _grid_apl(grid3x3)
-    assert res.set_index("code")["value"]["G5"] == pytest.approx(2.0)
+    apl_g5 = 76_400 / (5000 + 2 / 3 * 40_000)
+    assert res.set_index("code")["value"]["G5"] == pytest.approx(apl_g5)
+    assert res.set_index("code")["value"]["G1"] == pytest.approx(2 / 3 * apl_g5)
     # every commune is sous-dense (45,000 inhabitants)
     summary = summarise_gaps(res)
     first = summary.classes.iloc[0]
@@ -189,12 +193,14 @@ def test_summary_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
     assert first["communes"] == 9
     assert summary.classes["population"].tolist() == [45_000, 0, 0]
     g = summary.groups.iloc[0]
-    # population-weighted mean: (2 × (2+4+5+6+8) + 1.32 × (1+3+7+9)) / 45
-    assert g["population_weighted_mean"] == pytest.approx((2 * 25 + 1.32 * 20) / 45)
+    # population-weighted mean: (5 × 2.41 + 40 × 2/3 × 2.41) / 45 = 76,400 / 45,000 (on an
+    # island the population-weighted APLs add up to the supply)
+    assert g["population_weighted_mean"] == pytest.approx((5 + 40 * 2 / 3) * apl_g5 / 45)
+    assert g["population_weighted_mean"] == pytest.approx(76_400 / 45_000)
     assert g["population_share_in_gap"] == 1.0
-    # worst communes: the corners first (1.32), larger population first among ties
-    assert summary.worst["code"].tolist()[:5] == ["G9", "G7", "G3", "G1", "G8"]
-    assert summary.worst["rank"].tolist()[:5] == [1, 2, 3, 4, 5]
+    # worst communes: the eight at 1.61 tie, larger population first; G5 (2.41) last
+    assert summary.worst["code"].tolist() == ["G9", "G8", "G7", "G6", "G4", "G3", "G2", "G1", "G5"]
+    assert summary.worst["rank"].tolist() == list(range(1, 10))
     assert summary.attrs["gaps"]["preset"] == "apl"
 
 
@@ -221,8 +227,8 @@ def test_summary_by_epci_and_departement(grid3x3: gpd.GeoDataFrame) -> None:
 
 
 def test_summary_reuses_the_classes(grid3x3: gpd.GeoDataFrame) -> None:
-    res = classify_gaps(_grid_apl(grid3x3), preset="apl", breaks=[1.5], labels=["bas", "haut"])
+    res = classify_gaps(_grid_apl(grid3x3), preset="apl", breaks=[2.0], labels=["bas", "haut"])
     summary = summarise_gaps(res)
     assert summary.classes["gap_class"].tolist() == ["bas", "haut"]
-    assert summary.groups["population_in_gap"].iat[0] == 20_000  # the corners (1.32)
+    assert summary.groups["population_in_gap"].iat[0] == 40_000  # all but G5 (1.61 < 2 ≤ 2.41)
     assert summarise_gaps(res, preset="apl").scheme.breaks == (2.5, 4.0)

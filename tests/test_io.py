@@ -381,7 +381,9 @@ def test_real_bpe_sample_and_apl(shared_data: Path) -> None:
     assert len(result) == len(load_communes(departements="42"))
     reached = result["status"] == "ok"
     assert reached.sum() >= 300 and (result.loc[reached, "value"] > 0).all()
-    assert result.loc[~reached, "value"].isna().all()  # e.g. a village with no GP in 20 min
+    # e.g. a village with no GP within 20 min: 0, as DREES publishes it
+    assert (result.loc[~reached, "value"] == 0).all()
+    assert (result.loc[~reached, "status"] == "aucun médecin à moins de 20 min").all()
     assert (
         result["practitioners"].sum()
         == ((raw["TYPEQU"] == "D265") & raw["DEPCOM"].str.startswith("42")).sum()

@@ -1,8 +1,10 @@
 """Scenarios on a prepared analysis: hand-checked on the 3×3 grid, and incremental = full.
 
 With ``detour_factor=1`` and ``speed_kmh=60`` one straight-line kilometre is one minute:
-neighbours are 10 min apart, diagonal neighbours 14.14 min, opposite sides 20 min. APL bands:
-≤ 10 min → 1, ≤ 15 → 0.66, ≤ 20 → 0.33.
+neighbours are 10 min apart, diagonal neighbours 14.14 min, opposite sides 20 min. APL bands
+as DREES words them (each includes its lower bound): < 10 min → 1, [10, 15) → 2/3, [15, 20] → 1/3,
+0 beyond. So a practitioner at G5 reaches G5 itself with weight 1 and the eight other communes
+(10 or 14.14 min) with 2/3: weighted demand 5000 + 2/3 × 40,000 = 95,000 / 3.
 """
 
 from __future__ import annotations
@@ -55,29 +57,31 @@ def test_add_one_practitioner_at_g5_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
         grid3x3, _prac([CENTRE["G1"]]), "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE
     )
     res = add_practitioners(base, commune="G5")
-    # G1's practitioner: G1, G2, G4 at ≤ 10 min (1), G5 at 14.1 (0.66), G3 and G7 at 20 (0.33)
-    r1 = 100_000 / (1000 + 2000 + 4000 + 0.66 * 5000 + 0.33 * (3000 + 7000))
-    # the new one at G5: its four neighbours at 10 min (1), the corners at 14.1 min (0.66)
-    r5 = 100_000 / (5000 + 2000 + 4000 + 6000 + 8000 + 0.66 * (1000 + 3000 + 7000 + 9000))
+    # DREES bands (each includes its lower bound): G1's practitioner reaches G1 at 0 min (1),
+    # G2 and G4 at 10 min and G5 at 14.1 (2/3), G3 and G7 at 20 min (1/3)
+    t = 2 / 3
+    r1 = 100_000 / (1000 + t * (2000 + 4000 + 5000) + (3000 + 7000) / 3)
+    # the new one at G5: itself (1), its four neighbours at 10 min and the corners at 14.1 (2/3)
+    r5 = 100_000 / (5000 + t * (2000 + 4000 + 6000 + 8000 + 1000 + 3000 + 7000 + 9000))
     expected = {
-        "G1": r1 + 0.66 * r5,
-        "G2": r1 + r5,
-        "G3": 0.33 * r1 + 0.66 * r5,
-        "G4": r1 + r5,
-        "G5": 0.66 * r1 + r5,
-        "G6": r5,
-        "G7": 0.33 * r1 + 0.66 * r5,
-        "G8": r5,
-        "G9": 0.66 * r5,
+        "G1": r1 + t * r5,
+        "G2": t * r1 + t * r5,
+        "G3": r1 / 3 + t * r5,
+        "G4": t * r1 + t * r5,
+        "G5": t * r1 + r5,
+        "G6": t * r5,
+        "G7": r1 / 3 + t * r5,
+        "G8": t * r5,
+        "G9": t * r5,
     }
     after = _values(res.communes)
     for code, value in expected.items():
         assert after[code] == pytest.approx(value, rel=1e-12), code
     before = _values(res.communes, "before")
-    assert np.isnan(before[["G6", "G8", "G9"]]).all()  # out of reach of G1's practitioner
-    # delta counts "no practitioner in reach" as 0
-    assert _values(res.communes, "delta")["G9"] == pytest.approx(0.66 * r5, rel=1e-12)
-    assert _values(res.communes, "delta")["G1"] == pytest.approx(0.66 * r5, rel=1e-12)
+    # out of reach of G1's practitioner: 0, as DREES publishes it
+    assert (before[["G6", "G8", "G9"]] == 0).all()
+    assert _values(res.communes, "delta")["G9"] == pytest.approx(t * r5, rel=1e-12)
+    assert _values(res.communes, "delta")["G1"] == pytest.approx(t * r5, rel=1e-12)
     assert res.after.set_index("code")["nearest_minutes"]["G9"] == pytest.approx(np.hypot(10, 10))
     assert res.after.set_index("code")["practitioners"]["G5"] == 1
     assert res.summary["practitioners_added"] == 1
@@ -89,19 +93,24 @@ def test_retire_the_67_year_old(grid3x3: gpd.GeoDataFrame) -> None:
     prac = _prac([CENTRE["G5"], CENTRE["G5"]], age=[50, 67], birth_year=[1976, 1959])
     base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
     res = retire(base, age_at_least=67)
-    weighted_demand = 5000 + 2000 + 4000 + 6000 + 8000 + 0.66 * 20_000
+    # G5 itself (0 min) weighs 1; its edge neighbours (10 min) and corners (14.1) weigh 2/3
+    weighted_demand = 5000 + 2 / 3 * (2000 + 4000 + 6000 + 8000 + 1000 + 3000 + 7000 + 9000)
     assert _values(res.communes)["G5"] == pytest.approx(100_000 / weighted_demand, rel=1e-12)
     assert _values(res.communes, "before")["G5"] == pytest.approx(2 * 100_000 / weighted_demand)
+    assert _values(res.communes)["G2"] == pytest.approx(
+        2 / 3 * 100_000 / weighted_demand, rel=1e-12
+    )
     assert res.problem.removed_ids == frozenset({"P1"})
     assert res.summary["practitioners_removed"] == 1
     assert "67 ans ou plus" in res.problem.history[0]
     # by a horizon year: 2030 − 1976 = 54 stays, 2030 − 1959 = 71 ≥ 67 leaves
     horizon = retire(base, horizon_year=2030)
     np.testing.assert_array_equal(horizon.communes["after"], res.communes["after"])
-    # with a retirement age of 55 both are gone by 2031: nobody in reach anywhere
+    # with a retirement age of 55 both are gone by 2031: nobody in reach anywhere, APL 0 as
+    # DREES publishes it (the layer has no profession: "praticien", catchment 20 min)
     both = retire(base, horizon_year=2031, retirement_age=55)
-    assert both.communes["after"].isna().all()
-    assert (both.after["status"] == "aucun praticien à portée").all()
+    assert (both.communes["after"] == 0).all()
+    assert (both.after["status"] == "aucun praticien à moins de 20 min").all()
     # ages without birth years: from age and the reference year of the analysis
     ages_only = prepare(
         grid3x3,
@@ -118,22 +127,26 @@ def test_retire_the_67_year_old(grid3x3: gpd.GeoDataFrame) -> None:
 
 
 def test_lifted_out_of_sous_dense(grid3x3: gpd.GeoDataFrame) -> None:
-    # 76,400 consultations at G5 / weighted demand 38,200: APL 2.0 around G5, 1.32 in corners
+    # 76,400 consultations at G5 (DREES's activity caps off: they would count 6,000) / weighted
+    # demand 95,000 / 3: APL 2.41 in G5, 2/3 of it (1.61) in the eight others, all < 2.5
     prac = _prac([CENTRE["G5"]], consultations_per_year=[76_400.0])
-    base = prepare(grid3x3, prac, "apl", surroundings=None, **KM_IS_MINUTE)
+    base = prepare(grid3x3, prac, "apl", surroundings=None, activity_caps=False, **KM_IS_MINUTE)
     assert (base.result()["value"] < 2.5).all()
     res = add_practitioners(base, commune="G5")  # default capacity: the mean, 76,400
     after = _values(res.communes)
-    assert after["G5"] == 4.0 and after["G2"] == 4.0  # exactly "bien dotée"
-    assert after["G1"] == pytest.approx(2.64)
+    doubled = 2 * 76_400 / (5000 + 2 / 3 * 40_000)
+    assert after["G5"] == pytest.approx(doubled, rel=1e-12)  # 4.83: "bien dotée" (≥ 4)
+    assert after["G2"] == pytest.approx(2 / 3 * doubled, rel=1e-12)  # 3.22: intermédiaire
+    assert after["G1"] == pytest.approx(2 / 3 * doubled, rel=1e-12)
     classes = res.classes.set_index("gap_class")
     assert classes.loc["zone sous-dense", "population_before"] == 45_000
     assert classes.loc["zone sous-dense", "population_after"] == 0
     assert classes.loc["zone sous-dense", "lifted_out"] == 45_000
-    assert classes.loc["zone intermédiaire", "population_after"] == 1000 + 3000 + 7000 + 9000
-    assert classes.loc["zone bien dotée", "population_after"] == 25_000
+    assert classes.loc["zone intermédiaire", "population_after"] == 45_000 - 5000
+    assert classes.loc["zone bien dotée", "population_after"] == 5000
     assert classes["pushed_in"].sum() == 0
-    assert res.transitions.loc["zone sous-dense", "zone bien dotée"] == 25_000
+    assert res.transitions.loc["zone sous-dense", "zone bien dotée"] == 5000
+    assert res.transitions.loc["zone sous-dense", "zone intermédiaire"] == 40_000
     assert res.summary["population_lifted_out_of_gap"] == 45_000
     assert res.summary["population_in_gap_after"] == 0
     assert set(res.communes["class_change"]) == {"classe supérieure"}
@@ -147,12 +160,14 @@ def test_lifted_out_of_sous_dense(grid3x3: gpd.GeoDataFrame) -> None:
 def test_population_change_two_hops_by_hand(grid3x3: gpd.GeoDataFrame) -> None:
     prac = _prac([CENTRE["G5"]])
     base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
-    # G9 empties: G5's weighted demand loses 0.66 × 9000, every commune in its reach gains
+    # G9 empties: G5's weighted demand 95,000 / 3 loses 2/3 × 9000 (G9 at 14.1 min), every
+    # commune in its reach gains; G5 itself weighs 1, G1 (14.1 min) and G2 (10 min) 2/3
     res = change_population(base, {"G9": 0})
-    weighted_demand = 38_200 - 0.66 * 9000
+    weighted_demand = 5000 + 2 / 3 * 40_000 - 2 / 3 * 9000
     after = _values(res.communes)
-    assert after["G1"] == pytest.approx(0.66 * 100_000 / weighted_demand, rel=1e-12)
-    assert after["G2"] == pytest.approx(100_000 / weighted_demand, rel=1e-12)
+    assert after["G5"] == pytest.approx(100_000 / weighted_demand, rel=1e-12)
+    assert after["G1"] == pytest.approx(2 / 3 * 100_000 / weighted_demand, rel=1e-12)
+    assert after["G2"] == pytest.approx(2 / 3 * 100_000 / weighted_demand, rel=1e-12)
     assert res.after.set_index("code")["status"]["G9"] == "population nulle"
     assert res.summary["population_change"] == -9000
     # a factor on the whole territory scales the APL down by it

@@ -107,21 +107,33 @@ def test_travel_time_gap_objective(grid3x3: gpd.GeoDataFrame) -> None:
 # --------------------------------------------------------------------------------------------
 # APL objectives
 # --------------------------------------------------------------------------------------------
+#: APL bands as DREES words them: < 10 min → 1, [10, 15) → 2/3, [15, 20] → 1/3, 0 beyond.
+T = 2 / 3
+#: Ratio S / weighted demand of one 76,400-consultation practitioner at G5: G5 itself (0 min)
+#: weighs 1, its edge neighbours (10 min) and the corners (14.1 min) 2/3.
+R5 = 76_400 / (5000 + T * 40_000)
+
+
 @pytest.fixture
 def apl_g5(grid3x3: gpd.GeoDataFrame) -> AccessProblem:
-    """76,400 consultations at G5: APL 2.0 around G5, 1.32 in the corners (all sous-dense)."""
+    """76,400 consultations at G5: APL 2.41 in G5, 1.61 in the 8 others (all sous-dense).
+
+    DREES's activity caps are off (they would count 76,400 as 6,000).
+    """
     prac = _prac([G["G5"]], consultations_per_year=[76_400.0])
-    return prepare(grid3x3, prac, "apl", surroundings=None, **KM_IS_MINUTE)
+    return prepare(grid3x3, prac, "apl", surroundings=None, activity_caps=False, **KM_IS_MINUTE)
 
 
 def test_gap_population_by_hand(apl_g5: AccessProblem) -> None:
     res = recommend_sites(apl_g5, 1)
-    # a second practitioner at G5 doubles every APL: 4.0 and 2.64, nobody left below 2.5;
-    # at G1 (weighted demand 13,600) only G1, G2, G3, G4, G5, G7 would be lifted (22,000)
+    # a second practitioner at G5 doubles every APL: 4.83 and 3.22, nobody left below 2.5;
+    # at G1 (weighted demand 1000 + 2/3 × (2000 + 4000 + 5000) + 1/3 × (3000 + 7000) = 35,000 / 3,
+    # ratio 6.55) G1, G2, G4, G5 and G3, G7 (20 min: + 2.18) are lifted, G6, G8, G9 (≥ 22.4 min)
+    # stay at 1.61: 22,000. Next best G8: G1, G3 (22.4 min) stay, 41,000
     assert res.sites["code"].tolist() == ["G5"]
     assert res.total_gain == 45_000
     assert res.sites["capacity_each"].iat[0] == 76_400  # the mean practitioner
-    assert res.sites["value_before"].iat[0] == pytest.approx(2.0)
+    assert res.sites["value_before"].iat[0] == pytest.approx(R5)
     assert res.scenario.summary["population_in_gap_after"] == 0
     at_g1 = add_practitioners(apl_g5, commune="G1")
     assert at_g1.summary["population_lifted_out_of_gap"] == 22_000
@@ -132,11 +144,18 @@ def test_weighted_gain_invariant_and_cap(apl_g5: AccessProblem) -> None:
     # Σ P_i ΔA_i = S = 76,400 consultations on an island territory
     uncapped = recommend_sites(apl_g5, 3, objective="weighted_gain", gain_cap=None)
     np.testing.assert_allclose(uncapped.sites["marginal_gain"], 76_400.0, rtol=1e-12)
-    # default cap 4 ("bien dotée"): a second practitioner at G5 brings G5's neighbours to
-    # exactly 4, nothing is cut off
+    # default cap 4 ("bien dotée"): a second practitioner at G5 brings G5 to 2 × 2.41 = 4.83,
+    # 5000 × 0.83 is cut off; the others reach 3.22 < 4
+    at_g5 = recommend_sites(apl_g5, 1, objective="weighted_gain", candidates=["G5"])
+    assert at_g5.total_gain == pytest.approx(76_400 - 5000 * (2 * R5 - 4), rel=1e-12)
+    # at G8 (weighted demand 8000 + 2/3 × (5000 + 7000 + 9000 + 4000 + 6000) + 1/3 × 2000 =
+    # 88,000 / 3, ratio 2.60) G8 reaches 1.61 + 2.60 = 4.21 and G5 2.41 + 2/3 × 2.60 = 4.15, the
+    # others stay below 4: only 2,449 cut off, the best site (then G5 72,274, G6 70,539)
+    r8 = 76_400 / (8000 + T * (5000 + 7000 + 9000 + 4000 + 6000) + 2000 / 3)
     auto = recommend_sites(apl_g5, 1, objective="weighted_gain")
-    assert auto.sites["code"].tolist() == ["G5"]
-    assert auto.total_gain == pytest.approx(76_400, rel=1e-12)
+    assert auto.sites["code"].tolist() == ["G8"]
+    expected = 76_400 - 8000 * (T * R5 + r8 - 4) - 5000 * (R5 + T * r8 - 4)
+    assert auto.total_gain == pytest.approx(expected, rel=1e-12)
     capped = recommend_sites(apl_g5, 1, objective="weighted_gain", gain_cap=3.0)
     assert capped.total_gain < 76_400
     after = capped.scenario.communes
