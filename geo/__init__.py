@@ -25,6 +25,7 @@ from geo.errors import (
 )
 from geo.gaps import classify_gaps, summarise_gaps
 from geo.io import read_population_table, read_practitioners
+from geo.offer import load_gp_offer
 from geo.reference import list_departements, list_epci, load_communes
 from geo.scenario import Scenario, ScenarioResult
 from geo.siting import SitingResult, recommend_sites
@@ -56,6 +57,7 @@ __all__ = [
     "list_departements",
     "list_epci",
     "load_communes",
+    "load_gp_offer",
     "nearest_cost",
     "practitioners_per_commune",
     "prepare",

@@ -61,7 +61,7 @@ def calibrate() -> dict[str, object]:
             "communes_missing": int(summary["communes_missing"]),
             "population": float(summary["population"]),
             "population_missing": float(summary["population_missing"]),
-            "gps": int(len(practitioners)),
+            "gps": len(practitioners),
             "apl_at_one_consultation_per_gp": mean_at_one,
             "mean_weights": summary["mean_weights"],
             "travel_model": load_default_model().name,
