@@ -844,7 +844,8 @@ def _apply_group(
     )
     in_reach_count[touched_rows] = heads[touched_rows]
     nearest = g.nearest.copy()
-    if od:
+    if od or opts.travel == "road":
+        # from the pairs, as prepare() does for OD tables and road times
         _od_nearest(g, nearest, touched_any, capacity, dead, (new_rows, new_cols, new_minutes))
     else:
         # exact, and the same computation as a full preparation: the travel time depends on
@@ -958,7 +959,7 @@ def _od_nearest(
     dead: npt.NDArray[np.bool_],
     new: tuple[IntArray, IntArray, FloatArray],
 ) -> None:
-    """Minimum time to a positive supply, recomputed for the touched communes (OD tables)."""
+    """Minimum time to a positive supply, recomputed for the touched communes (from pairs)."""
     new_rows, new_cols, new_minutes = new
     if not touched.size:
         return

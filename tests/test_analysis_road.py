@@ -89,6 +89,13 @@ def test_road_scenario_is_incremental_and_exact(
         after.to_numpy(), full.set_index("code")["value"][after.index].to_numpy(), rtol=1e-9
     )
     assert (scenario.communes["delta"].dropna() >= -1e-12).all()
+    # the nearest time comes from the road pairs too, never from straight lines
+    near = scenario.problem.result().set_index("code")["nearest_minutes"]
+    np.testing.assert_allclose(
+        near[after.index].to_numpy(),
+        full.set_index("code")["nearest_minutes"][after.index].to_numpy(),
+        rtol=1e-9,
+    )
 
 
 def test_road_needs_a_file() -> None:
