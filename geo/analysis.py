@@ -1343,7 +1343,7 @@ def prepare(
 
 
 def _only_gps(practitioners: pd.DataFrame) -> bool:
-    """Whether a layer holds GPs only (a layer without professions is taken as GPs by the APL)."""
+    """Whether a layer's profession column says it holds GPs only."""
     if "profession" not in practitioners.columns:
         return False
     values = practitioners["profession"].astype(str)
@@ -1396,12 +1396,9 @@ def _apl_supply(
                 "source": DREES_SOURCE,
             },
         )
-    if (
-        supply_kind != "headcount"
-        or explicit
-        or activity_per_gp == "none"
-        or not ("profession" not in practitioners.columns or _only_gps(practitioners))
-    ):
+    # a layer without professions is taken as GPs: the APL is the GPs' indicator
+    gps = "profession" not in practitioners.columns or _only_gps(practitioners)
+    if supply_kind != "headcount" or explicit or activity_per_gp == "none" or not gps:
         return practitioners, supply_kind, None
     if activity_per_gp == "calibrated":
         calibration = load_activity_calibration()
