@@ -298,15 +298,20 @@ def _xy(points: gpd.GeoSeries, crs: str) -> npt.NDArray[np.float64]:
     return shapely.get_coordinates(points.to_crs(crs).to_numpy())
 
 
-@lru_cache(maxsize=8)
-def _island_shapes(crs: str) -> tuple[npt.NDArray[np.object_], pd.Index]:
-    """Polygons of the islands without a bridge (one per island, in ``crs``) and their ids."""
+@lru_cache(maxsize=1)
+def _island_polygons() -> gpd.GeoSeries:
+    """One (multi)polygon per island without a bridge, indexed by island id, sorted, lon/lat."""
     table = load_islands()
     polygons = load_communes(codes=table["code"].tolist())[["code", "geometry"]]
     merged = polygons.merge(table[["code", "ile_id"]], on="code").dissolve(by="ile_id")
-    ids = pd.Index(sorted(merged.index.astype(str)), dtype=object)
-    shapes = merged.loc[ids].geometry.to_crs(crs).to_numpy()
-    return shapes, ids
+    return merged.geometry.sort_index()
+
+
+@lru_cache(maxsize=8)
+def _island_shapes(crs: str) -> tuple[npt.NDArray[np.object_], pd.Index]:
+    """Island polygons in ``crs`` and their ids (positions give the land-mass coordinate)."""
+    polygons = _island_polygons()
+    return polygons.to_crs(crs).to_numpy(), pd.Index(polygons.index.astype(str), dtype=object)
 
 
 def _island_offsets(ids: pd.Index, masses: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
