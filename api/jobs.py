@@ -11,13 +11,12 @@ import logging
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from api import crud
 from api.db import Database
-from geo.errors import CartosoinsError
+from geo.errors import CartosoinsError, collect_data_warnings
 
 __all__ = ["JobRunner", "Persist", "Work"]
 
@@ -89,13 +88,14 @@ class JobRunner:
                 )
 
         try:
-            # the engine warns about recoverable data problems (points off the road network…)
-            # that its metadata already report: log them, never let them fail the job
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+            # the engine reports recoverable data problems (points off the road network…) that
+            # its metadata already hold: log them, never let them fail the job. Collected per
+            # thread: warnings.catch_warnings would swap the process-wide filters under the
+            # other jobs' threads
+            with collect_data_warnings() as caught:
                 persist = work(progress)
-            for warning in caught:
-                logger.warning("job %s: %s", job_id, warning.message)
+            for message in caught:
+                logger.warning("job %s: %s", job_id, message)
             with self.db.transaction() as conn:
                 persist(conn)
                 crud.update_job(conn, job_id, status="done", progress=1.0, message="Terminé")

@@ -7,7 +7,10 @@ maps this hierarchy to HTTP 4xx responses in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 __all__ = [
     "CartosoinsError",
@@ -15,6 +18,8 @@ __all__ = [
     "InputFormatError",
     "ReferenceDataError",
     "UnknownCodeError",
+    "collect_data_warnings",
+    "warn_data",
 ]
 
 
@@ -46,3 +51,41 @@ class UnknownCodeError(CartosoinsError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return str(self.args[0])
+
+
+#: Where :func:`warn_data` sends its messages in the current thread or task (None: warnings).
+_COLLECTOR: ContextVar[list[str] | None] = ContextVar("cartosoins_data_warnings", default=None)
+
+
+def warn_data(message: str, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """Report a recoverable data problem.
+
+    A plain ``warnings.warn`` (``stacklevel`` counted from the caller of this function), unless
+    the current thread or task runs inside :func:`collect_data_warnings`: then the message is
+    collected there. Unlike ``warnings.catch_warnings``, which swaps the process-wide filters,
+    this is safe when several threads analyse at once (the service's jobs).
+    """
+    sink = _COLLECTOR.get()
+    if sink is not None:
+        sink.append(message)
+        return
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+@contextmanager
+def collect_data_warnings() -> Iterator[list[str]]:
+    """Collect the messages of :func:`warn_data` raised in this thread or task.
+
+    Examples
+    --------
+    >>> with collect_data_warnings() as caught:
+    ...     warn_data("3 points sans route")
+    >>> caught
+    ['3 points sans route']
+    """
+    caught: list[str] = []
+    token = _COLLECTOR.set(caught)
+    try:
+        yield caught
+    finally:
+        _COLLECTOR.reset(token)

@@ -119,8 +119,8 @@ import csv
 import io
 import os
 import re
+import tempfile
 import unicodedata
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -141,7 +141,7 @@ from geo.analysis import FRANCE_BOXES
 from geo.cog import ambiguous_codes, recode_communes
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
 from geo.demo import PROFESSIONS
-from geo.errors import CartosoinsError, InputFormatError, UnknownCodeError
+from geo.errors import CartosoinsError, InputFormatError, UnknownCodeError, warn_data
 from geo.reference import load_communes
 
 __all__ = [
@@ -1035,7 +1035,7 @@ def _finish(
     pointless = ~located & ~np.isfinite(town_lon)
     if pointless.any():
         codes = sorted(set(records.commune[pointless]))
-        warnings.warn(
+        warn_data(
             f"{name}: {int(pointless.sum())} row(s) dropped ({_rows_text(records.rows[pointless])})"
             f": commune(s) {', '.join(codes)} have no town-hall point in the reference",
             UserWarning,
@@ -1473,25 +1473,40 @@ def _rpps_one_point_per_commune(records: _Records) -> _Records:
 # --------------------------------------------------------------------------------------------
 # GeoJSON / GeoPackage
 # --------------------------------------------------------------------------------------------
-def _read_layer(inp: _Input, fmt: str) -> gpd.GeoDataFrame:
-    def src() -> Any:
-        return inp.path if inp.path is not None else io.BytesIO(inp.data)
+#: ``application_id`` of a GeoPackage (bytes 68–71 of its SQLite header): 1.2+, 1.1, 1.0.
+_GPKG_APPLICATION_IDS: Final[frozenset[bytes]] = frozenset({b"GPKG", b"GP11", b"GP10"})
 
+
+def _read_layer(inp: _Input, fmt: str) -> gpd.GeoDataFrame:
+    if inp.path is not None:
+        return _read_layer_file(inp, inp.path, fmt)
+    # an upload is written to a temporary file named with its format's extension: read from
+    # memory, GDAL warns about the missing extension, and silencing that would swap the
+    # process-wide warning filters under the service's other threads
+    if fmt == "gpkg" and inp.data[68:72] not in _GPKG_APPLICATION_IDS:
+        raise InputFormatError(
+            f"{inp.name}: cannot be read as gpkg (not a GeoPackage: its SQLite header lacks "
+            "the GeoPackage application id)"
+        )
+    with tempfile.TemporaryDirectory(prefix="cartosoins-layer-") as folder:
+        path = Path(folder) / f"couche.{fmt}"
+        path.write_bytes(inp.data)
+        return _read_layer_file(inp, path, fmt)
+
+
+def _read_layer_file(inp: _Input, path: Path, fmt: str) -> gpd.GeoDataFrame:
     try:
-        with warnings.catch_warnings():
-            # an upload sits in /vsimem/ without its ".gpkg" extension; GDAL says so, harmlessly
-            warnings.filterwarnings("ignore", message=".*non conformant file extension")
-            layers = pyogrio.list_layers(src())
-            layer = None
-            if len(layers) > 1:
-                points = [str(n) for n, kind in layers if "point" in str(kind).lower()]
-                if len(points) != 1:
-                    names = ", ".join(f"{n} ({k})" for n, k in layers)
-                    raise InputFormatError(
-                        f"{inp.name}: {len(layers)} layers ({names}); expected one point layer"
-                    )
-                layer = points[0]
-            layer_frame: gpd.GeoDataFrame = pyogrio.read_dataframe(src(), layer=layer)
+        layers = pyogrio.list_layers(path)
+        layer = None
+        if len(layers) > 1:
+            points = [str(n) for n, kind in layers if "point" in str(kind).lower()]
+            if len(points) != 1:
+                names = ", ".join(f"{n} ({k})" for n, k in layers)
+                raise InputFormatError(
+                    f"{inp.name}: {len(layers)} layers ({names}); expected one point layer"
+                )
+            layer = points[0]
+        layer_frame: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer=layer)
     except InputFormatError:
         raise
     except (RuntimeError, ValueError, OSError) as exc:  # pyogrio's errors are RuntimeErrors

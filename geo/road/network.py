@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from geo.costs import TravelCosts, _metric_xy, _unique_index
-from geo.errors import DataValidationError, InputFormatError
+from geo.errors import DataValidationError, InputFormatError, warn_data
 from geo.road.osm import OsmSegments, read_osm_segments
 from geo.road.profile import DEFAULT_PROFILE, RoadProfile
 
@@ -596,7 +595,7 @@ class RoadNetwork:
         if unreachable:
             shown = ", ".join(f"{u['side']} {u['id']!r}" for u in unreachable[:5])
             more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
-            warnings.warn(
+            warn_data(
                 f"{len(unreachable)} point(s) farther than max_snap_m={max_snap_m:g} m from "
                 f"every drivable road get no road travel time: {shown}{more}",
                 RoadNetworkWarning,
@@ -943,7 +942,7 @@ def _save_cache(cache_file: Path, seg: OsmSegments, source: Mapping[str, Any]) -
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        warnings.warn(
+        warn_data(
             f"road graph cache not written to {cache_file.parent} ({exc}); the extract will be "
             "read again next time",
             RoadNetworkWarning,
