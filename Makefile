@@ -1,12 +1,15 @@
 # cartosoins — the two commands of the README:
 #   make run    create .venv, install, start the HTTP service on http://127.0.0.1:8000
 #   make test   install the dev extras, then ruff, mypy and pytest
+# Maps and pages show the real GPs embedded in cartosoins (INSEE BPE) by default;
+#   make map DEMO=1   draws the simulated practitioners instead (files suffixed _demo).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 DEPARTEMENT ?= 63
 MEASURE ?= apl
+DEMO ?=
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
 .PHONY: run map test lint typecheck pytest bench reference clean install install-dev
@@ -30,7 +33,7 @@ run: $(VENV)/.installed
 	$(BIN)/cartosoins serve --host 127.0.0.1 --port 8000
 
 map: $(VENV)/.installed
-	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --measure $(MEASURE) --out $(OUT)
+	$(BIN)/cartosoins map --departement $(DEPARTEMENT) --measure $(MEASURE) --out $(OUT)$(if $(DEMO), --demo)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,18 +1,19 @@
 """The ``cartosoins`` command line: maps, analyses, scenarios, siting and the HTTP service.
 
-``map`` draws a measure on the simulated practitioners; ``analyse``, ``scenario`` and ``site``
-also read the user's files; ``serve`` starts the HTTP service (the web stack is imported there
-only); ``reference`` lists the territories.
+``map`` draws a measure on the real GPs embedded in cartosoins (INSEE BPE; ``--demo``: the
+simulated practitioners); ``analyse``, ``scenario`` and ``site`` also read the user's files;
+``serve`` starts the HTTP service (the web stack is imported there only); ``reference`` lists
+the territories. Every output names where its practitioners come from.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -31,14 +32,13 @@ from rich.table import Table
 from api import core
 from api.core import PLURAL_LABELS
 from geo import demo
-from geo.analysis import MEASURES, analyse
-from geo.costs import minutes_to_km
-from geo.errors import CartosoinsError, DataValidationError
+from geo.analysis import MEASURES, analyse, line_radius_m
+from geo.errors import CartosoinsError, DataValidationError, collect_data_warnings
 from geo.io import read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, individual_points_of
 from geo.maps.offline import save_offline_html
 from geo.maps.static import analysis_static_map, save_static_map
-from geo.reference import list_departements, list_epci, load_communes
+from geo.reference import list_departements, list_epci
 from geo.scenario import Scenario
 from geo.siting import recommend_sites
 from geo.territory import Territory, resolve_territory
@@ -57,6 +57,50 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+DemoOpt = Annotated[
+    bool,
+    typer.Option(
+        "--demo",
+        help="Use the simulated practitioners (praticiens simulés, geo.demo) instead of the "
+        "real GPs embedded in cartosoins (INSEE BPE); outputs get a _demo suffix.",
+    ),
+]
+
+
+def _builtin_dataset(profession: str | None, use_demo: bool) -> str:
+    """Choose the built-in practitioners: the real GPs, or the simulated set (said aloud)."""
+    if use_demo:
+        return core.DEMO_DATASET
+    dataset = core.default_dataset(profession)
+    if dataset == core.DEMO_DATASET:
+        console.print(
+            f"[yellow]Note :[/] aucune donnée réelle embarquée pour la profession "
+            f"{profession!r} (seuls les médecins généralistes le sont) : calcul sur des "
+            f"{SYNTHETIC_LABEL}."
+        )
+    return dataset
+
+
+def _no_ages(option: str) -> DataValidationError:
+    """Build the error of an option needing ages on the real GPs (which have none)."""
+    return DataValidationError(
+        f"{option} demande l'âge des praticiens, que les médecins généralistes réels embarqués "
+        "(INSEE BPE : des effectifs par commune) ne donnent pas. Ajoutez --demo (praticiens "
+        "simulés) ou donnez un fichier avec les âges (-p, par exemple une extraction RPPS / "
+        "Annuaire Santé) ; pour des départs sur les données réelles, nommez-les avec "
+        "--remove BPE-<commune>-<n>."
+    )
+
+
+def _stem(stem: str, dataset: str | None) -> str:
+    """Output file stem; the simulated runs get ``_demo`` so they never overwrite real ones."""
+    return f"{stem}_demo" if dataset == core.DEMO_DATASET else stem
+
+
+def _source_of(attrs: Mapping[Any, Any]) -> str:
+    return core.source_label_of(attrs) or "données fournies"
+
+
 @app.command("map")
 def map_command(
     departement: Annotated[
@@ -69,6 +113,7 @@ def map_command(
         str, typer.Option(help=f"Profession: {', '.join(demo.PROFESSIONS)}.")
     ] = "medecin_generaliste",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic practitioners.")] = 0,
+    demo_data: DemoOpt = False,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
     tiles: Annotated[bool, typer.Option(help="OpenStreetMap background (needs internet).")] = False,
     png: Annotated[
@@ -78,22 +123,30 @@ def map_command(
         bool, typer.Option(help="Add one clustered marker per practitioner (no names).")
     ] = False,
 ) -> None:
-    """Map a measure for a territory on the demo data (simulated practitioners)."""
+    """Map a measure for a territory: real GPs by default, ``--demo`` for simulated ones.
+
+    Professions other than GPs have no real data embedded: they use the simulated
+    practitioners, and every output says « praticiens simulés ».
+    """
     try:
+        if profession not in demo.PROFESSIONS:
+            raise DataValidationError(
+                f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
+            )
+        dataset = _builtin_dataset(profession, demo_data)
+        synthetic = dataset == core.DEMO_DATASET
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
             task = progress.add_task("Chargement du territoire…", total=4)
             territory = resolve_territory(departement, epci, commune)
-            progress.update(task, advance=1, description="Praticiens simulés…")
-            if profession not in demo.PROFESSIONS:
-                raise DataValidationError(
-                    f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
-                )
-            # the whole country's simulated practitioners: those across the border count too
-            practitioners = demo.generate_practitioners(
-                load_communes(), seed=seed, professions=[profession]
+            progress.update(
+                task,
+                advance=1,
+                description="Praticiens simulés…" if synthetic else "Médecins (INSEE BPE)…",
             )
+            # the whole country's practitioners: those across the border count too
+            practitioners = core.builtin_practitioners(dataset, profession, seed)
             progress.update(task, advance=1, description="Calcul de l'indicateur…")
             result = analyse(territory, practitioners, measure)
             progress.update(task, advance=1, description="Carte…")
@@ -103,7 +156,7 @@ def map_command(
                 result,
                 territory.name,
                 points=points,
-                points_label=f"{label} (simulés, par commune)",
+                points_label=core.points_label(profession, synthetic),
                 tiles=tiles,
                 individual_points=(
                     individual_points_of(_in_territory(practitioners, territory))
@@ -112,7 +165,7 @@ def map_command(
                 ),
             )
             out.mkdir(parents=True, exist_ok=True)
-            stem = f"{measure}_{territory.slug}"
+            stem = _stem(f"{measure}_{territory.slug}", dataset)
             html_path = out / f"carte_{stem}.html"
             save_offline_html(fmap, html_path, allow_remote_tiles=tiles)
             written = [html_path]
@@ -123,37 +176,34 @@ def map_command(
                         result,
                         territory.name,
                         points=points,
-                        points_label=f"{label} (simulés)",
+                        points_label=core.points_label(profession, synthetic),
                     ),
                     png_path,
                 )
                 written.append(png_path)
             csv_path = out / f"communes_{stem}.csv"
-            table = pd.DataFrame(result.drop(columns=result.geometry.name))
-            table.insert(0, "source_praticiens", SYNTHETIC_LABEL)
-            table.to_csv(csv_path, index=False)
-            summary = {
-                "territory": territory.name,
-                "communes": len(result),
-                "population": territory.population,
-                "profession": profession,
-                "practitioners_in_territory": int(result["practitioners"].sum()),
-                **{k: v for k, v in result.attrs.items() if k != "timings_s"},
-                "seed": seed,
-            }
-            json_path = out / f"resume_{stem}.json"
-            json_path.write_text(
-                json.dumps(summary, ensure_ascii=False, indent=2, default=str), "utf-8"
+            csv_path.write_bytes(core.export_csv(result))
+            summary = core.summary_of(
+                result,
+                territory.name,
+                profession=profession,
+                dataset=dataset,
+                source_praticiens=_source_of(result.attrs),
+                **({"seed": seed} if synthetic else {}),
             )
+            json_path = _write_json(out / f"resume_{stem}.json", summary)
             progress.update(task, advance=1, description="Terminé")
     except CartosoinsError as exc:
         raise _fail(exc) from exc
-    mean = result.attrs["summary"]["population_weighted_mean"]
+    mean = summary["summary"]["population_weighted_mean"]
     console.print(
-        f"[bold]{territory.name}[/] — {result.attrs['label_fr']} ({SYNTHETIC_LABEL}) : "
-        f"moyenne pondérée {mean:.2f} {result.attrs['unit_fr']}; "
-        f"{summary['practitioners_in_territory']} {label.lower()} dans le territoire."
+        f"[bold]{territory.name}[/] — {result.attrs['label_fr']} ({summary['source_praticiens']})"
+        f" : moyenne pondérée {'—' if mean is None else f'{mean:.2f}'} "
+        f"{result.attrs['unit_fr']} ; {summary['practitioners_in_territory']} "
+        f"{label.lower()} dans le territoire."
     )
+    if summary.get("headcounts_fr"):
+        console.print(f"  {summary['headcounts_fr']}")
     for path in (*written, csv_path, json_path):
         console.print(f"  écrit : {path}")
 
@@ -200,7 +250,8 @@ PractitionersOpt = Annotated[
         "--practitioners",
         "-p",
         help="Practitioners file (CSV lat/lon or commune code, BPE, Annuaire Santé/RPPS, "
-        "GeoJSON, GeoPackage); default: the simulated practitioners.",
+        "GeoJSON, GeoPackage); default: the real GPs embedded in cartosoins (INSEE BPE), or "
+        "the simulated practitioners with --demo or for another profession.",
         exists=True,
         dir_okay=False,
         readable=True,
@@ -211,7 +262,7 @@ FormatOpt = Annotated[
 ]
 ProfessionOpt = Annotated[
     str | None,
-    typer.Option(help="Keep one profession (default: GPs for the demo, all of a file's)."),
+    typer.Option(help="Keep one profession (default: GPs without a file, all of a file's)."),
 ]
 MeasureOpt = Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")]
 CatchmentOpt = Annotated[
@@ -232,23 +283,37 @@ def _progress_bar() -> Progress:
     )
 
 
+def _dataset_of(practitioners: Path | None, profession: str | None, use_demo: bool) -> str | None:
+    """Return the built-in dataset a command uses (None: the user's file)."""
+    if practitioners is None:
+        return _builtin_dataset(profession or core.BPE_PROFESSION, use_demo)
+    if use_demo:
+        raise DataValidationError(
+            "--demo et --practitioners s'excluent : --demo remplace les praticiens par des "
+            "praticiens simulés, --practitioners lit les vôtres"
+        )
+    return None
+
+
 def _prepare_inputs(
     departement: list[str] | None,
     epci: list[str] | None,
     commune: list[str] | None,
     practitioners: Path | None,
+    dataset: str | None,
     file_format: str,
     profession: str | None,
     seed: int,
     report: core.Progress,
 ) -> tuple[Territory, gpd.GeoDataFrame, str | None]:
-    """Territory, practitioners (file or demo) and the profession kept."""
+    """Territory, practitioners (file, real GPs or demo) and the profession kept."""
     report(0.02, "Chargement du territoire…")
     territory = core.resolve(departement, epci, commune)
     report(0.1, "Lecture des praticiens…")
     if practitioners is None:
-        profession = profession or "medecin_generaliste"
-        return territory, core.demo_practitioners(seed, profession), profession
+        profession = profession or core.BPE_PROFESSION
+        dataset = dataset or core.default_dataset(profession)
+        return territory, core.builtin_practitioners(dataset, profession, seed), profession
     frame = read_practitioners(
         practitioners,
         filename=practitioners.name,
@@ -260,11 +325,9 @@ def _prepare_inputs(
 @contextmanager
 def _reported_warnings() -> Iterator[None]:
     """Show the engine's warnings (recoverable data problems) as French notes, not tracebacks."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with collect_data_warnings() as caught:
         yield
-    for warning in caught:
-        text = str(warning.message)
+    for text in caught:
         console.print(f"[yellow]Attention :[/] {text[:300]}{'…' if len(text) > 300 else ''}")
 
 
@@ -274,7 +337,10 @@ def _write_json(path: Path, data: object) -> Path:
 
 
 def _analysis_options(
-    catchment: float | None, exclude_aged_from: int | None, osm: Path | None = None
+    catchment: float | None,
+    exclude_aged_from: int | None,
+    osm: Path | None = None,
+    travel: TravelChoice | None = None,
 ) -> dict[str, object]:
     options: dict[str, object] = {
         "catchment_minutes": catchment,
@@ -282,7 +348,32 @@ def _analysis_options(
     }
     if osm is not None:  # car times over the extract's roads instead of straight lines
         options |= {"travel": "road", "osm_path": osm}
+    if travel is not None:
+        options |= travel.options()
     return options
+
+
+@dataclass(frozen=True)
+class TravelChoice:
+    """Travel times of an analysis besides road extracts: an OD table or a straight-line model."""
+
+    od: Path | None = None
+    od_layout: str | None = None
+    od_unit: str | None = None
+    od_columns: tuple[str, str, str] = ("origin", "dest", "minutes")
+    model: str = "fitted"
+
+    def options(self) -> dict[str, object]:
+        """Keywords of :func:`geo.analysis.prepare`."""
+        if self.od is None:
+            return {"travel_model": self.model}
+        return {
+            "travel": "od_table",
+            "od_table": self.od,
+            "od_layout": self.od_layout,
+            "od_unit": self.od_unit,
+            "od_columns": self.od_columns,
+        }
 
 
 @app.command("analyse")
@@ -299,16 +390,49 @@ def analyse_command(
         int | None, typer.Option(help="Leave out practitioners aged this or more.")
     ] = None,
     seed: SeedOpt = 0,
+    demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
     png: Annotated[bool, typer.Option(help="Also write the PNG map (25×18 cm).")] = True,
     osm: Annotated[
         Path | None,
         typer.Option(help="OpenStreetMap extract (.osm.pbf, .osm, .osm.gz): road travel times."),
     ] = None,
+    od: Annotated[
+        Path | None,
+        typer.Option(
+            help="Origin–destination table of travel times between commune codes (OSRM, "
+            "INSEE Metric): long (origin;dest;minutes) or a wide square matrix with codes as "
+            "headers, in minutes or seconds."
+        ),
+    ] = None,
+    od_layout: Annotated[
+        str | None, typer.Option(help="Layout of --od: long or wide (default: detected).")
+    ] = None,
+    od_unit: Annotated[
+        str | None, typer.Option(help="Unit of --od: minutes or seconds (default: detected).")
+    ] = None,
+    od_columns: Annotated[
+        str,
+        typer.Option(help="Columns of a long --od table: origin,destination,time."),
+    ] = "origin,dest,minutes",
+    travel_model: Annotated[
+        str,
+        typer.Option(
+            help="Straight-line travel times: 'fitted' (model fitted on OSRM times of Isère) "
+            "or 'legacy' (distance × 1.3 at 60 km/h)."
+        ),
+    ] = "fitted",
 ) -> None:
-    """Analyse a territory: map (HTML, PNG), GeoPackage, CSV and summary JSON in a folder."""
+    """Analyse a territory: map (HTML, PNG), GeoPackage, CSV and summary JSON in a folder.
+
+    Without ``-p``, the real GPs embedded in cartosoins (``--demo``: simulated practitioners).
+    """
     written: list[Path] = []
     try:
+        dataset = _dataset_of(practitioners, profession, demo_data)
+        if dataset == core.BPE_DATASET and exclude_aged_from is not None:
+            raise _no_ages("--exclude-aged-from")
+        travel = _travel_choice(od, od_layout, od_unit, od_columns, travel_model, osm)
         with _progress_bar() as bar, _reported_warnings():
             task = bar.add_task("Démarrage…", total=1.0)
 
@@ -316,20 +440,28 @@ def analyse_command(
                 bar.update(task, completed=fraction, description=message)
 
             territory, pracs, kept = _prepare_inputs(
-                departement, epci, commune, practitioners, file_format, profession, seed, report
+                departement,
+                epci,
+                commune,
+                practitioners,
+                dataset,
+                file_format,
+                profession,
+                seed,
+                report,
             )
             problem = core.prepare_analysis(
                 territory,
                 pracs,
                 measure,
-                _analysis_options(catchment_minutes, exclude_aged_from, osm),
+                _analysis_options(catchment_minutes, exclude_aged_from, osm, travel),
                 report,
             )
             result = problem.result()
             synthetic = bool(result.attrs.get("synthetic"))
             label = core.points_label(kept, synthetic)
             out.mkdir(parents=True, exist_ok=True)
-            stem = f"{measure}_{territory.slug}"
+            stem = _stem(f"{measure}_{territory.slug}", dataset)
             report(0.6, "Carte interactive…")
             html_path = out / f"carte_{stem}.html"
             html_path.write_text(core.render_map_html(result, territory.name, label), "utf-8")
@@ -348,21 +480,52 @@ def analyse_command(
                 result,
                 territory.name,
                 profession=kept,
+                dataset=dataset,
                 practitioners_file=None if practitioners is None else practitioners.name,
-                **({"seed": seed} if practitioners is None else {}),
+                source_praticiens=_source_of(result.attrs),
+                **({"seed": seed} if dataset == core.DEMO_DATASET else {}),
             )
             written += [gpkg_path, csv_path, _write_json(out / f"resume_{stem}.json", summary)]
             report(1.0, "Terminé")
     except CartosoinsError as exc:
         raise _fail(exc) from exc
     mean = summary["summary"]["population_weighted_mean"]
-    flag = f" ({SYNTHETIC_LABEL})" if summary.get("synthetic") else ""
     console.print(
-        f"[bold]{territory.name}[/] — {summary['label_fr']}{flag} : moyenne pondérée "
-        f"{'—' if mean is None else f'{mean:.2f}'} {summary['unit_fr']}."
+        f"[bold]{territory.name}[/] — {summary['label_fr']} ({summary['source_praticiens']}) : "
+        f"moyenne pondérée {'—' if mean is None else f'{mean:.2f}'} {summary['unit_fr']}."
     )
+    if summary.get("headcounts_fr"):
+        console.print(f"  {summary['headcounts_fr']}")
     for path in written:
         console.print(f"  écrit : {path}")
+
+
+def _travel_choice(
+    od: Path | None,
+    layout: str | None,
+    unit: str | None,
+    columns: str,
+    model: str,
+    osm: Path | None,
+) -> TravelChoice:
+    """Check the travel options up front, with the valid values in the message."""
+    if od is not None and osm is not None:
+        raise DataValidationError("--od et --osm s'excluent : choisissez une source de temps")
+    if layout not in (None, "long", "wide"):
+        raise DataValidationError(f"--od-layout {layout!r} : valeurs possibles long, wide")
+    if unit not in (None, "minutes", "seconds"):
+        raise DataValidationError(f"--od-unit {unit!r} : valeurs possibles minutes, seconds")
+    if model not in ("fitted", "legacy"):
+        raise DataValidationError(f"--travel-model {model!r} : valeurs possibles fitted, legacy")
+    names = tuple(c.strip() for c in columns.split(","))
+    if len(names) != 3 or not all(names):
+        raise DataValidationError(
+            f"--od-columns {columns!r} : trois noms séparés par des virgules "
+            "(origine, destination, temps)"
+        )
+    if od is not None and not od.is_file():
+        raise DataValidationError(f"--od {od} : fichier introuvable")
+    return TravelChoice(od, layout, unit, (names[0], names[1], names[2]), model)
 
 
 def _parse_additions(values: list[str]) -> list[tuple[str, int]]:
@@ -400,10 +563,21 @@ def scenario_command(
         float | None, typer.Option(help="Multiply the territory's population.")
     ] = None,
     seed: SeedOpt = 0,
+    demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
 ) -> None:
-    """Scenario on a territory: retirements, new or leaving practitioners, population change."""
+    """Scenario on a territory: retirements, new or leaving practitioners, population change.
+
+    Retirements need the practitioners' ages: the real GPs (INSEE BPE) have none, so use
+    ``--demo`` or a file with ages, or name the GPs who leave with ``--remove``.
+    """
     try:
+        dataset = _dataset_of(practitioners, profession, demo_data)
+        if dataset == core.BPE_DATASET:
+            if retire_age is not None:
+                raise _no_ages("--retire-age")
+            if horizon_year is not None:
+                raise _no_ages("--horizon-year")
         scenario = Scenario()
         if retire_age is not None or horizon_year is not None:
             scenario = scenario.retire(age_at_least=retire_age, horizon_year=horizon_year)
@@ -425,7 +599,15 @@ def scenario_command(
                 bar.update(task, completed=fraction, description=message)
 
             territory, pracs, _ = _prepare_inputs(
-                departement, epci, commune, practitioners, file_format, profession, seed, report
+                departement,
+                epci,
+                commune,
+                practitioners,
+                dataset,
+                file_format,
+                profession,
+                seed,
+                report,
             )
             problem = core.prepare_analysis(
                 territory, pracs, measure, _analysis_options(catchment_minutes, None), report
@@ -434,7 +616,7 @@ def scenario_command(
             result = scenario.apply(problem)
             changes = list(result.problem.history)
             out.mkdir(parents=True, exist_ok=True)
-            stem = f"scenario_{measure}_{territory.slug}"
+            stem = _stem(f"scenario_{measure}_{territory.slug}", dataset)
             report(0.7, "Carte avant / après…")
             html_path = out / f"carte_{stem}.html"
             html_path.write_text(
@@ -446,6 +628,7 @@ def scenario_command(
             gpkg_path.write_bytes(core.export_gpkg(result.communes))
             summary = {
                 "territory": territory.name,
+                "source_praticiens": _source_of(result.communes.attrs),
                 "changes": changes,
                 **dict(result.summary),
                 "classes": result.classes.to_dict(orient="records"),
@@ -457,7 +640,8 @@ def scenario_command(
         raise _fail(exc) from exc
     s = result.summary
     console.print(
-        f"[bold]{territory.name}[/] — {'; '.join(changes)} : population dans la classe "
+        f"[bold]{territory.name}[/] ({summary['source_praticiens']}) — {'; '.join(changes)} : "
+        "population dans la classe "
         f"« {s['gap_class']} » {s['population_in_gap_before']:,.0f} → "
         f"{s['population_in_gap_after']:,.0f}; {s['communes_improved']} communes améliorées, "
         f"{s['communes_worsened']} dégradées."
@@ -482,10 +666,12 @@ def site_command(
         str, typer.Option(help="gap_population, weighted_gain or max_coverage.")
     ] = "gap_population",
     seed: SeedOpt = 0,
+    demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
 ) -> None:
     """Recommend where k new sites of n practitioners help most; map, GeoPackage, summary."""
     try:
+        dataset = _dataset_of(practitioners, profession, demo_data)
         with _progress_bar() as bar:
             task = bar.add_task("Démarrage…", total=1.0)
 
@@ -493,7 +679,15 @@ def site_command(
                 bar.update(task, completed=fraction, description=message)
 
             territory, pracs, _ = _prepare_inputs(
-                departement, epci, commune, practitioners, file_format, profession, seed, report
+                departement,
+                epci,
+                commune,
+                practitioners,
+                dataset,
+                file_format,
+                profession,
+                seed,
+                report,
             )
             problem = core.prepare_analysis(
                 territory, pracs, measure, _analysis_options(catchment_minutes, None), report
@@ -501,14 +695,14 @@ def site_command(
             report(0.5, "Recherche des meilleurs sites…")
             found = recommend_sites(problem, k, n_per_site, objective)
             opts = problem.options
-            radius = minutes_to_km(opts.catchment, opts.detour_factor, opts.speed_kmh)
+            radius = line_radius_m(opts.catchment, opts) / 1000.0  # the farthest reach
             sites = core.sites_for_map(
                 found.sites,
                 radius if opts.travel == "straight_line" else None,
                 found.objective_label_fr,
             )
             out.mkdir(parents=True, exist_ok=True)
-            stem = f"sites_{measure}_{territory.slug}"
+            stem = _stem(f"sites_{measure}_{territory.slug}", dataset)
             title = f"{k} site(s) de {n_per_site} praticien(s)"
             report(0.8, "Carte des sites…")
             html_path = out / f"carte_{stem}.html"
@@ -530,13 +724,16 @@ def site_command(
                 "scenario": dict(found.scenario.summary),
                 "synthetic": found.sites.attrs.get("synthetic"),
                 "label": found.sites.attrs.get("label"),
+                "source_praticiens": _source_of(found.scenario.communes.attrs),
+                "sources": found.scenario.communes.attrs.get("sources"),
             }
             json_path = _write_json(out / f"resume_{stem}.json", summary)
             report(1.0, "Terminé")
     except CartosoinsError as exc:
         raise _fail(exc) from exc
     console.print(
-        f"[bold]{territory.name}[/] — {found.objective_label_fr} : {found.total_gain:,.1f}"
+        f"[bold]{territory.name}[/] ({summary['source_praticiens']}) — "
+        f"{found.objective_label_fr} : {found.total_gain:,.1f}"
     )
     for row in table.itertuples(index=False):
         console.print(f"  {row.rank}. {row.nom} ({row.code}) : gain {row.marginal_gain:,.1f}")

@@ -28,24 +28,35 @@ from geo.maps import compare
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
 from geo.maps.offline import to_offline_html
 from geo.maps.static import analysis_static_map, static_map_bytes
+from geo.offer import BPE_DATASET, STATUT_ESTIMATED, cnam_headcounts, load_gp_offer
 from geo.reference import load_communes
 from geo.territory import Territory, resolve_territory
 
 __all__ = [
+    "BPE_DATASET",
+    "BPE_PROFESSION",
+    "DEMO_DATASET",
     "PLURAL_LABELS",
     "Progress",
     "aggregate_points",
+    "builtin_practitioners",
+    "check_builtin_profession",
     "commune_table",
+    "default_dataset",
     "default_supply",
     "demo_practitioners",
+    "departement_headcounts",
     "export_csv",
     "export_geojson",
     "export_gpkg",
     "frame_from_parquet",
     "frame_to_parquet",
+    "gp_offer_practitioners",
+    "headcounts_sentence",
     "jsonable",
     "no_progress",
     "points_label",
+    "practitioners_source",
     "prepare_analysis",
     "render_comparison_html",
     "render_map_html",
@@ -54,8 +65,14 @@ __all__ = [
     "search_communes",
     "select_profession",
     "sites_for_map",
+    "source_label_of",
     "summary_of",
 ]
+
+#: Dataset id of the national simulated practitioners (``geo.demo``).
+DEMO_DATASET = "demo"
+#: The one profession of the embedded real dataset :data:`BPE_DATASET`.
+BPE_PROFESSION = "medecin_generaliste"
 
 #: Reports the progress of a long task: fraction done (0–1) and a French message.
 Progress = Callable[[float, str], None]
@@ -158,6 +175,88 @@ def demo_practitioners(seed: int = 0, profession: str | None = None) -> gpd.GeoD
     return _demo(int(seed), profession)
 
 
+@lru_cache(maxsize=1)
+def _gp_offer_practitioners() -> gpd.GeoDataFrame:
+    return load_gp_offer().practitioners()
+
+
+def gp_offer_practitioners() -> gpd.GeoDataFrame:
+    """Return the embedded real GPs (INSEE BPE), one point per GP at its commune's chef-lieu.
+
+    ``attrs`` name the source and the communes it does not cover (the engine reports them as
+    « non renseigné »). Cached, so treat it as read-only.
+    """
+    return _gp_offer_practitioners()
+
+
+def default_dataset(profession: str | None) -> str:
+    """Practitioners used when none are named: the real GPs, else the simulated set.
+
+    The embedded real dataset holds GPs only; any other profession falls back to the simulated
+    practitioners, which every output labels « praticiens simulés ».
+    """
+    return BPE_DATASET if profession in (None, BPE_PROFESSION) else DEMO_DATASET
+
+
+def check_builtin_profession(dataset: str, profession: str | None) -> None:
+    """Refuse a profession a built-in dataset does not hold (French message naming both).
+
+    Raises
+    ------
+    DataValidationError
+        ``bpe`` with a profession other than GPs, or ``demo`` with an unknown profession.
+    """
+    if dataset == BPE_DATASET and profession not in (None, BPE_PROFESSION):
+        raise DataValidationError(
+            f"le jeu de données {BPE_DATASET!r} ne contient que les médecins généralistes "
+            f"libéraux (profession {BPE_PROFESSION!r}, {load_gp_offer().source_label}), pas "
+            f"la profession {profession!r} ; pour une autre profession, utilisez le jeu "
+            f"{DEMO_DATASET!r} ({SYNTHETIC_LABEL}) ou déposez vos propres données"
+        )
+    if dataset == DEMO_DATASET and profession is not None and profession not in demo.PROFESSIONS:
+        raise DataValidationError(
+            f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
+        )
+
+
+def builtin_practitioners(
+    dataset: str, profession: str | None = None, seed: int = 0
+) -> gpd.GeoDataFrame:
+    """Practitioners of a built-in dataset: :data:`BPE_DATASET` (real GPs) or the demo.
+
+    Raises
+    ------
+    DataValidationError
+        Unknown dataset, or a profession the dataset does not hold.
+    """
+    check_builtin_profession(dataset, profession)
+    if dataset == BPE_DATASET:
+        return gp_offer_practitioners()
+    if dataset == DEMO_DATASET:
+        return demo_practitioners(seed, profession)
+    raise DataValidationError(
+        f"jeu de données intégré inconnu {dataset!r} : {BPE_DATASET!r} ou {DEMO_DATASET!r}"
+    )
+
+
+def practitioners_source(dataset: str) -> str | None:
+    """Source label of a built-in dataset (None for an uploaded one)."""
+    if dataset == BPE_DATASET:
+        return load_gp_offer().source_label
+    if dataset == DEMO_DATASET:
+        return SYNTHETIC_LABEL
+    return None
+
+
+def source_label_of(attrs: Mapping[Any, Any]) -> str | None:
+    """Where the practitioners of a result come from, as its metadata say it."""
+    if attrs.get("synthetic"):
+        return SYNTHETIC_LABEL
+    sources = attrs.get("sources") or {}
+    value = sources.get("practitioners") if isinstance(sources, Mapping) else None
+    return None if value is None else str(value)
+
+
 def select_profession(
     practitioners: gpd.GeoDataFrame, profession: str | None, source: str
 ) -> gpd.GeoDataFrame:
@@ -207,7 +306,11 @@ def prepare_analysis(
     progress(0.3, "Calcul de l'indicateur…")
     kwargs = dict(options)
     if kwargs.get("supply") is None:
-        kwargs["supply"] = default_supply(practitioners, measure)
+        supply = default_supply(practitioners, measure)
+        # a headcount-only layer: the engine picks the APL's rule (activity per GP) itself;
+        # naming "headcount" would ask it to keep practitioners per inhabitant instead
+        has_units = {"consultations_per_year", "fte"} & set(map(str, practitioners.columns))
+        kwargs["supply"] = None if supply == "headcount" and not has_units else supply
     return prepare(territory, practitioners, measure, **kwargs)
 
 
@@ -233,9 +336,104 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _short_vintage(vintage: str) -> str:
+    """« 2017 (probable, non indiqué…) » → « 2017 probable »."""
+    year = vintage.split(" ", 1)[0]
+    return f"{year} probable" if "probable" in vintage else year
+
+
+def departement_headcounts(codes: Sequence[str]) -> list[dict[str, Any]]:
+    """GPs of the embedded dataset beside the CNAM 2024 headcount, for each département.
+
+    Parameters
+    ----------
+    codes : sequence of str
+        Département codes (``"63"``, ``"2A"``, ``"974"``).
+
+    Returns
+    -------
+    list of dict
+        ``departement``, ``nom``, ``embedded_count`` (GPs of the whole département in the
+        embedded INSEE BPE; None where it does not cover the département, the DROM),
+        ``embedded_estimated`` (how many of them are estimated, not read in the source: Paris),
+        ``cnam_2024_count`` and ``cnam_2024_density`` (per 100,000 inhabitants; None when the
+        CNAM table lacks the département), sorted by code.
+    """
+    offer = load_gp_offer()
+    counts = offer.counts
+    departements = commune_table().set_index("code")["departement"]
+    dep_of = departements.reindex(counts["code"]).to_numpy()
+    embedded = counts["medecins_generalistes"].groupby(dep_of).sum()
+    estimated = (
+        (counts["medecins_generalistes"].where(counts["statut"] == STATUT_ESTIMATED, 0))
+        .groupby(dep_of)
+        .sum()
+    )
+    cnam: dict[Any, dict[Any, Any]] = (
+        cnam_headcounts().set_index("departement").to_dict(orient="index")
+    )
+    out: list[dict[str, Any]] = []
+    for code in sorted(set(map(str, codes))):
+        row = cnam.get(code)
+        out.append(
+            {
+                "departement": code,
+                "nom": None if row is None else str(row["nom"]),
+                "embedded_count": int(embedded[code]) if code in embedded.index else None,
+                "embedded_estimated": int(estimated[code]) if code in estimated.index else 0,
+                "cnam_2024_count": None if row is None else int(row["medecins_generalistes_2024"]),
+                "cnam_2024_density": None if row is None else float(row["densite_2024"]),
+            }
+        )
+    return out
+
+
+def headcounts_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
+    """French sentence comparing the embedded GP count with the CNAM 2024 one, per département."""
+    vintage = _short_vintage(load_gp_offer().vintage)
+
+    def number(n: int) -> str:
+        return f"{n:,}".replace(",", "\u202f")
+
+    parts = []
+    for row in rows:
+        name = f"{row['nom'] or row['departement']} ({row['departement']})"
+        embedded = (
+            "non couvert"
+            if row["embedded_count"] is None
+            else f"{number(int(row['embedded_count']))} médecins"
+        )
+        if row.get("embedded_estimated"):
+            embedded += f" (dont {number(int(row['embedded_estimated']))} estimés)"
+        cnam = (
+            "non disponible"
+            if row["cnam_2024_count"] is None
+            else f"{number(int(row['cnam_2024_count']))}"
+        )
+        parts.append(f"{name} — INSEE BPE ({vintage}) : {embedded} ; CNAM 2024 : {cnam}")
+    return (
+        "Médecins généralistes libéraux du département : " + " · ".join(parts) + "."
+        if len(parts) == 1
+        else "Médecins généralistes libéraux par département : " + " · ".join(parts) + "."
+    )
+
+
+def _from_embedded_offer(attrs: Mapping[Any, Any]) -> bool:
+    return not attrs.get("synthetic") and source_label_of(attrs) == load_gp_offer().source_label
+
+
 def summary_of(result: gpd.GeoDataFrame, territory_name: str, **extra: Any) -> dict[str, Any]:
-    """Summary of an analysis result: territory, counts, metadata (JSON-safe)."""
+    """Summary of an analysis result: territory, counts, metadata (JSON-safe).
+
+    On the embedded real GPs, ``headcounts`` lists each département the territory touches with
+    the embedded count beside the CNAM 2024 headcount (:func:`departement_headcounts`) and
+    ``headcounts_fr`` says it in a sentence: the gap between the two vintages shows.
+    """
     attrs = {k: v for k, v in result.attrs.items() if k != "timings_s"}
+    if _from_embedded_offer(attrs) and "departement" in result.columns:
+        rows = departement_headcounts(result["departement"].dropna().astype(str).unique())
+        attrs["headcounts"] = rows
+        attrs["headcounts_fr"] = headcounts_sentence(rows)
     summary = {
         "territory": territory_name,
         "communes": len(result),
@@ -269,13 +467,18 @@ def frame_from_parquet(data: bytes, attrs: Mapping[str, Any] | None = None) -> g
 
 def _table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    if frame.attrs.get("synthetic"):
-        table.insert(0, "source_praticiens", SYNTHETIC_LABEL)
+    source = source_label_of(frame.attrs)
+    if source is not None:
+        table.insert(0, "source_praticiens", source)
     return table
 
 
 def export_csv(frame: gpd.GeoDataFrame) -> bytes:
-    """Write the per-commune table as UTF-8 CSV, flagged when practitioners are simulated."""
+    """Write the per-commune table as UTF-8 CSV, with the practitioners' source.
+
+    The ``source_praticiens`` column names it: the embedded real data, « praticiens simulés »
+    or the user's data.
+    """
     return _table(frame).to_csv(index=False).encode("utf-8")
 
 

@@ -10,7 +10,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from api.core import BPE_DATASET, BPE_PROFESSION, DEMO_DATASET, default_dataset
+
 __all__ = [
+    "BPE_DATASET",
     "DEMO_DATASET",
     "AddPractitionersChange",
     "AnalysisCreate",
@@ -34,9 +37,6 @@ __all__ = [
     "TerritorySelection",
 ]
 
-#: Dataset id meaning the national simulated practitioners.
-DEMO_DATASET = "demo"
-
 Measure = Literal[
     "density", "nearest", "2sfca", "e2sfca", "kernel_2sfca", "3sfca", "gravity", "apl"
 ]
@@ -56,8 +56,8 @@ GapPreset = Literal["apl", "ratio", "travel_time"]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{1,9}$")]
 #: A profession code (the simulated ones, or those read from a file: bpe_D307, rpps_21…).
 ProfessionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-#: A dataset id ("demo" or "ds_…").
-DatasetId = Annotated[str, StringConstraints(pattern=r"^(demo|ds_[0-9a-f]{26})$")]
+#: A dataset id: "bpe" (real GPs), "demo" (simulated practitioners) or an upload ("ds_…").
+DatasetId = Annotated[str, StringConstraints(pattern=r"^(bpe|demo|ds_[0-9a-f]{26})$")]
 #: A practitioner id (from a file or the simulation).
 PractitionerId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 #: A column name of an uploaded table.
@@ -193,16 +193,21 @@ class AnalysisBase(BaseModel):
     model_config = _STRICT
 
     territory: TerritorySelection
-    dataset: DatasetId = Field(
-        default=DEMO_DATASET,
-        description="Practitioners: an uploaded dataset id, or 'demo' for the national "
-        "simulated practitioners (praticiens simulés).",
+    dataset: DatasetId | None = Field(
+        default=None,
+        description="Practitioners: 'bpe' for the real general practitioners embedded in "
+        "cartosoins (médecins généralistes libéraux, INSEE BPE, effectifs par commune), 'demo' "
+        "for the national simulated practitioners (praticiens simulés — données de "
+        "démonstration), or an uploaded dataset id. Default: 'bpe' for general practitioners "
+        "(profession omitted or medecin_generaliste), 'demo' for the other professions, which "
+        "have no real data embedded (the results then say « praticiens simulés »).",
     )
     profession: ProfessionCode | None = Field(
         default=None,
         description="Keep one profession (all of the dataset's when omitted): "
         "medecin_generaliste, infirmier, masseur_kinesitherapeute, chirurgien_dentiste, "
-        "sage_femme, or a code of the uploaded file (bpe_D307, rpps_21…).",
+        "sage_femme, or a code of the uploaded file (bpe_D307, rpps_21…). 'bpe' holds "
+        "medecin_generaliste only.",
     )
     measure: Measure = "apl"
     parameters: AnalysisParameters = Field(default_factory=AnalysisParameters)
@@ -232,6 +237,10 @@ class AnalysisBase(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> AnalysisBase:
+        if self.dataset is None:
+            self.dataset = default_dataset(self.profession)
+        if self.dataset == BPE_DATASET and self.profession is None:
+            self.profession = BPE_PROFESSION  # the same request, one cache key
         if (self.population_dataset is None) != (self.consumption_weights is None):
             raise ValueError("population_dataset and consumption_weights go together")
         if self.od_dataset is not None and self.road_dataset is not None:
@@ -246,8 +255,10 @@ class AnalysisBase(BaseModel):
         elif self.travel != implied and not (self.travel == "road" and implied == "straight_line"):
             raise ValueError(f"travel {self.travel!r} does not match the datasets given")
         for key in ("population_dataset", "od_dataset", "road_dataset"):
-            if getattr(self, key) == DEMO_DATASET:
-                raise ValueError(f"{key} must be an uploaded dataset id, not 'demo'")
+            if getattr(self, key) in (DEMO_DATASET, BPE_DATASET):
+                raise ValueError(
+                    f"{key} must be an uploaded dataset id, not {getattr(self, key)!r}"
+                )
         return self
 
 
@@ -260,10 +271,16 @@ class AnalysisCreate(AnalysisBase):
             "examples": [
                 {
                     "territory": {"communes": ["63113", "63014"]},
-                    "dataset": "demo",
+                    "dataset": "bpe",
                     "profession": "medecin_generaliste",
                     "measure": "density",
-                }
+                },
+                {
+                    "territory": {"departements": ["15"]},
+                    "dataset": "demo",
+                    "profession": "infirmier",
+                    "measure": "apl",
+                },
             ]
         },
     )
@@ -305,6 +322,11 @@ class AnalysisPublic(BaseModel):
     shareable: bool
     synthetic: bool
     label: str | None = Field(description="« praticiens simulés » when the data are simulated.")
+    practitioners_source: str | None = Field(
+        default=None,
+        description="Where the practitioners come from: the embedded real data (INSEE BPE), "
+        "« praticiens simulés — données de démonstration », or the user's data.",
+    )
     cached: bool = Field(False, description="Served from a stored identical request.")
     request: dict[str, Any]
     summary: dict[str, Any] | None

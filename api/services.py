@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from api import core, crud
 from api.db import Database
 from api.jobs import JobRunner, Persist
 from api.schemas import (
+    BPE_DATASET,
     DEMO_DATASET,
     AddPractitionersChange,
     AnalysisCreate,
@@ -38,10 +38,10 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.store import BlobStore
-from geo.analysis import AccessProblem
-from geo.costs import minutes_to_km, read_od_table
+from geo.analysis import AccessProblem, line_radius_m
+from geo.costs import read_od_table
 from geo.demo import is_synthetic
-from geo.errors import DataValidationError, InputFormatError
+from geo.errors import DataValidationError, InputFormatError, collect_data_warnings
 from geo.io import read_population_table, read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL
 from geo.scenario import Scenario
@@ -68,6 +68,14 @@ RENDER_KINDS: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "gpkg": "application/geopackage+sqlite3",
 }
+
+#: Why the embedded real GPs cannot answer a question about ages.
+_NO_AGES = (
+    "{option} demande l'âge des praticiens, que le jeu de données 'bpe' (INSEE BPE : des "
+    "effectifs par commune) ne donne pas : simulez plutôt des départs nommés "
+    "(remove_practitioners, ids « BPE-<commune>-<n> »), ou analysez le jeu 'demo' (praticiens "
+    "simulés) ou un fichier avec les âges (extraction RPPS / Annuaire Santé)"
+)
 
 PRACTITIONER_FORMATS = ("auto", "csv_latlon", "csv_commune", "bpe", "rpps", "geojson", "gpkg")
 
@@ -206,8 +214,8 @@ class Services:
                 self.store.delete(sha)
 
     def _practitioners(self, dataset_id: str, profession: str | None, seed: int) -> Any:
-        if dataset_id == DEMO_DATASET:
-            return core.demo_practitioners(seed, profession)
+        if dataset_id in (DEMO_DATASET, BPE_DATASET):
+            return core.builtin_practitioners(dataset_id, profession, seed)
         record = crud.get_dataset(self.db.connection(), dataset_id)
         if record is None:
             raise DataValidationError(f"dataset {dataset_id!r} no longer exists (deleted)")
@@ -221,7 +229,7 @@ class Services:
         return pd.read_parquet(io.BytesIO(self.store.get(record.parsed_sha256)))
 
     def _check_dataset(self, dataset_id: str | None, kind: str, role: str) -> None:
-        if dataset_id is None or dataset_id == DEMO_DATASET:
+        if dataset_id is None or dataset_id in (DEMO_DATASET, BPE_DATASET):
             return
         record = crud.get_dataset(self.db.connection(), dataset_id)
         if record is None:
@@ -251,8 +259,10 @@ class Services:
         self._check_dataset(request.road_dataset, "osm", "road_dataset")
         if request.travel == "road" and request.road_dataset is None:
             self._configured_osm()  # 422 now rather than a failed job
-        if request.dataset == DEMO_DATASET and request.profession is not None:
-            core.demo_practitioners(request.seed, request.profession)  # validates the profession
+        if request.dataset in (DEMO_DATASET, BPE_DATASET):
+            core.check_builtin_profession(str(request.dataset), request.profession)
+        if request.dataset == BPE_DATASET and request.parameters.exclude_aged_from is not None:
+            raise DataValidationError(_NO_AGES.format(option="parameters.exclude_aged_from"))
         canonical = request.model_dump(mode="json", exclude={"shareable"})
         canonical["territory"] = request.territory.canonical()
         if request.travel == "road" and request.road_dataset is None:
@@ -398,6 +408,7 @@ class Services:
                 result,
                 territory.name,
                 dataset=request["dataset"],
+                source_praticiens=core.source_label_of(result.attrs),
                 profession=request["profession"],
                 **({"seed": request["seed"]} if "seed" in request else {}),
             )
@@ -501,6 +512,10 @@ class Services:
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Start a scenario on a finished analysis (or return the stored identical one)."""
         parent = self._done_parent(parent_id)
+        if parent.request.get("dataset") == BPE_DATASET and any(
+            isinstance(change, RetireChange) for change in request.changes
+        ):
+            raise DataValidationError(_NO_AGES.format(option="le changement « retire »"))
         canonical = request.model_dump(mode="json", exclude={"shareable"}, exclude_none=True)
         scenario = _scenario_of(request)  # engine validation before anything is stored
         request_hash = _hash("scenario", {"parent": parent.request_hash, **canonical})
@@ -539,6 +554,8 @@ class Services:
                     "unit_fr": frame.attrs.get("unit_fr"),
                     "synthetic": frame.attrs.get("synthetic"),
                     "label": frame.attrs.get("label"),
+                    "source_praticiens": core.source_label_of(frame.attrs),
+                    "sources": frame.attrs.get("sources"),
                     "changes": changes,
                     **dict(result.summary),
                     "scenario": frame.attrs.get("scenario"),
@@ -615,7 +632,7 @@ class Services:
                 else options.catchment
             )
             radius_km = (
-                minutes_to_km(minutes, options.detour_factor, options.speed_kmh)
+                line_radius_m(minutes, options) / 1000.0  # the farthest reach of the model
                 if options.travel == "straight_line"
                 else None
             )
@@ -634,6 +651,8 @@ class Services:
                     "unit_fr": frame.attrs.get("unit_fr"),
                     "synthetic": frame.attrs.get("synthetic"),
                     "label": frame.attrs.get("label"),
+                    "source_praticiens": core.source_label_of(frame.attrs),
+                    "sources": frame.attrs.get("sources"),
                     "objective": found.objective,
                     "objective_label_fr": found.objective_label_fr,
                     "total_gain": found.total_gain,
@@ -773,8 +792,7 @@ def _parse_dataset(
     """Parse an upload: table (Parquet bytes), rows, columns, info and format."""
     if kind == "practitioners":
         fmt = options.get("format") or "auto"
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with collect_data_warnings() as caught:  # per thread, unlike warnings.catch_warnings
             frame = read_practitioners(
                 data,
                 filename=filename,
@@ -789,7 +807,7 @@ def _parse_dataset(
             "label": SYNTHETIC_LABEL if synthetic else None,
             "bounds_wgs84": [round(float(v), 5) for v in frame.to_crs(4326).total_bounds],
             "read": core.jsonable(frame.attrs),
-            "warnings": [str(w.message) for w in caught],
+            "warnings": list(caught),
         }
         if "profession" in frame.columns:
             counts = frame["profession"].astype(str).value_counts()
@@ -807,13 +825,15 @@ def _parse_dataset(
         return buffer.getvalue(), len(table), list(map(str, table.columns)), info, layout
     if kind == "osm":
         return _parse_osm(data, filename)
-    od = _read_od(data, filename, options)
+    od, read = _read_od(data, filename, options)
     buffer = io.BytesIO()
     od.to_parquet(buffer)
     info = {
         "origins": int(od["origin"].nunique()),
         "destinations": int(od["dest"].nunique()),
         "max_minutes": float(od["minutes"].max()),
+        # how the file was read: layout and unit, stated or detected
+        **{k: read[k] for k in ("layout", "layout_from", "unit", "unit_from") if k in read},
     }
     return buffer.getvalue(), len(od), list(map(str, od.columns)), info, "csv"
 
@@ -853,20 +873,29 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_od(data: bytes, filename: str, options: dict[str, Any]) -> pd.DataFrame:
-    """Read an origin–destination file (CSV ``;``/``,``, UTF-8/CP1252) as origin, dest, minutes."""
+def _read_od(
+    data: bytes, filename: str, options: dict[str, Any]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read an origin–destination file as origin, dest, minutes.
+
+    CSV ``;``/``,``/tab, UTF-8/CP1252, or Parquet; long or a wide square matrix, in minutes or
+    seconds (stated, or detected by :func:`geo.costs.read_od_table`).
+    """
     costs = read_od_table(
         data,
         filename=filename,
         origin_col=options["origin_column"],
         dest_col=options["dest_column"],
         minutes_col=options["minutes_column"],
+        layout=options.get("layout"),
+        unit=options.get("unit"),
     )
     origins = costs.origins.to_numpy()[costs.rows].astype(str)
     dests = costs.destinations.to_numpy()[costs.cols].astype(str)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {"origin": origins, "dest": dests, "minutes": np.asarray(costs.minutes, dtype=float)}
     )
+    return table, dict(costs.params)
 
 
 def open_services(settings: Settings) -> Services:

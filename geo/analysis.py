@@ -523,7 +523,7 @@ class AnalysisOptions:
     measure: str
     catchment: float
     travel: str
-    od_table: pd.DataFrame | str | None
+    od_table: pd.DataFrame | str | Path | bytes | None
     od_columns: tuple[str, str, str]
     detour_factor: float
     speed_kmh: float
@@ -551,6 +551,9 @@ class AnalysisOptions:
     practitioners_source: str | None = None
     #: straight-line travel: minutes from km and both ends' urban character (geo.traveltime)
     travel_model: TravelTimeModel = LEGACY_MODEL
+    #: OD table: layout ("long"/"wide") and unit ("minutes"/"seconds"); None: detected
+    od_layout: Literal["long", "wide"] | None = None
+    od_unit: Literal["minutes", "seconds"] | None = None
 
     @property
     def pair_max_minutes(self) -> float:
@@ -920,7 +923,13 @@ def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
     o, d, m = opts.od_columns
     # a path, bytes or a frame, long or wide, minutes or seconds: read_od_table decides
     costs = read_od_table(
-        opts.od_table, origin_col=o, dest_col=d, minutes_col=m, max_minutes=opts.pair_max_minutes
+        opts.od_table,
+        origin_col=o,
+        dest_col=d,
+        minutes_col=m,
+        max_minutes=opts.pair_max_minutes,
+        layout=opts.od_layout,
+        unit=opts.od_unit,
     ).restricted(origins=demand_ids)
     dest = pd.Index(costs.destinations.to_numpy()[costs.cols].astype(str), dtype=object)
     return _ODLookup(costs.rows, dest, costs.minutes)
@@ -1050,8 +1059,10 @@ def analyse(
     *,
     catchment_minutes: float | None = None,
     travel: Literal["straight_line", "od_table", "road"] = "straight_line",
-    od_table: pd.DataFrame | str | None = None,
+    od_table: pd.DataFrame | str | Path | bytes | None = None,
     od_columns: tuple[str, str, str] = ("origin", "dest", "minutes"),
+    od_layout: Literal["long", "wide"] | None = None,
+    od_unit: Literal["minutes", "seconds"] | None = None,
     osm_path: str | os.PathLike[str] | None = None,
     road_cache_dir: str | os.PathLike[str] | None = None,
     detour_factor: float = DETOUR_FACTOR,
@@ -1091,8 +1102,10 @@ def analyse(
     catchment_minutes : float, optional
         Maximum travel time; default per measure (APL: 20, 2SFCA/E2SFCA: 30, nearest: 60).
     travel : {"straight_line", "od_table", "road"}
-        Straight lines (``km × detour_factor / speed_kmh``) or a user origin–destination table
-        of minutes between commune codes (``od_table``, columns ``od_columns``), or car times
+        Straight lines (see ``travel_model``) or a user origin–destination table of times
+        between commune codes (``od_table``: long with columns ``od_columns``, or a wide square
+        matrix with codes as headers; minutes or seconds, see ``od_layout`` and ``od_unit``,
+        detected when not given, :func:`geo.costs.read_od_table`), or car times
         over an OpenStreetMap extract (``osm_path``: .osm.pbf, .osm or .osm.gz, see
         :mod:`geo.road`; the network is cached in ``road_cache_dir``).
     supply : str, optional
@@ -1158,6 +1171,8 @@ def analyse(
         travel=travel,
         od_table=od_table,
         od_columns=od_columns,
+        od_layout=od_layout,
+        od_unit=od_unit,
         osm_path=osm_path,
         road_cache_dir=road_cache_dir,
         detour_factor=detour_factor,
@@ -1192,8 +1207,10 @@ def prepare(
     *,
     catchment_minutes: float | None = None,
     travel: Literal["straight_line", "od_table", "road"] = "straight_line",
-    od_table: pd.DataFrame | str | None = None,
+    od_table: pd.DataFrame | str | Path | bytes | None = None,
     od_columns: tuple[str, str, str] = ("origin", "dest", "minutes"),
+    od_layout: Literal["long", "wide"] | None = None,
+    od_unit: Literal["minutes", "seconds"] | None = None,
     osm_path: str | os.PathLike[str] | None = None,
     road_cache_dir: str | os.PathLike[str] | None = None,
     detour_factor: float = DETOUR_FACTOR,
@@ -1298,6 +1315,8 @@ def prepare(
         travel=travel,
         od_table=od_table,
         od_columns=od_columns,
+        od_layout=od_layout,
+        od_unit=od_unit,
         osm_path=osm_path,
         road_cache_dir=road_cache_dir,
         detour_factor=detour_factor,
@@ -1508,10 +1527,7 @@ def _prepare_group(
             pos, weights=capacity[placed], minlength=len(dest_ids)
         ).astype(np.float64)
         supply_headcount = np.bincount(pos, minlength=len(dest_ids)).astype(np.float64)
-        o, d, m = opts.od_columns
-        if opts.od_table is None:  # pragma: no cover - checked by prepare()
-            raise DataValidationError("travel='od_table' needs od_table")
-        costs = _od_costs(opts.od_table, o, d, m, demand_ids, dest_ids, opts.pair_max_minutes)
+        costs = _od_costs(opts, demand_ids, dest_ids)
         supply_commune = demand_ids.get_indexer(costs.destinations)
         supply_xy = None
         supply_f = np.zeros(len(costs.destinations))
@@ -1788,18 +1804,21 @@ def _in_reference(communes: gpd.GeoDataFrame) -> bool:
     return True
 
 
-def _od_costs(
-    source: pd.DataFrame | str | Path | bytes,
-    o: str,
-    d: str,
-    m: str,
-    origins: pd.Index,
-    destinations: pd.Index,
-    max_minutes: float,
-) -> TravelCosts:
-    # the table may cover more than the territory: read it whole (layout and unit detected by
-    # read_od_table), then keep the pairs between the analysis' communes
-    costs = read_od_table(source, origin_col=o, dest_col=d, minutes_col=m, max_minutes=max_minutes)
+def _od_costs(opts: AnalysisOptions, origins: pd.Index, destinations: pd.Index) -> TravelCosts:
+    # the table may cover more than the territory: read it whole (layout and unit as given, or
+    # detected by read_od_table), then keep the pairs between the analysis' communes
+    if opts.od_table is None:  # pragma: no cover - checked by prepare()
+        raise DataValidationError("travel='od_table' needs od_table")
+    o, d, m = opts.od_columns
+    costs = read_od_table(
+        opts.od_table,
+        origin_col=o,
+        dest_col=d,
+        minutes_col=m,
+        max_minutes=opts.pair_max_minutes,
+        layout=opts.od_layout,
+        unit=opts.od_unit,
+    )
     return costs.restricted(origins=origins, destinations=destinations)
 
 

@@ -25,46 +25,69 @@ Ce carnet calcule, pour chaque commune du **Puy-de-Dôme**, l'accessibilité pot
 localisée (APL) aux médecins généralistes, puis produit une carte interactive utilisable hors
 ligne et une image pour une présentation.
 
-Les praticiens sont **simulés** (données de démonstration, `geo.demo`) : la méthode est réelle,
-les chiffres ne décrivent pas le territoire. Pour vos propres données, voir le carnet
-`02_vos_donnees.ipynb`.""",
+Les médecins sont les **médecins généralistes libéraux réels** embarqués dans cartosoins :
+effectifs par commune de la Base permanente des équipements (INSEE BPE, équipement D201,
+millésime 2017 probable — la source ne le dit pas). Chaque médecin est placé à la mairie de sa
+commune. Pour vos propres données (RPPS, BPE récente…), voir le carnet `02_vos_donnees.ipynb`.""",
     ),
     (
         "code",
         """from pathlib import Path
 
-from geo import analyse, generate_practitioners, load_communes, resolve_territory
+from geo import analyse, resolve_territory
 from geo.maps import analysis_map, analysis_static_map, save_offline_html, save_static_map
+from geo.offer import cnam_headcounts, load_gp_offer
 
 OUT = Path("sorties")
 OUT.mkdir(exist_ok=True)
-DEPARTEMENT = "63"  # changez le code pour votre département ("2A", "974"…)""",
+DEPARTEMENT = "63"  # changez le code pour votre département ("2A", "19"…)""",
     ),
     (
         "md",
-        """## Le territoire et les praticiens
+        """## Le territoire et les médecins
 
 Les communes viennent du référentiel embarqué (COG 2026, population municipale 2023). Les
-médecins sont simulés pour **toute la France**, car ceux des départements voisins comptent
-aussi pour les communes proches de la limite (effet de bord).""",
+médecins de **toute la France** sont chargés, car ceux des départements voisins comptent aussi
+pour les communes proches de la limite (effet de bord). Les communes que la source ne couvre
+pas (l'outre-mer ; Paris, dont l'effectif est estimé) sont listées avec la raison.""",
     ),
     (
         "code",
         """territoire = resolve_territory(departements=DEPARTEMENT)
-medecins = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+offre = load_gp_offer()
+medecins = offre.practitioners()
+print("Source :", offre.source_label)
 print(territoire.name, len(territoire.communes), "communes,", territoire.population, "habitants")
-print(len(medecins), "médecins généralistes simulés en France")""",
+print(len(medecins), "médecins généralistes en France ;", len(offre.missing), "communes non couvertes")""",
+    ),
+    (
+        "md",
+        """### Combien de médecins aujourd'hui ?
+
+La BPE embarquée date probablement de 2017. Les effectifs 2024 de l'Assurance maladie (CNAM)
+par département montrent l'écart entre les deux millésimes : lisez les résultats en gardant
+cet écart en tête.""",
+    ),
+    (
+        "code",
+        """cnam = cnam_headcounts().set_index("departement").loc[DEPARTEMENT]
+dans_la_bpe = int((medecins["commune"].str[: len(DEPARTEMENT)] == DEPARTEMENT).sum())
+print(f"{cnam['nom']} — INSEE BPE (2017 probable) : {dans_la_bpe} médecins ; "
+      f"CNAM 2024 : {cnam['medecins_generalistes_2024']} ({cnam['densite_2024']} pour 100 000 hab.)")""",
     ),
     (
         "md",
         """## L'APL par commune
 
-Bandes de temps 0–10 min (poids 1), 10–15 min (0,66), 15–20 min (0,33) ; offre en
-consultations par an ; unité DREES : consultations accessibles par an et par habitant.""",
+Bandes de temps 0–10 min (poids 1), 10–15 min (0,66), 15–20 min (0,33) ; la BPE ne donne que
+des effectifs, chaque médecin compte pour une activité calibrée (voir `parameters`) ; unité
+DREES : consultations accessibles par an et par habitant standardisé.""",
     ),
     (
         "code",
         """apl = analyse(territoire, medecins, "apl")
+print("Praticiens :", apl.attrs["sources"]["practitioners"])
+print("Activité :", apl.attrs["parameters"]["activity"]["description_fr"])
 apl[["code", "nom", "population", "value", "nearest_minutes", "status"]].sort_values("value").head(10)""",
     ),
     (
@@ -73,9 +96,14 @@ apl[["code", "nom", "population", "value", "nearest_minutes", "status"]].sort_va
 print(f"APL moyenne pondérée : {resume['population_weighted_mean']:.2f} consultations/hab./an")
 sous_denses = apl[apl["value"] < 2.5]
 print(f"{len(sous_denses)} communes sous 2,5 ({int(sous_denses['population'].sum())} habitants)")
-apl.attrs["parameters"]""",
+apl["status"].value_counts()""",
     ),
-    ("md", "## La carte interactive (hors ligne) et l'image pour diaporama"),
+    (
+        "md",
+        """## La carte interactive (hors ligne) et l'image pour diaporama
+
+La ligne des sources, sous la carte, nomme la BPE et son millésime.""",
+    ),
     (
         "code",
         """carte = analysis_map(apl, territoire.name)
@@ -219,30 +247,35 @@ png""",
 RESIDENCE = [
     (
         "md",
-        """# Préparer une résidence d'entrepreneurs : départs en retraite et meilleurs sites
+        """# Préparer une résidence d'entrepreneurs : départs de médecins et meilleurs sites
 
-Question d'un pays rural : *si les médecins partent en retraite d'ici 2030, où installer une
-résidence pour jeunes médecins pour que le moins possible d'habitants restent en zone
-sous-dense ?* On simule les départs (âge de 67 ans en 2030), on cherche les **3 meilleures
-communes** pour 2 médecins chacune, et on cartographie avant / après.
+Question d'un pays rural : *si des médecins partent, où installer une résidence pour jeunes
+médecins pour que le moins possible d'habitants restent en zone sous-dense ?* On part des
+**médecins généralistes libéraux réels** du Cantal (INSEE BPE, 2017 probable), on simule le
+départ de deux médecins de Riom-ès-Montagnes, on cherche les **3 meilleures communes** pour
+2 médecins chacune, et on cartographie avant / après.
 
-Praticiens **simulés** (données de démonstration) : la démarche est celle d'une vraie étude.""",
+La BPE donne des effectifs par commune, **sans l'âge des médecins** : ce carnet ne simule donc
+pas de départs en retraite. Pour cela, il faut un fichier avec les âges (extraction RPPS /
+Annuaire Santé, voir `02_vos_donnees.ipynb`) et `Scenario().retire(horizon_year=2030)`.""",
     ),
     (
         "code",
         """from pathlib import Path
 
-from geo import generate_practitioners, load_communes, prepare, recommend_sites, resolve_territory
+from geo import prepare, recommend_sites, resolve_territory
 from geo.gaps import summarise_gaps
 from geo.maps import save_offline_html
 from geo.maps.compare import comparison_map, sites_for_map
+from geo.offer import load_gp_offer
 from geo.scenario import Scenario
 
 OUT = Path("sorties")
 OUT.mkdir(exist_ok=True)
 territoire = resolve_territory(departements="15")  # le Cantal
-medecins = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+medecins = load_gp_offer().practitioners()
 aujourd_hui = prepare(territoire, medecins, "apl")
+print("Praticiens :", aujourd_hui.result().attrs["sources"]["practitioners"])
 print(territoire.name, "—", aujourd_hui.result().attrs["summary"])""",
     ),
     ("md", "## Aujourd'hui : qui est en zone sous-dense ?"),
@@ -255,13 +288,22 @@ resume.classes[["gap_class", "communes", "population"]].groupby("gap_class", sor
         "code",
         'resume.worst[["group_name", "rank", "nom", "population", "value", "gap_class"]].head(10)',
     ),
-    ("md", "## 2030 : les départs en retraite"),
+    (
+        "md",
+        """## Un départ : deux médecins quittent Riom-ès-Montagnes
+
+Un scénario sur les données réelles : on retire deux des médecins de la commune (identifiants
+`BPE-<commune>-<n>`), sans rien supposer de leur âge.""",
+    ),
     (
         "code",
-        """en_2030 = Scenario().retire(horizon_year=2030).apply(aujourd_hui)
-en_2030.summary""",
+        """RIOM = "15162"
+partants = medecins.loc[medecins["commune"] == RIOM, "id"].head(2).tolist()
+print(len(medecins[medecins["commune"] == RIOM]), "médecins à Riom-ès-Montagnes ; partent :", partants)
+apres_depart = Scenario().remove_practitioners(partants).apply(aujourd_hui)
+apres_depart.summary""",
     ),
-    ("code", "en_2030.classes"),
+    ("code", "apres_depart.classes"),
     (
         "md",
         """## Les 3 meilleurs sites pour une résidence de 2 médecins
@@ -271,22 +313,24 @@ gloutonne avec mises à jour incrémentales ; chaque site a son gain marginal.""
     ),
     (
         "code",
-        """sites = recommend_sites(en_2030, k=3, n_per_site=2, objective="gap_population")
+        """sites = recommend_sites(apres_depart, k=3, n_per_site=2, objective="gap_population")
 sites.sites[["rank", "code", "nom", "population", "value_before", "marginal_gain", "cumulative_gain"]]""",
     ),
     ("code", "sites.scenario.summary"),
-    ("md", "## Les cartes : l'effet des départs, puis celui de la résidence"),
+    ("md", "## Les cartes : l'effet du départ, puis celui de la résidence"),
     (
         "code",
-        """carte_departs = comparison_map(en_2030.communes, territoire.name, scenario="départs en retraite d'ici 2030")
-save_offline_html(carte_departs, OUT / "cantal_departs_2030.html")
+        """carte_depart = comparison_map(
+    apres_depart.communes, territoire.name, scenario="départ de 2 médecins à Riom-ès-Montagnes"
+)
+save_offline_html(carte_depart, OUT / "cantal_depart_riom.html")
 carte_sites = comparison_map(
     sites.scenario.communes,
     territoire.name,
-    scenario="résidence de 2 médecins sur 3 sites (2030)",
+    scenario="résidence de 2 médecins sur 3 sites, après le départ",
     sites=sites_for_map(sites.sites, catchment_km=15.4, gain_label="habitants sortis de la zone sous-dense"),
 )
-save_offline_html(carte_sites, OUT / "cantal_residence_2030.html")
+save_offline_html(carte_sites, OUT / "cantal_residence.html")
 carte_sites""",
     ),
 ]

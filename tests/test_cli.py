@@ -5,29 +5,41 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from geo.offer import cnam_headcounts, load_gp_offer
 
 runner = CliRunner()
+SIMULATED = "praticiens simulés — données de démonstration"
 
 
-def test_map_writes_offline_map_table_and_summary(tmp_path: Path) -> None:
+def test_map_writes_offline_map_table_and_summary_on_the_real_gps(tmp_path: Path) -> None:
+    bpe = load_gp_offer().source_label
     result = runner.invoke(app, ["map", "--epci", "246300701", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    assert "INSEE BPE" in result.output and "simulés" not in result.output
+    assert "CNAM 2024" in result.output
     slug = "density_epci-246300701"
     html = (tmp_path / f"carte_{slug}.html").read_text(encoding="utf-8")
-    assert "praticiens simulés" in html
+    assert bpe in html and "praticiens simulés" not in html
     assert "Clermont Auvergne Métropole" in html
     assert not re.search(r"<script[^>]+src=[\"']?https?:", html)
     assert not re.search(r"<link[^>]+href=[\"']?https?:", html)
     table = pd.read_csv(tmp_path / f"communes_{slug}.csv", dtype={"code": str})
     assert len(table) == 21
     assert {"code", "nom", "population", "practitioners", "value"} <= set(table.columns)
-    assert (table["source_praticiens"] == "praticiens simulés — données de démonstration").all()
+    assert (table["source_praticiens"] == bpe).all()
     summary = json.loads((tmp_path / f"resume_{slug}.json").read_text(encoding="utf-8"))
-    assert summary["synthetic"] is True
-    assert "simulés" in summary["label"]
+    assert summary["synthetic"] is False and summary["label"] is None
+    assert summary["dataset"] == "bpe" and "seed" not in summary
+    assert summary["source_praticiens"] == summary["sources"]["practitioners"] == bpe
+    cnam = cnam_headcounts().set_index("departement").loc["63"]
+    [row] = summary["headcounts"]
+    assert row["departement"] == "63" and row["embedded_count"] > 0
+    assert row["cnam_2024_count"] == int(cnam["medecins_generalistes_2024"])
+    assert "CNAM 2024" in summary["headcounts_fr"]
     assert summary["practitioners_in_territory"] == int(table["practitioners"].sum())
     assert summary["population"] == int(table["population"].sum())
     # density = practitioners located in the commune per 10,000 inhabitants
@@ -35,11 +47,43 @@ def test_map_writes_offline_map_table_and_summary(tmp_path: Path) -> None:
     assert (abs(table["value"] - expected) < 1e-9).all()
 
 
+def test_map_demo_is_labelled_and_kept_apart(tmp_path: Path) -> None:
+    args = ["map", "--epci", "246300701", "--out", str(tmp_path), "--no-png"]
+    result = runner.invoke(app, [*args, "--demo"])
+    assert result.exit_code == 0, result.output
+    assert "praticiens simulés" in result.output
+    slug = "density_epci-246300701_demo"  # never overwrites the real map
+    html = (tmp_path / f"carte_{slug}.html").read_text(encoding="utf-8")
+    assert "praticiens simulés" in html
+    table = pd.read_csv(tmp_path / f"communes_{slug}.csv", dtype={"code": str})
+    assert (table["source_praticiens"] == SIMULATED).all()
+    summary = json.loads((tmp_path / f"resume_{slug}.json").read_text(encoding="utf-8"))
+    assert summary["synthetic"] is True and summary["label"] == SIMULATED
+    assert summary["dataset"] == "demo" and summary["seed"] == 0
+    assert "headcounts" not in summary
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"carte_{slug}.html",
+        f"communes_{slug}.csv",
+        f"resume_{slug}.json",
+    ]
+
+
+def test_map_of_a_profession_without_real_data_says_it_is_simulated(tmp_path: Path) -> None:
+    args = ["map", "--epci", "246300701", "--profession", "infirmier", "--no-png"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "aucune donnée réelle embarquée pour la profession 'infirmier'" in output
+    html = (tmp_path / "carte_density_epci-246300701_demo.html").read_text(encoding="utf-8")
+    assert "praticiens simulés" in html
+
+
 def test_map_apl_measure(tmp_path: Path) -> None:
     result = runner.invoke(app, ["map", "-d", "15", "--measure", "apl", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "resume_apl_dep-15.json").read_text(encoding="utf-8"))
-    assert summary["measure"] == "apl"
+    assert summary["measure"] == "apl" and summary["synthetic"] is False
+    assert summary["parameters"]["activity"] is not None  # headcounts: an activity per GP
     assert summary["unit_fr"] == "consultations par an et par habitant standardisé"
     assert summary["context"]["border_effect"] is True
     html = (tmp_path / "carte_apl_dep-15.html").read_text(encoding="utf-8")
@@ -119,6 +163,7 @@ def test_scenario_and_site_on_the_demo(tmp_path: Path) -> None:
             "scenario",
             "--epci",
             "246300701",
+            "--demo",
             "--retire-age",
             "62",
             "--add",
@@ -129,15 +174,63 @@ def test_scenario_and_site_on_the_demo(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(
-        (tmp_path / "resume_scenario_apl_epci-246300701.json").read_text(encoding="utf-8")
+        (tmp_path / "resume_scenario_apl_epci-246300701_demo.json").read_text(encoding="utf-8")
     )
     assert summary["practitioners_added"] == 2 and summary["label"].startswith("praticiens simulés")
-    assert (tmp_path / "carte_scenario_apl_epci-246300701.html").is_file()
-    result = runner.invoke(app, ["site", "--epci", "246300701", "-k", "2", "--out", str(tmp_path)])
+    assert summary["source_praticiens"] == SIMULATED
+    assert (tmp_path / "carte_scenario_apl_epci-246300701_demo.html").is_file()
+    args = ["site", "--epci", "246300701", "-k", "2", "--demo", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    sites = json.loads((tmp_path / "resume_sites_apl_epci-246300701.json").read_text("utf-8"))
+    sites = json.loads((tmp_path / "resume_sites_apl_epci-246300701_demo.json").read_text("utf-8"))
     assert [s["rank"] for s in sites["sites"]] == [1, 2]
-    assert (tmp_path / "communes_sites_apl_epci-246300701.gpkg").is_file()
+    assert sites["synthetic"] is True and sites["source_praticiens"] == SIMULATED
+    assert (tmp_path / "communes_sites_apl_epci-246300701_demo.gpkg").is_file()
+
+
+def test_scenario_and_site_on_the_real_gps(tmp_path: Path) -> None:
+    bpe = load_gp_offer().source_label
+    territory = ["--commune", "63113", "--commune", "63014", "--commune", "63019"]
+    departures = ["--remove", "BPE-63113-1", "--remove", "BPE-63113-2"]
+    result = runner.invoke(
+        app, ["scenario", *territory, *departures, "--measure", "density", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    stem = "scenario_density_communes-63014-63019-63113"
+    summary = json.loads((tmp_path / f"resume_{stem}.json").read_text(encoding="utf-8"))
+    assert summary["practitioners_removed"] == 2 and summary["source_praticiens"] == bpe
+    assert summary["synthetic"] is False
+    result = runner.invoke(
+        app, ["site", *territory, "-k", "1", "--measure", "density", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    sites = json.loads(
+        (tmp_path / "resume_sites_density_communes-63014-63019-63113.json").read_text("utf-8")
+    )
+    assert sites["source_praticiens"] == bpe and sites["synthetic"] is False
+
+
+@pytest.mark.parametrize("option", [["--retire-age", "62"], ["--horizon-year", "2030"]])
+def test_retirements_on_the_real_gps_say_what_to_do(tmp_path: Path, option: list[str]) -> None:
+    args = ["scenario", "--epci", "246300701", *option, "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert f"{option[0]} demande l'âge des praticiens" in output
+    assert "--demo" in output and "RPPS" in output
+    assert not any(tmp_path.iterdir())
+    result = runner.invoke(
+        app, ["analyse", "--epci", "246300701", "--exclude-aged-from", "65", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--exclude-aged-from demande" in " ".join(result.output.split())
+
+
+def test_demo_and_a_file_exclude_each_other(tmp_path: Path) -> None:
+    source = tmp_path / "mg.csv"
+    source.write_text("id;latitude;longitude\nA;45.77;3.08\n", encoding="utf-8")
+    result = runner.invoke(app, ["analyse", "--commune", "63113", "-p", str(source), "--demo"])
+    assert result.exit_code == 2 and "s'excluent" in result.output
 
 
 def test_scenario_without_change_is_an_error(tmp_path: Path) -> None:
@@ -182,3 +275,36 @@ def test_analyse_by_road_with_an_osm_extract(shared_data: Path, tmp_path: Path) 
     )
     assert summary["travel"]["method"] == "road"
     assert summary["travel"]["osm_file"] == "monaco.osm.pbf"
+
+
+@pytest.mark.shared_data
+def test_analyse_on_a_real_osrm_matrix(tmp_path: Path, shared_data: Path) -> None:
+    matrix = shared_data / "od" / "isere_osrm_car_seconds_neocarto.csv"
+    args = ["analyse", "-d", "38", "--od", str(matrix), "--out", str(tmp_path), "--no-png"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "resume_apl_dep-38.json").read_text(encoding="utf-8"))
+    travel = summary["travel"]
+    assert travel["method"] == "od_table"
+    assert (travel["layout"], travel["unit"]) == ("wide", "seconds")
+    stated = runner.invoke(app, [*args, "--od-unit", "minutes", "--out", str(tmp_path / "m")])
+    assert stated.exit_code == 0, stated.output
+    as_minutes = json.loads((tmp_path / "m" / "resume_apl_dep-38.json").read_text(encoding="utf-8"))
+    assert as_minutes["travel"]["unit_from"] == "stated"
+    # read as minutes, every time is 60 times longer: far fewer GPs within 20 minutes
+    assert (
+        as_minutes["summary"]["communes_without_supply"]
+        > summary["summary"]["communes_without_supply"]
+    )
+
+
+def test_travel_options_are_checked_before_computing(tmp_path: Path) -> None:
+    base = ["analyse", "--commune", "63113", "--out", str(tmp_path), "--no-png"]
+    bad_unit = runner.invoke(app, [*base, "--od", str(tmp_path), "--od-unit", "heures"])
+    assert bad_unit.exit_code == 2 and "minutes, seconds" in bad_unit.output
+    bad_model = runner.invoke(app, [*base, "--travel-model", "osrm"])
+    assert bad_model.exit_code == 2 and "fitted, legacy" in bad_model.output
+    legacy = runner.invoke(app, [*base, "--travel-model", "legacy"])
+    assert legacy.exit_code == 0, legacy.output
+    summary = json.loads((tmp_path / "resume_apl_communes-63113.json").read_text("utf-8"))
+    assert summary["travel"]["model"] == "legacy"

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from fastapi.responses import FileResponse, Response
 
+from api import core
 from api.crud import AnalysisRecord, DatasetRecord, JobRecord, RenderRecord
 from api.schemas import AnalysisPublic, DatasetPublic, JobPublic
 from api.services import Services
@@ -22,6 +23,7 @@ __all__ = [
     "analysis_public",
     "dataset_public",
     "job_public",
+    "practitioners_source_of",
     "stored_file",
 ]
 
@@ -93,6 +95,18 @@ def analysis_links(record: AnalysisRecord) -> dict[str, str]:
     return links
 
 
+def practitioners_source_of(record: AnalysisRecord) -> str | None:
+    """Where an analysis' practitioners come from: its summary, else its dataset."""
+    summary = record.summary or {}
+    label = summary.get("source_praticiens") or (summary.get("sources") or {}).get("practitioners")
+    if label:
+        return str(label)
+    if record.synthetic:
+        return SYNTHETIC_LABEL
+    dataset = record.request.get("dataset")
+    return None if dataset is None else core.practitioners_source(str(dataset))
+
+
 def analysis_public(
     record: AnalysisRecord, job: JobRecord | None, *, cached: bool = False
 ) -> AnalysisPublic:
@@ -107,6 +121,7 @@ def analysis_public(
         shareable=record.shareable,
         synthetic=record.synthetic,
         label=SYNTHETIC_LABEL if record.synthetic else None,
+        practitioners_source=practitioners_source_of(record),
         cached=cached,
         request=record.request,
         summary=record.summary,

@@ -7,17 +7,19 @@ private by default: practitioner files are personal data.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
+from api import core
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
 from api.routes.common import DATASET_LINKS, DatasetIdPath, dataset_public
-from api.schemas import DEMO_DATASET, DatasetPublic, ErrorPublic, Profession
+from api.schemas import BPE_DATASET, DEMO_DATASET, DatasetPublic, ErrorPublic, Profession
 from api.uploads import read_body, read_upload
 from geo import demo
 from geo.maps.choropleth import SYNTHETIC_LABEL
+from geo.offer import load_gp_offer
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
@@ -149,13 +151,27 @@ async def upload_od(
     origin_column: Annotated[str, Query(min_length=1, max_length=100)] = "origin",
     dest_column: Annotated[str, Query(min_length=1, max_length=100)] = "dest",
     minutes_column: Annotated[str, Query(min_length=1, max_length=100)] = "minutes",
+    layout: Annotated[
+        Literal["long", "wide"] | None,
+        Query(description="long (one row per pair) or wide (square matrix); default: detected"),
+    ] = None,
+    unit: Annotated[
+        Literal["minutes", "seconds"] | None,
+        Query(description="unit of the times; default: detected (column name, magnitudes)"),
+    ] = None,
     private: Private = True,
 ) -> DatasetPublic:
-    """Travel minutes between commune codes (INSEE Metric, OSRM export…), one row per pair."""
+    """Travel times between commune codes (INSEE Metric, OSRM export…).
+
+    One row per pair, or a wide square matrix with the destination codes as headers (an OSRM
+    ``table`` export); in minutes or seconds. The dataset info says what was read or detected.
+    """
     options = {
         "origin_column": origin_column,
         "dest_column": dest_column,
         "minutes_column": minutes_column,
+        "layout": layout,
+        "unit": unit,
     }
     return await _upload(request, response, services, "od", filename, options, private)
 
@@ -195,6 +211,35 @@ def list_datasets(
         public_only=not access.authenticated, limit=limit, offset=offset
     )
     return [dataset_public(r) for r in records]
+
+
+@router.get("/bpe", summary="The real general practitioners embedded in cartosoins")
+def read_bpe() -> dict[str, Any]:
+    """Describe the `bpe` dataset, the default practitioners of analyses of GPs.
+
+    GPs (médecins généralistes libéraux) per commune from the INSEE BPE, one point per GP at
+    the chef-lieu of their commune; the communes the source does not cover come out of
+    analyses as « non renseigné ».
+    """
+    offer = load_gp_offer()
+    counts = offer.counts["medecins_generalistes"]
+    return {
+        "id": BPE_DATASET,
+        "kind": "practitioners",
+        "synthetic": False,
+        "label": None,
+        "source": offer.source_label,
+        "vintage": offer.vintage,
+        "professions": {core.BPE_PROFESSION: demo.PROFESSIONS[core.BPE_PROFESSION].label},
+        "practitioners": int(counts.sum()),
+        "communes_with_practitioners": int((counts > 0).sum()),
+        "missing_communes": dict(offer.missing),
+        "description": "Médecins généralistes libéraux par commune (INSEE, Base permanente des "
+        "équipements, équipement D201), placés à la mairie de leur commune. Les autres "
+        "professions n'ont pas de données réelles embarquées : utilisez 'demo' (praticiens "
+        "simulés) ou vos propres fichiers. Les effectifs CNAM 2024 par département sont "
+        "donnés à côté dans le résumé des analyses.",
+    }
 
 
 @router.get("/demo", summary="The simulated practitioners")

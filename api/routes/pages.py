@@ -1,8 +1,9 @@
-"""A small French landing page: the territories and links to their maps (simulated data).
+"""A small French landing page: the territories and links to their maps (real GPs).
 
 ``/cartes/<niveau>/<code>`` computes (once, then from the store) the map of a département or
-an EPCI on the simulated practitioners, shows the progress while it runs, then redirects to
-the map. These demo analyses are shareable: they hold no personal data.
+an EPCI on the real GPs embedded in cartosoins (INSEE BPE), shows the progress while it runs,
+then redirects to the map; ``?donnees=demo`` asks for the simulated practitioners instead,
+which every page and map then says. These analyses are shareable: they hold no personal data.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api import core
 from api.deps import ServicesDep
 from api.schemas import AnalysisCreate, Measure, Profession, TerritorySelection
 from geo.analysis import MEASURES
 from geo.maps.choropleth import SYNTHETIC_LABEL
+from geo.offer import load_gp_offer
 from geo.reference import list_departements, list_epci
 
 router = APIRouter(include_in_schema=False)
@@ -49,10 +52,38 @@ def _thousands(n: int) -> str:
     return f"{n:,}".replace(",", "\u202f")
 
 
-def _map_links(level: str, code: str) -> str:
+Data = Literal["reelles", "demo"]
+
+
+def _map_links(level: str, code: str, data: Data = "reelles") -> str:
+    suffix = "&amp;donnees=demo" if data == "demo" else ""
     return " · ".join(
-        f'<a href="/cartes/{level}/{escape(code)}?mesure={m}">{label}</a>'
+        f'<a href="/cartes/{level}/{escape(code)}?mesure={m}{suffix}">{label}</a>'
         for m, label in (("apl", "APL"), ("nearest", "temps d'accès"), ("density", "densité"))
+    )
+
+
+def _uncovered(departement: str) -> bool:
+    """Whether the embedded real GPs leave out the whole département (the DROM)."""
+    return departement.startswith("97")
+
+
+def _map_cell(level: str, code: str, departement: str) -> str:
+    """Links to the maps: real GPs, or, where the source has none, labelled simulated ones."""
+    if not _uncovered(departement):
+        return _map_links(level, code)
+    return (
+        '<span class="muted">non couvert par la BPE</span> · '
+        f'<span class="synth">{SYNTHETIC_LABEL}</span> : {_map_links(level, code, "demo")}'
+    )
+
+
+def _source_line() -> str:
+    offer = load_gp_offer()
+    return (
+        f"<p>Source des praticiens : <strong>{escape(offer.source_label)}</strong>. Un médecin "
+        "est placé à la mairie de sa commune ; Paris et les communes d'outre-mer, que la "
+        "source ne couvre pas, sont signalés « non renseigné » sur les cartes.</p>"
     )
 
 
@@ -63,9 +94,12 @@ def landing() -> Response:
     parts = [
         "<h1>cartosoins — l'accès aux soins des communes françaises</h1>",
         "<p>Cartes de l'accessibilité aux médecins généralistes (APL, temps d'accès au "
-        "praticien le plus proche, densité) pour chaque département et chaque EPCI. "
-        f'Les cartes de cette page utilisent des <span class="synth">{SYNTHETIC_LABEL}</span>'
-        " : elles illustrent la méthode, pas la situation réelle d'un territoire.</p>",
+        "praticien le plus proche, densité) pour chaque département et chaque EPCI, sur les "
+        "médecins généralistes libéraux réels recensés par l'INSEE.</p>",
+        _source_line(),
+        '<p class="muted">Les départements d\'outre-mer, absents de cette source, ne sont '
+        f'cartographiés qu\'avec des <span class="synth">{SYNTHETIC_LABEL}</span>, signalés '
+        "comme tels.</p>",
         '<p class="muted">API : <a href="/docs">documentation interactive</a> · '
         '<a href="/redoc">référence</a> · <a href="/openapi.json">OpenAPI</a></p>',
     ]
@@ -76,7 +110,7 @@ def landing() -> Response:
             parts.append(
                 f'<tr><td><a href="/departements/{escape(code)}">{escape(nom)} ({escape(code)})'
                 f'</a></td><td class="n">{_thousands(int(pop))}</td>'
-                f"<td>{_map_links('departement', code)}</td></tr>"
+                f"<td>{_map_cell('departement', code, code)}</td></tr>"
             )
         parts.append("</table>")
     return _page("cartosoins — accès aux soins", "".join(parts))
@@ -93,13 +127,14 @@ def departement_page(code: Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,3}$")]) 
             "Département inconnu", body + '<p><a href="/">Accueil</a></p>', status_code=404
         )
     dep = row.iloc[0]
-    epci = list_epci(str(dep["code"])).sort_values("nom")
+    dep_code = str(dep["code"])
+    epci = list_epci(dep_code).sort_values("nom")
     parts = [
-        f'<p><a href="/">Accueil</a></p><h1>{escape(str(dep["nom"]))} ({escape(str(dep["code"]))})'
-        "</h1>",
+        f'<p><a href="/">Accueil</a></p><h1>{escape(str(dep["nom"]))} ({escape(dep_code)})</h1>',
         f"<p>{_thousands(int(dep['population']))} habitants, {int(dep['communes'])} communes. "
-        f"Cartes du département : {_map_links('departement', str(dep['code']))}.</p>",
-        f'<p class="synth">{SYNTHETIC_LABEL}</p>',
+        f"Cartes du département : {_map_cell('departement', dep_code, dep_code)}.</p>",
+        _source_line(),
+        f"<p>{escape(core.headcounts_sentence(core.departement_headcounts([dep_code])))}</p>",
         "<h2>Intercommunalités (EPCI)</h2><table>",
         "<tr><th>EPCI</th><th>Communes</th><th>Population 2023</th><th>Cartes</th></tr>",
     ]
@@ -109,7 +144,7 @@ def departement_page(code: Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,3}$")]) 
         parts.append(
             f'<tr><td>{escape(str(nom))}</td><td class="n">{int(n)}</td>'
             f'<td class="n">{_thousands(int(pop))}</td>'
-            f"<td>{_map_links('epci', str(siren))}</td></tr>"
+            f"<td>{_map_cell('epci', str(siren), dep_code)}</td></tr>"
         )
     parts.append("</table>")
     return _page(f"{dep['nom']} — cartosoins", "".join(parts))
@@ -122,15 +157,24 @@ def map_page(
     services: ServicesDep,
     mesure: Annotated[Measure, Query()] = "apl",
     profession: Annotated[Profession, Query()] = "medecin_generaliste",
+    donnees: Annotated[Data, Query()] = "reelles",
 ) -> Response:
-    """Compute (once) the demo map of a territory, show its progress, then redirect to it."""
+    """Compute (once) the map of a territory, show its progress, then redirect to it.
+
+    Real GPs by default; ``donnees=demo``, or a profession without real data, uses the
+    simulated practitioners, and the pages and the map say so.
+    """
     territory = (
         TerritorySelection(departements=[code])
         if level == "departement"
         else TerritorySelection(epci=[code])
     )
     request = AnalysisCreate(
-        territory=territory, measure=mesure, profession=profession, shareable=True
+        territory=territory,
+        measure=mesure,
+        profession=profession,
+        dataset=core.DEMO_DATASET if donnees == "demo" else None,
+        shareable=True,
     )
     record, job, _ = services.create_analysis(request)
     if record.status == "done":
@@ -145,10 +189,16 @@ def map_page(
     job = job or services.job_of(record)
     progress = job.progress if job is not None else 0.0
     message = job.message if job is not None else "En attente…"
+    source = (
+        f'<span class="synth">{SYNTHETIC_LABEL}</span>'
+        if record.synthetic
+        else escape(core.practitioners_source(str(request.dataset)) or "")
+    )
     body = (
         f"<h1>{escape(label)} — {escape(record.title)}</h1>"
         f'<p><progress max="1" value="{progress:.2f}"></progress> {escape(message)}</p>'
-        f'<p class="muted">Calcul en cours sur des {SYNTHETIC_LABEL} ; la page se recharge '
-        "toute seule et affichera la carte.</p>"
+        f"<p>Praticiens : {source}.</p>"
+        '<p class="muted">Calcul en cours ; la page se recharge toute seule et affichera la '
+        "carte.</p>"
     )
     return _page(f"Calcul — {record.title}", body, refresh_s=2)

@@ -127,7 +127,11 @@ def test_a_server_killed_mid_job_leaves_no_half_written_result(tmp_path: Path) -
     log = tmp_path / "server.log"
     port = _free_port()
     # four départements on all the simulated professions: long enough to be killed mid-way
-    request = {"territory": {"departements": ["63", "15", "43", "03"]}, "measure": "e2sfca"}
+    request = {
+        "territory": {"departements": ["63", "15", "43", "03"]},
+        "dataset": "demo",
+        "measure": "e2sfca",
+    }
     with serve(db, port, log, stop=signal.SIGKILL) as client:
         created = client.post("/analyses", json=request).json()
         job_id = created["job"]["id"]

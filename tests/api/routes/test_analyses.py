@@ -16,7 +16,12 @@ from api.main import create_app
 from tests.api.conftest import AUTH, LATLON_CSV, SMALL_TERRITORY, make_settings, run, upload
 
 SIMULATED = "praticiens simulés — données de démonstration"
-DEMO_APL = {"territory": SMALL_TERRITORY, "measure": "apl", "profession": "medecin_generaliste"}
+DEMO_APL = {
+    "territory": SMALL_TERRITORY,
+    "dataset": "demo",
+    "measure": "apl",
+    "profession": "medecin_generaliste",
+}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +47,7 @@ def test_demo_analysis_runs_in_the_background_and_is_flagged(shared: TestClient)
     done = run(shared, "/analyses", DEMO_APL | {"measure": "nearest"})
     assert done["id"] == created["id"] and done["status"] == "done"
     assert done["synthetic"] is True and done["label"] == SIMULATED
+    assert done["practitioners_source"] == SIMULATED and done["request"]["dataset"] == "demo"
     assert done["title"] == "3 communes"
     assert done["summary"]["measure"] == "nearest" and done["summary"]["communes"] == 3
 
@@ -63,6 +69,7 @@ def test_summary(shared: TestClient, demo_apl: dict[str, Any]) -> None:
     assert summary["territory"] == "3 communes" and summary["measure"] == "apl"
     assert summary["synthetic"] is True and summary["label"] == SIMULATED
     assert summary["sources"]["practitioners"] == SIMULATED
+    assert summary["source_praticiens"] == SIMULATED and "headcounts" not in summary
     assert summary["unit_fr"] == "consultations par an et par habitant standardisé"
     assert summary["summary"]["population"] == summary["population"] > 150_000
     assert summary["parameters"]["catchment_minutes"] == 20.0
@@ -102,7 +109,8 @@ def test_analysis_of_an_uploaded_dataset(shared: TestClient) -> None:
     assert done["synthetic"] is False and done["label"] is None
     assert done["summary"]["practitioners_in_territory"] == 2
     table = pd.read_csv(io.BytesIO(shared.get(f"/analyses/{done['id']}/communes.csv").content))
-    assert "source_praticiens" not in table.columns
+    assert (table["source_praticiens"] == "données fournies par l'utilisateur").all()
+    assert "headcounts" not in done["summary"]  # the CNAM comparison is for the embedded data
     assert table["practitioners"].tolist() == [2]
 
 

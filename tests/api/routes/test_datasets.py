@@ -10,9 +10,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
+from api.main import create_app
 from api.settings import Settings
 from api.uploads import clean_filename
-from tests.api.conftest import AUTH, LATLON_CSV, upload
+from tests.api.conftest import AUTH, LATLON_CSV, make_settings, upload
 
 COMMUNE_CSV = "code_commune,profession\n63113,Médecin généraliste\n63014,infirmière\n".encode()
 BPE_CSV = (
@@ -182,7 +183,27 @@ def test_population_and_od_tables(client: TestClient) -> None:
         minutes_column="DUREE",
     )
     assert od.status_code == 201, od.text
-    assert od.json()["info"] == {"origins": 2, "destinations": 2, "max_minutes": 8.5}
+    assert od.json()["info"] == {
+        "origins": 2,
+        "destinations": 2,
+        "max_minutes": 8.5,
+        "layout": "long",
+        "layout_from": "detected",
+        "unit": "minutes",
+        "unit_from": "magnitudes",
+    }
+    stated = upload(
+        client,
+        b"origin;dest;minutes\n63113;63014;600\n",
+        "secondes.csv",
+        "od",
+        unit="seconds",
+    )
+    assert stated.status_code == 201, stated.text
+    assert stated.json()["info"]["max_minutes"] == 10.0
+    assert stated.json()["info"]["unit_from"] == "stated"
+    wrong = upload(client, b"origin;dest;minutes\n63113;63014;6\n", "x.csv", "od", unit="heures")
+    assert wrong.status_code == 422
     bad = upload(client, b"CODGEO;DUREE\n63113;8\n", "metric.csv", "od", origin_column="CODGEO")
     assert bad.status_code == 422 and bad.json()["detail"].startswith("metric.csv: missing")
     negative = upload(client, b"origin;dest;minutes\n63113;63014;-3\n", "neg.csv", "od")
@@ -232,3 +253,18 @@ def test_dataset_ids_are_validated(client: TestClient) -> None:
     assert client.get("/datasets/ds_" + "0" * 26).status_code == 404
     assert client.get("/datasets/..%2F..%2Fetc").status_code in (404, 422)
     assert io.BytesIO  # keep the import for readers building their own uploads
+
+
+@pytest.mark.shared_data
+def test_real_osrm_matrix_wide_in_seconds(tmp_path: Path, shared_data: Path) -> None:
+    """The Isère matrix as OSRM exports it: 512 × 512, seconds, codes as headers."""
+    data = (shared_data / "od" / "isere_osrm_car_seconds_neocarto.csv").read_bytes()
+    settings = make_settings(tmp_path, max_upload_bytes=5_000_000)
+    with TestClient(create_app(settings)) as client:
+        od = upload(client, data, "TimeDistCarIsere.csv", "od")
+        assert od.status_code == 201, od.text
+    info = od.json()["info"]
+    assert info["layout"] == "wide" and info["unit"] == "seconds"
+    assert info["origins"] == info["destinations"] == 512
+    assert od.json()["rows"] == 512 * 512
+    assert info["max_minutes"] < 400  # seconds turned into minutes

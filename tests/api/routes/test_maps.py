@@ -11,7 +11,12 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from tests.api.conftest import SMALL_TERRITORY, make_settings, run
 
-DEMO = {"territory": SMALL_TERRITORY, "measure": "apl", "profession": "medecin_generaliste"}
+DEMO = {
+    "territory": SMALL_TERRITORY,
+    "dataset": "demo",
+    "measure": "apl",
+    "profession": "medecin_generaliste",
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,12 @@ from api.main import create_app
 from tests.api.conftest import make_settings, run
 
 TERRITORY = {"epci": ["246300701"]}
-DEMO = {"territory": TERRITORY, "measure": "apl", "profession": "medecin_generaliste"}
+DEMO = {
+    "territory": TERRITORY,
+    "dataset": "demo",
+    "measure": "apl",
+    "profession": "medecin_generaliste",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +39,7 @@ def test_retirements_and_new_practitioners(shared: TestClient, baseline: dict[st
     scenario = run(shared, f"/analyses/{baseline['id']}/scenarios", body)
     assert scenario["kind"] == "scenario" and scenario["parent_id"] == baseline["id"]
     assert scenario["synthetic"] is True and "simulés" in scenario["label"]
+    assert scenario["summary"]["source_praticiens"] == scenario["label"]
     summary = scenario["summary"]
     assert summary["practitioners_added"] == 3 and summary["practitioners_removed"] > 0
     assert len(summary["changes"]) == 2 and "Clermont-Ferrand" in summary["changes"][1]

@@ -11,6 +11,7 @@ from tests.api.conftest import make_settings, run
 
 DEMO = {
     "territory": {"departements": ["15"]},
+    "dataset": "demo",
     "measure": "apl",
     "profession": "medecin_generaliste",
 }
