@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 
 from geo.analysis import analyse
@@ -93,7 +94,12 @@ def test_departement_apl_map(
     assert "Population2023146351" in tip
     value = f"{clermont['value']:.1f}".replace(".", ",")
     assert f"standardisé){value}" in tip
-    assert "Classe>2,5–4,0" in tip
+    # the class of its value, among the zonage breaks (1.5, 2.5, 4, 5)
+    bounds = [0.0, 1.5, 2.5, 4.0, 5.0]
+    k = int(np.searchsorted(bounds, clermont["value"], side="left")) - 1
+    low, high = (f"{b:.1f}".replace(".", ",") for b in (bounds[k], bounds[k + 1]))
+    assert f"Classe>{low}–{high}" in tip, tip
+    assert "Situationok" in tip
     image = Image.open(io.BytesIO(png)).convert("RGB")
     assert image.size == (VIEWPORT["width"], VIEWPORT["height"])
     colours = image.getcolors(maxcolors=VIEWPORT["width"] * VIEWPORT["height"])

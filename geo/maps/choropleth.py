@@ -681,8 +681,9 @@ def analysis_map(
         "nearest_minutes": "Temps au praticien le plus proche (min)",
         "practitioners_in_reach": "Praticiens à portée",
         "status": "Situation",
-        "status_reason": "Précision",
     }
+    if "status_reason" in result.columns and result["status_reason"].fillna("").astype(bool).any():
+        fields["status_reason"] = "Précision"  # why a commune is « non renseigné »
     return choropleth_map(
         result,
         spec,
