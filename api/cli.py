@@ -35,7 +35,7 @@ from geo import demo
 from geo.analysis import MEASURES, analyse, line_radius_m
 from geo.errors import CartosoinsError, DataValidationError, collect_data_warnings
 from geo.io import read_practitioners
-from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, individual_points_of
+from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, format_fr, individual_points_of
 from geo.maps.offline import save_offline_html
 from geo.maps.static import analysis_static_map, save_static_map
 from geo.reference import list_departements, list_epci
@@ -198,7 +198,7 @@ def map_command(
     mean = summary["summary"]["population_weighted_mean"]
     console.print(
         f"[bold]{territory.name}[/] — {result.attrs['label_fr']} ({summary['source_praticiens']})"
-        f" : moyenne pondérée {'—' if mean is None else f'{mean:.2f}'} "
+        f" : moyenne pondérée {'—' if mean is None else format_fr(mean, 2)} "
         f"{result.attrs['unit_fr']} ; {summary['practitioners_in_territory']} "
         f"{label.lower()} dans le territoire."
     )
@@ -492,7 +492,7 @@ def analyse_command(
     mean = summary["summary"]["population_weighted_mean"]
     console.print(
         f"[bold]{territory.name}[/] — {summary['label_fr']} ({summary['source_praticiens']}) : "
-        f"moyenne pondérée {'—' if mean is None else f'{mean:.2f}'} {summary['unit_fr']}."
+        f"moyenne pondérée {'—' if mean is None else format_fr(mean, 2)} {summary['unit_fr']}."
     )
     if summary.get("headcounts_fr"):
         console.print(f"  {summary['headcounts_fr']}")
