@@ -640,10 +640,23 @@ def _sources_of(attrs: Mapping[str, Any]) -> tuple[str, ...]:
         sources.append(str(practitioners))
     params = attrs.get("parameters") or {}
     activity = params.get("activity") or {}
-    if activity.get("description_fr"):
+    # short on the map (the full wording is in the result's metadata and the summary)
+    if activity.get("rule") == "calibrated_per_gp":
+        per_gp = format_fr(float(activity["consultations_per_gp"]), 0)
+        sources.append(
+            f"activité estimée : {per_gp} consultations par médecin et par an "
+            f"(calibrée sur l'APL national {activity.get('target_year', '')})".replace(" )", ")")
+        )
+    elif activity.get("rule") == "drees_floors_and_caps":
+        sources.append("activité plafonnée selon les règles de la DREES")
+    elif activity.get("description_fr"):
         sources.append(str(activity["description_fr"]))
-    if params.get("age_source"):
-        sources.append(f"demande standardisée : {params['age_source']}")
+    age_source = str(params.get("age_source") or "")
+    if "DREES" in age_source:
+        edition = age_source.rsplit("DREES", 1)[-1].strip()
+        sources.append(f"population standardisée par âge (poids DREES {edition})")
+    elif age_source:
+        sources.append(f"population standardisée par âge ({age_source})")
     sources += [
         "IGN ADMIN EXPRESS-COG",
         "INSEE COG 2026, population municipale 2023",
