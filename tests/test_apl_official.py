@@ -317,12 +317,13 @@ def test_apl_of_isere_on_the_real_osrm_matrix(
 def test_maps_name_the_source_the_activity_and_the_standardisation(
     gp_offer: gpd.GeoDataFrame,
 ) -> None:
-    from geo.maps.choropleth import analysis_spec
+    from geo.maps.choropleth import analysis_spec, format_fr
 
     res = analyse(load_communes(departements="23"), gp_offer, "apl")
     spec, _ = analysis_spec(res, "Creuse (23)")
     line = " · ".join(spec.sources)
     assert load_gp_offer().source_label in line
-    assert "activité estimée : 4\u202f402 consultations par médecin et par an" in line
+    per_gp = format_fr(load_activity_calibration().consultations_per_gp, 0)
+    assert f"activité estimée : {per_gp} consultations par médecin et par an" in line
     assert "poids DREES 2023" in line
     assert spec.synthetic is False
