@@ -39,6 +39,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make ``geo`` importable
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' shared helpers
+
+from _committed import write_or_check  # noqa: E402
 
 from geo.reference import load_communes  # noqa: E402
 
@@ -664,20 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     validation = validate(inputs)
     files = {CSV_NAME: to_csv(table), "README.md": readme(inputs, table, validation)}
     if args.check:
-        diffs = [
-            name
-            for name, text in files.items()
-            if not (args.out / name).is_file()
-            or (args.out / name).read_text(encoding="utf-8") != text
-        ]
-        if diffs:
-            print("differs from the committed files:", ", ".join(diffs))
-            return 1
-        print("age structure reproduced identically")
-        return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (args.out / name).write_text(text, encoding="utf-8")
+        return write_or_check(files, args.out, check=True, what="age structure")
+    write_or_check(files, args.out, check=False, what="age structure")
     print(table["source"].value_counts().to_string())
     print(validation_markdown(validation))
     return 0

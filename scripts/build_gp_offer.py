@@ -38,6 +38,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts' shared helpers
+
+from _committed import write_or_check  # noqa: E402
 
 from geo.cog import NATURE_AMBIGUOUS, load_history  # noqa: E402
 from geo.reference import load_communes  # noqa: E402
@@ -378,20 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     result = build(args.shared)
     files = render(result)
     if args.check:
-        diffs = [
-            name
-            for name, text in files.items()
-            if not (args.out / name).is_file()
-            or (args.out / name).read_text(encoding="utf-8") != text
-        ]
-        if diffs:
-            print("differs from the committed files:", ", ".join(diffs))
-            return 1
-        print(f"{args.out} reproduced identically")
-        return 0
-    args.out.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (args.out / name).write_text(text, encoding="utf-8")
+        return write_or_check(files, args.out, check=True, what=str(args.out))
+    write_or_check(files, args.out, check=False, what=str(args.out))
     print(
         f"{len(result.gp)} communes, {int(result.gp['medecins_generalistes'].sum())} GPs "
         f"(k = {result.k:.4f}); codes re-coded {len(result.recoded)}, not mapped "
