@@ -13,8 +13,7 @@ from typing import Final
 
 import pandas as pd
 
-from geo.errors import ReferenceDataError
-from geo.reference import reference_dir
+from geo.reference import read_built_csv, reference_dir
 
 __all__ = [
     "COG_HISTORY_FILE",
@@ -34,20 +33,13 @@ _COLUMNS: Final = ("ancien_code", "nom_ancien", "code", "nom", "nature")
 
 @lru_cache(maxsize=2)
 def _history(path: str) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise ReferenceDataError(
-            f"fichier d'historique du COG {path} absent ; le reconstruire avec "
-            "`python scripts/build_cog_history.py`"
-        ) from None
-    missing = [c for c in _COLUMNS if c not in table.columns]
-    if missing or table["ancien_code"].duplicated().any():
-        raise ReferenceDataError(
-            f"fichier d'historique du COG {path} corrompu (colonnes absentes {missing} ou codes "
-            "en double) ; le reconstruire avec `python scripts/build_cog_history.py`"
-        )
-    return table
+    return read_built_csv(
+        path,
+        columns=_COLUMNS,
+        key="ancien_code",
+        what="fichier d'historique du COG",
+        script="build_cog_history.py",
+    )
 
 
 def load_history() -> pd.DataFrame:

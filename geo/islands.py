@@ -22,8 +22,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from geo.crs import METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
-from geo.errors import DataValidationError, ReferenceDataError
-from geo.reference import load_communes, reference_dir
+from geo.errors import DataValidationError
+from geo.reference import load_communes, read_built_csv, reference_dir
 
 __all__ = [
     "CONTINENT_PREFIX",
@@ -323,20 +323,9 @@ def build_island_table(
 # --------------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)
 def _islands(path: str) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise ReferenceDataError(
-            f"fichier des îles {path} absent ; le reconstruire avec "
-            "`python scripts/build_islands.py`"
-        ) from None
-    missing = [c for c in ISLAND_COLUMNS if c not in table.columns]
-    if missing or table["code"].duplicated().any():
-        raise ReferenceDataError(
-            f"fichier des îles {path} corrompu (colonnes manquantes {missing} "
-            "ou codes en double) ; "
-            "le reconstruire avec `python scripts/build_islands.py`"
-        )
+    table = read_built_csv(
+        path, columns=ISLAND_COLUMNS, key="code", what="fichier des îles", script="build_islands.py"
+    )
     table["population"] = table["population"].astype("int64")
     return table[list(ISLAND_COLUMNS)]
 

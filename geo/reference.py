@@ -23,6 +23,7 @@ __all__ = [
     "list_departements",
     "list_epci",
     "load_communes",
+    "read_built_csv",
     "reference_dir",
 ]
 
@@ -58,6 +59,30 @@ def reference_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parent.parent / "data" / "reference"
+
+
+def read_built_csv(
+    path: str | Path, *, columns: Iterable[str], key: str, what: str, script: str
+) -> pd.DataFrame:
+    """Read a committed table built by a script (text columns), checked before use.
+
+    Raises
+    ------
+    ReferenceDataError
+        The file is missing, lacks one of ``columns`` or repeats a ``key``; the message names
+        the script that rebuilds it.
+    """
+    rebuild = f"le reconstruire avec `python scripts/{script}`"
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise ReferenceDataError(f"{what} {path} absent ; {rebuild}") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing or table[key].duplicated().any():
+        raise ReferenceDataError(
+            f"{what} {path} corrompu (colonnes absentes {missing} ou {key} en double) ; {rebuild}"
+        )
+    return table
 
 
 def _path(name: str) -> Path:
