@@ -376,7 +376,12 @@ def _context(
     else:
         _check_communes(surroundings, "surrounding communes")
         extra = surroundings[~_isin(surroundings["code"], located["code"])]
-        extra = _communes_to_crs(extra[_points_of(extra).notna()], crs)
+        points = _points_of(extra)
+        extra, points = extra[points.notna()], points[points.notna()]
+        # only the communes near enough are kept: select them on their points, then reproject
+        # their polygons (reprojecting the whole country's polygons cost more than the rest)
+        near = _near(_xy(points, crs), terr_xy, 2.0 * reach_km * 1000.0)
+        extra = _communes_to_crs(extra[near], crs)
         candidates = pd.concat([located, extra[located.columns.intersection(extra.columns)]])
         candidates = gpd.GeoDataFrame(candidates, geometry=located.geometry.name, crs=located.crs)
     cand_xy = _xy(_points_of(candidates), crs)

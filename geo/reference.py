@@ -219,10 +219,10 @@ def load_communes(
     for kind, wanted, known in checks:
         _check_known(kind, wanted, known)
 
-    try:
-        gdf = gpd.read_parquet(_path("communes.parquet"), filters=filters or None)
-    except (OSError, ValueError) as exc:
-        raise ReferenceDataError(f"cannot read {_path('communes.parquet')}: {exc}") from exc
+    gdf = _national(str(_path("communes.parquet")))
+    for column, _, values in filters:
+        gdf = gdf[gdf[column].isin(values)]
+    gdf = gdf.copy()
     if commune_codes is not None:
         missing = set(commune_codes) - set(gdf["code"])
         if missing:
@@ -233,6 +233,15 @@ def load_communes(
     gdf = gdf.reset_index(drop=True)
     gdf["chef_lieu"] = gpd.GeoSeries(gdf["chef_lieu"], crs=gdf.crs)
     return gdf
+
+
+@lru_cache(maxsize=2)
+def _national(path: str) -> gpd.GeoDataFrame:
+    """Every commune, read once per process: callers get filtered copies."""
+    try:
+        return gpd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ReferenceDataError(f"cannot read {path}: {exc}") from exc
 
 
 @lru_cache(maxsize=1)
