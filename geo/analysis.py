@@ -1647,7 +1647,27 @@ def _road_costs(
         max_minutes=opts.pair_max_minutes,
         crs=str(demand.crs),
         cache_dir=None if opts.road_cache_dir is None else Path(opts.road_cache_dir),
+        # reports and warnings name a practitioner by commune, never by identifier (RPPS)
+        supply_labels=pd.Series(_practitioner_labels(practitioners), index=ids),
     )
+
+
+def _practitioner_labels(practitioners: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """How outputs name practitioners: profession and commune, never an identifier."""
+    index = practitioners.index
+    what = (
+        practitioners["profession"].astype(str)
+        if "profession" in practitioners.columns
+        else pd.Series("praticien", index=index)
+    )
+    codes = _commune_column(practitioners)
+    where = (
+        codes.astype(object).where(codes.notna(), "commune inconnue").astype(str)
+        if codes is not None
+        else pd.Series("commune inconnue", index=index)
+    )
+    labels: npt.NDArray[np.object_] = (what + " (" + where + ")").to_numpy(dtype=object)
+    return labels
 
 
 def _recompute_group(group: CrsGroup, opts: AnalysisOptions) -> CrsGroup:

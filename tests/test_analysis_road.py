@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 
 from geo.analysis import analyse, prepare
 from geo.errors import DataValidationError
@@ -102,3 +103,31 @@ def test_road_needs_a_file() -> None:
     communes = load_communes(codes=["06012"])
     with pytest.raises(DataValidationError, match="needs osm_path"):
         analyse(communes, gpd.GeoDataFrame(geometry=[], crs=4326), "2sfca", travel="road")
+
+
+def test_unreachable_practitioners_are_named_by_commune_not_identifier(
+    osm: Path, pois: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    # a practitioner with an RPPS-like id far out at sea from Monaco: no road reaches it
+    far = gpd.GeoDataFrame(
+        {"id": ["10101234567"], "profession": ["medecin_generaliste"], "commune": ["06104"]},
+        geometry=[shapely.Point(7.50, 43.65)],
+        crs=4326,
+    )
+    practitioners = pd.concat([pois, far], ignore_index=True)
+    communes = load_communes(codes=FRENCH_NEIGHBOURS)
+    with pytest.warns(RoadNetworkWarning) as caught:
+        res = analyse(
+            communes,
+            practitioners,
+            "nearest",
+            travel="road",
+            osm_path=osm,
+            surroundings=None,
+            supply="headcount",
+            road_cache_dir=tmp_path,
+        )
+    reported = [u for u in res.attrs["travel"]["unreachable"] if u["side"] == "supply"]
+    assert "medecin_generaliste (06104)" in {u["id"] for u in reported}
+    text = repr(res.attrs) + " ".join(str(w.message) for w in caught)
+    assert "10101234567" not in text

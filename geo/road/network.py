@@ -563,6 +563,7 @@ class RoadNetwork:
         snap_speed_kmh: float,
         max_snap_m: float,
         stacklevel: int,
+        supply_labels: pd.Series | None = None,
     ) -> TravelCosts:
         _check_positive(max_minutes, "max_minutes", allow_zero=True)
         _check_positive(snap_speed_kmh, "snap_speed_kmh")
@@ -586,11 +587,16 @@ class RoadNetwork:
         )
         km = np.hypot(*(o_xy[rows] - d_xy[cols]).T) / 1000.0
         order = np.lexsort((cols, rows))
+        shown_supply = (
+            destinations
+            if supply_labels is None
+            else pd.Index(supply_labels.reindex(destinations).astype(str), dtype=object)
+        )
         unreachable = _report(origins, o_snap, "demand", "too_far") + _report(
-            destinations, d_snap, "supply", "too_far"
+            shown_supply, d_snap, "supply", "too_far"
         )
         isolated = _report(origins, o_snap, "demand", "isolated") + _report(
-            destinations, d_snap, "supply", "isolated"
+            shown_supply, d_snap, "supply", "isolated"
         )
         if unreachable:
             shown = ", ".join(f"{u['side']} {u['id']!r}" for u in unreachable[:5])
@@ -999,6 +1005,7 @@ def road_costs(
     file_format: str | None = None,
     snap_speed_kmh: float = SNAP_SPEED_KMH,
     max_snap_m: float = MAX_SNAP_M,
+    supply_labels: pd.Series | None = None,
 ) -> TravelCosts:
     """Car travel minutes over an OSM extract between demand and supply points.
 
@@ -1020,6 +1027,10 @@ def road_costs(
         See :meth:`RoadNetwork.from_osm`.
     snap_speed_kmh, max_snap_m
         See :meth:`RoadNetwork.travel_costs`.
+    supply_labels : pandas.Series, optional
+        How the reports and warnings name each supply point (indexed like ``supply``; default:
+        its id). The engine names practitioners by their commune, never by an identifier
+        that may be personal data (an RPPS number).
 
     Returns
     -------
@@ -1040,4 +1051,5 @@ def road_costs(
         snap_speed_kmh=snap_speed_kmh,
         max_snap_m=max_snap_m,
         stacklevel=3,
+        supply_labels=supply_labels,
     )
