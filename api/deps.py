@@ -63,7 +63,7 @@ def get_access(
         return Access(authenticated=False)
     given = credentials.credentials.encode("utf-8", errors="replace")
     if not hmac.compare_digest(given, token.get_secret_value().encode("utf-8")):
-        raise _unauthorized("invalid API token")
+        raise _unauthorized("jeton d'API invalide")
     return Access(authenticated=True)
 
 
@@ -73,7 +73,9 @@ AccessDep = Annotated[Access, Depends(get_access)]
 def require_token(access: AccessDep) -> None:
     """Refuse (401) a caller without the API token."""
     if not access.authenticated:
-        raise _unauthorized("this endpoint needs the API token (Authorization: Bearer …)")
+        raise _unauthorized(
+            "cette opération demande le jeton d'API (en-tête Authorization: Bearer …)"
+        )
 
 
 def ensure_readable(record: AnalysisRecord | DatasetRecord, access: Access) -> None:
@@ -84,5 +86,5 @@ def ensure_readable(record: AnalysisRecord | DatasetRecord, access: Access) -> N
     public = record.shareable if isinstance(record, AnalysisRecord) else not record.private
     if not public and not access.authenticated:
         raise _unauthorized(
-            "this resource is private: send the API token, or mark the analysis shareable"
+            "ressource privée : envoyez le jeton d'API, ou rendez l'analyse partageable"
         )

@@ -16,11 +16,14 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.compression import CompressionMiddleware
 from api.db import SCHEMA_VERSION
-from api.errors import install_error_handlers
+from api.errors import document_errors, install_error_handlers
 from api.routes import analyses, datasets, jobs, maps, pages, scenarios, siting, territories
 from api.services import open_services
 from api.settings import Settings
@@ -80,7 +83,10 @@ class _SecurityAndLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise too_large(self.max_upload_bytes)
+                    # an HTTPException goes through FastAPI's body reading unchanged (413)
+                    raise StarletteHTTPException(
+                        413, detail=too_large(self.max_upload_bytes).detail
+                    )
             return message
 
         async def send_with_headers(message: Message) -> None:
@@ -145,6 +151,32 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+class HealthPublic(BaseModel):
+    """The service is up."""
+
+    status: str = Field(description="Always 'ok'.")
+    version: str
+    schema_version: int = Field(description="Version of the database schema.")
+
+
+def _truthful_openapi(app: FastAPI, settings: Settings) -> None:
+    """Generate the schema once, with the errors every operation may answer (:mod:`api.errors`).
+
+    Without a configured token every request is trusted (one user on 127.0.0.1): the schema
+    then makes the token optional and documents no 401.
+    """
+
+    def openapi() -> dict[str, Any]:
+        schema = app.openapi_schema
+        if schema is None:
+            token = settings.api_token is not None
+            schema = document_errors(app, FastAPI.openapi(app), token=token)
+            app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the database and job threads open when it starts.
 
@@ -176,16 +208,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(_SecurityAndLimits, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(CompressionMiddleware, minimum_size=1024)  # gzip; maps: ÷4
     install_error_handlers(app)
     _docs(app)
 
     @app.get("/health", tags=["service"], summary="Readiness probe")
-    def health() -> dict[str, Any]:
+    def health() -> HealthPublic:
         """Tell that the service is up, with its version and database schema version."""
-        return {"status": "ok", "version": VERSION, "schema_version": SCHEMA_VERSION}
+        return HealthPublic(status="ok", version=VERSION, schema_version=SCHEMA_VERSION)
 
     for module in (territories, datasets, analyses, maps, scenarios, siting, jobs, pages):
         app.include_router(module.router)
+    _truthful_openapi(app, settings)
     return app
 
 

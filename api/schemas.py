@@ -27,6 +27,7 @@ __all__ = [
     "DepartementPublic",
     "EpciPublic",
     "ErrorPublic",
+    "FieldErrorPublic",
     "JobPublic",
     "Measure",
     "Profession",
@@ -63,14 +64,40 @@ PractitionerId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 #: A column name of an uploaded table.
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
-_STRICT = ConfigDict(extra="forbid")
+#: Shared by every request body (and their nested models): unknown fields and NaN/Infinity
+#: (accepted by Python's JSON reader) are refused with 422.
+_STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class FieldErrorPublic(BaseModel):
+    """One field of a request that does not match the schema."""
+
+    loc: list[str | int] = Field(
+        description="Where: 'body', 'query', 'path' or 'header', then the path to the field."
+    )
+    field: str = Field(description="The field, e.g. 'parameters.catchment_minutes'.")
+    message: str = Field(description="What is wrong, in French.")
+    type: str = Field(description="Machine-readable kind (pydantic's error type).")
 
 
 class ErrorPublic(BaseModel):
     """An error: what went wrong, in words that name the input at fault."""
 
-    detail: str
-    error: str = Field(description="Machine-readable kind of error.")
+    detail: str = Field(description="What went wrong, naming the input at fault.")
+    error: str = Field(
+        description="Machine-readable kind of error: validation (request not matching the "
+        "schema, see fields), unauthorized, not_found, unknown_code, conflict, too_large, "
+        "too_many_requests, input_format, invalid_data, invalid_request, reference_data…"
+    )
+    fields: list[FieldErrorPublic] | None = Field(
+        default=None, description="With error 'validation': every field at fault."
+    )
+    kind: str | None = Field(
+        default=None, description="With error 'unknown_code': what kind of code."
+    )
+    codes: list[str] | None = Field(
+        default=None, description="With error 'unknown_code': the unknown codes."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +189,16 @@ class DatasetPublic(BaseModel):
     created_at: str
     synthetic: bool = False
     label: str | None = None
+    status: Literal["pending", "running", "ready", "failed"] = Field(
+        default="ready",
+        description="ready: usable in analyses; pending/running: a big upload being read in "
+        "the background (poll this resource); failed: unreadable, see error.",
+    )
+    progress: float = Field(default=1.0, ge=0, le=1, description="Reading progress (0–1).")
+    message: str = Field(default="", description="What the reading is doing, in French.")
+    error: str | None = Field(
+        default=None, description="Why the reading failed (file, row, column, value), in French."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -267,6 +304,7 @@ class AnalysisCreate(AnalysisBase):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -417,6 +455,7 @@ class ScenarioCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {

@@ -96,7 +96,7 @@ def read_departement_epci(code: DepCode) -> list[EpciPublic]:
     return [_epci(r) for r in _records(list_epci(_normalise_dep(code)))]
 
 
-@router.get("/epci", summary="List the EPCI")
+@router.get("/epci", summary="List the EPCI", responses=_404)
 def read_epci_list(
     departement: Annotated[
         str | None, Query(pattern=r"^[0-9A-Za-z]{1,3}$", description="Only this département's.")
