@@ -83,6 +83,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # datasets read by a background job: state, progress and error of the reading
+    (
+        "ALTER TABLE datasets ADD COLUMN status TEXT NOT NULL DEFAULT 'ready' "
+        "CHECK (status IN ('pending', 'running', 'ready', 'failed'))",
+        "ALTER TABLE datasets ADD COLUMN progress REAL NOT NULL DEFAULT 1",
+        "ALTER TABLE datasets ADD COLUMN message TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE datasets ADD COLUMN error TEXT",
+    ),
 )
 
 #: Version of the schema this code expects.

@@ -60,6 +60,26 @@ class BlobStore:
         _fsync_dir(final.parent)
         return sha
 
+    @property
+    def tmp_dir(self) -> Path:
+        """Folder of temporary files (same file system: a finished file is renamed in place)."""
+        return self._tmp
+
+    def put_file(self, path: Path, sha256: str) -> str:
+        """Move a finished file of :attr:`tmp_dir` whose hash is known into the store.
+
+        The file is renamed (no copy: big uploads never pass through memory) or, when the same
+        content is stored already, deleted. Returns ``sha256``.
+        """
+        final = self.path(sha256)
+        if final.is_file():
+            Path(path).unlink(missing_ok=True)
+            return sha256
+        final.parent.mkdir(exist_ok=True)
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        return sha256
+
     def get(self, sha256: str) -> bytes:
         """Bytes of a stored file."""
         return self.path(sha256).read_bytes()

@@ -282,27 +282,42 @@ def _read_table(
     if isinstance(source, bytes):  # an upload: the name only labels messages and the format
         name = filename or "the origin–destination table"
         try:
-            if name.lower().endswith(".parquet"):
+            if name.lower().endswith(".parquet") or source[:4] == _PARQUET_MAGIC:
                 return pd.read_parquet(io.BytesIO(source)), name
-            return _read_french_csv(source), name
-        except (OSError, ValueError) as exc:
+            return _read_french_csv(_gunzip(source, name)), name
+        except (OSError, ValueError, EOFError) as exc:
             raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
     path = Path(source)
-    name = str(path)
+    # a stored upload has no extension: its client name (``filename``) tells the format
+    name = filename or str(path)
     if not path.is_file():
         raise InputFormatError(f"{name}: file not found")
-    suffix = "".join(path.suffixes[-2:]).lower()
+    suffix = "".join(Path(name).suffixes[-2:]).lower()
     try:
-        if suffix.endswith(".parquet"):
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+        if suffix.endswith(".parquet") or magic == _PARQUET_MAGIC:
             return pd.read_parquet(path), name
-        if suffix.endswith((".csv", ".csv.gz", ".txt")):
-            raw = path.read_bytes()
-            if suffix.endswith(".gz"):
-                raw = gzip.decompress(raw)
-            return _read_french_csv(raw), name
-    except (OSError, ValueError) as exc:
+        if suffix.endswith((".csv", ".csv.gz", ".txt", ".gz")) or filename is not None:
+            return _read_french_csv(_gunzip(path.read_bytes(), name)), name
+    except (OSError, ValueError, EOFError) as exc:
         raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
     raise InputFormatError(f"{name}: unsupported format {suffix!r} (use .csv or .parquet)")
+
+
+#: First bytes of a Parquet file, and of a gzip stream.
+_PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(raw: bytes, name: str) -> bytes:
+    """Decompress a gzip file (recognised by its first bytes, whatever its name)."""
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise InputFormatError(f"{name} : fichier gzip illisible ou tronqué ({exc})") from exc
 
 
 def _read_french_csv(raw: bytes) -> pd.DataFrame:
@@ -484,8 +499,9 @@ def read_od_table(
         CSV (``;``, ``,`` or tab; UTF-8 or CP1252; ``.csv``, ``.csv.gz``, ``.txt``) or Parquet;
         bytes are an uploaded file's content. CSV codes are read as text (leading zeros kept).
     filename : str, optional
-        Name of the file in messages (for bytes and DataFrames; a ``.parquet`` name reads bytes
-        as Parquet).
+        Name of the file in messages (for bytes and DataFrames, and for a path stored without
+        its extension, such as an upload); a ``.parquet`` name, or Parquet content, reads as
+        Parquet; gzip-compressed content (``.csv.gz``) is decompressed whatever the name.
     origin_col, dest_col, minutes_col : str
         Column names of the long layout (e.g. INSEE Metric's commune codes and time); in the
         wide layout only ``minutes_col`` is unused and the first column holds the origins.

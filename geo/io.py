@@ -115,6 +115,7 @@ former code shared by several current communes is not guessed: it stays an unkno
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -124,7 +125,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal, NoReturn
@@ -133,6 +134,8 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import pyproj
 import shapely
@@ -319,6 +322,18 @@ RPPS_COLUMNS_READ: Final[tuple[str, ...]] = (
 
 _RPPS_REQUIRED: Final = ("identifiant_pp", "code_profession", "code_commune_coord_structure")
 _BPE_REQUIRED: Final = ("depcom", "typequ")
+#: The BPE columns read (normalised names); the others (dozens in the national file) are skipped.
+_BPE_COLUMNS_READ: Final = (
+    "depcom",
+    "typequ",
+    "libelle_typequ",
+    "qualite_xy",
+    "longitude",
+    "latitude",
+    "lambert_x",
+    "lambert_y",
+    "epsg",
+)
 
 # Accepted column names (normalised: lower case, no accents, "_" between words), by role.
 _LAT_NAMES: Final = ("lat", "latitude", "y", "lat_wgs84", "latitude_wgs84", "coord_y")
@@ -467,15 +482,61 @@ BoolArray = npt.NDArray[np.bool_]
 # --------------------------------------------------------------------------------------------
 # raw input
 # --------------------------------------------------------------------------------------------
+#: Rows of a CSV chunk: an RPPS or BPE file is read this many rows at a time.
+_CHUNK_ROWS: Final = 250_000
+#: Bytes of a block when a file is scanned (encoding check) without being loaded whole.
+_SCAN_BYTES: Final = 8 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class _Input:
-    data: bytes
+    """A file to read: its bytes (an upload) or a path, loaded only when needed."""
+
+    raw: bytes | None
     name: str  # shown in messages
     path: Path | None
 
     @property
     def basename(self) -> str:
         return Path(self.name).name or self.name
+
+    @cached_property
+    def data(self) -> bytes:
+        """The whole content (a path is read on first use)."""
+        if self.raw is not None:
+            return self.raw
+        assert self.path is not None
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise InputFormatError(f"{self.name}: cannot be read ({exc.strerror or exc})") from exc
+
+    def head(self, size: int = 65536) -> bytes:
+        """Return the first ``size`` bytes, without loading a file whole."""
+        if self.raw is not None:
+            return self.raw[:size]
+        assert self.path is not None
+        try:
+            with self.path.open("rb") as handle:
+                return handle.read(size)
+        except OSError as exc:
+            raise InputFormatError(f"{self.name}: cannot be read ({exc.strerror or exc})") from exc
+
+    def blocks(self) -> Iterable[bytes | memoryview]:
+        """Yield the content in blocks of :data:`_SCAN_BYTES` (a file is streamed, not loaded)."""
+        if self.raw is not None:
+            view = memoryview(self.raw)
+            for start in range(0, len(view), _SCAN_BYTES):
+                yield view[start : start + _SCAN_BYTES]
+            return
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            while block := handle.read(_SCAN_BYTES):
+                yield block
+
+    def binary(self) -> io.BufferedIOBase | Path:
+        """Return what pandas reads the bytes from: the path, or the bytes in a buffer."""
+        return self.path if self.raw is None and self.path is not None else io.BytesIO(self.data)
 
 
 @dataclass(frozen=True)
@@ -500,14 +561,16 @@ def _read_input(source: str | os.PathLike[str] | bytes, filename: str | None) ->
     try:
         if not path.is_file():
             raise InputFormatError(f"{name}: file not found{hint}")
-        return _Input(path.read_bytes(), name, path)
+        with path.open("rb"):  # readable: checked now, read in blocks or whole when needed
+            pass
+        return _Input(None, name, path)
     except OSError as exc:
         raise InputFormatError(f"{name}: cannot be read ({exc.strerror or exc}){hint}") from exc
 
 
 def _content_kind(inp: _Input) -> str:
     """``"gpkg"``, ``"geojson"`` or ``"text"``; raises for empty, archive or binary content."""
-    head = inp.data[:4096]
+    head = inp.head(4096)
     if not head.strip():
         raise InputFormatError(f"{inp.name}: the file is empty")
     if head.startswith(b"SQLite format 3\x00"):
@@ -548,6 +611,95 @@ def _decode(inp: _Input) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
+
+
+def _decodes(inp: _Input, encoding: str) -> bool:
+    """Whether the whole content decodes with ``encoding`` (checked block by block)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        for block in inp.blocks():
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff_text(inp: _Input) -> _Text | None:
+    """Find the encoding, separator and header of a text file without decoding it whole.
+
+    The same rules as :func:`_decode` and :func:`_open_text` (UTF-8, else CP1252, else
+    Latin-1), the encoding checked block by block; ``text`` stays empty. None for UTF-16
+    (read whole by :func:`_open_text`).
+    """
+    head = inp.head()
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    if b"\x00" in head:
+        raise InputFormatError(
+            f"{inp.name}: not a text file (binary content); expected CSV text, GeoJSON or "
+            "GeoPackage"
+        )
+    first = "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+    encoding = next((e for e in (first, "cp1252") if _decodes(inp, e)), "latin-1")
+    cut = len(head)
+    text = head.decode(encoding, errors="ignore")  # a character cut at the end is dropped
+    lines = text.lstrip("\ufeff").splitlines()
+    if cut == 65536 and lines:
+        lines = lines[:-1]  # the last line of the window may be cut
+    header_line = next((line for line in lines if line.strip()), "")
+    if not header_line:
+        if cut == 65536:  # no line end in the first 64 KiB: read it whole
+            return None
+        raise InputFormatError(f"{inp.name}: the file is empty")
+    separator = _sniff_separator(header_line)
+    header = next(csv.reader([header_line], delimiter=separator))
+    return _Text("", encoding, separator, tuple(h.strip() for h in header))
+
+
+def _read_csv_chunked(
+    inp: _Input,
+    text: _Text,
+    *,
+    keep: Iterable[str],
+    quoting: Literal[0, 3] = csv.QUOTE_MINIMAL,
+) -> pd.DataFrame:
+    """Like :func:`_read_csv` for the columns ``keep`` only, read from the bytes in chunks.
+
+    Memory stays near the size of the kept columns: the file is never decoded whole, the other
+    columns are skipped by the parser, and repeated values of a chunk share one string.
+    """
+    if not text.encoding:
+        return _read_csv(inp, text, keep=keep, quoting=quoting)
+    wanted = set(keep)
+    parts: list[pd.DataFrame] = []
+    try:
+        reader = pd.read_csv(
+            inp.binary(),
+            sep=text.separator,
+            encoding=text.encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            index_col=False,
+            quoting=quoting,
+            usecols=lambda c: str(c).strip() in wanted,
+            chunksize=_CHUNK_ROWS,
+        )
+        with reader:
+            for chunk in reader:
+                chunk.columns = pd.Index([str(c).strip() for c in chunk.columns])
+                for column in chunk.columns:
+                    # str.strip returns the same object when there is nothing to strip
+                    chunk[column] = chunk[column].astype(str).str.strip()
+                parts.append(chunk)
+    except (ValueError, csv.Error) as exc:
+        raise InputFormatError(_parser_message(inp.name, text, exc)) from exc
+    if not parts or not sum(len(p) for p in parts):
+        raise InputFormatError(f"{inp.name}: the file has a header but no data rows")
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    parts.clear()
+    return table.reset_index(drop=True)
 
 
 def _sniff_separator(line: str) -> str:
@@ -733,19 +885,35 @@ def _slug(values: pd.Series) -> pd.Series:
 def _normalise_commune_codes(
     values: pd.Series, rows: npt.NDArray[np.int64], name: str, column: str
 ) -> pd.Series:
-    """Upper-case, restore a leading zero lost by a spreadsheet; '' → NA; bad codes → error."""
-    text = values.astype("string").fillna("").str.strip().str.upper()
+    """Upper-case, restore a leading zero lost by a spreadsheet; '' → NA; bad codes → error.
+
+    Computed once per distinct code (a national file repeats ~35,000 codes over millions of
+    rows), then spread back to the rows.
+    """
+    index, distinct = pd.factorize(values, use_na_sentinel=True)
+    text = pd.Series(distinct, dtype=object).astype("string").str.strip().str.upper()
     text = text.mask(text.str.fullmatch(r"\d{4}"), text.str.zfill(5))
-    bad = ((text != "") & ~text.str.fullmatch(_COMMUNE_CODE_PATTERN)).to_numpy()
+    bad_value = ((text != "") & ~text.str.fullmatch(_COMMUNE_CODE_PATTERN)).to_numpy(dtype=bool)
+    bad = np.zeros(len(index), dtype=bool)
+    bad[index >= 0] = bad_value[index[index >= 0]]
     if bad.any():
-        first = text[bad].iloc[0]
+        first = text.iloc[index[np.flatnonzero(bad)[0]]]
         _fail(
             name,
             f"{first!r} is not an INSEE commune code (5 characters, e.g. '42218' or '2A004')",
             column=column,
             rows=rows[bad],
         )
-    return _as_object(text.mask(text == ""))
+    return _spread(_as_object(text.mask(text == "")), index, values.index)
+
+
+def _spread(distinct: pd.Series, index: npt.NDArray[np.intp], row_index: pd.Index) -> pd.Series:
+    """Rows' values from the values of the distinct inputs (``index`` -1: missing → None)."""
+    done = distinct.to_numpy(dtype=object)
+    out = np.empty(len(index), dtype=object)  # None
+    present = index >= 0
+    out[present] = done[index[present]]
+    return pd.Series(out, index=row_index, dtype=object)
 
 
 def _as_object(values: pd.Series) -> pd.Series:
@@ -754,14 +922,68 @@ def _as_object(values: pd.Series) -> pd.Series:
     return out.where(values.notna(), None)
 
 
+def _str_column(values: pd.Series | npt.NDArray[Any]) -> pd.Series:
+    """Return a text column of the result in pandas' Arrow-backed ``str`` dtype (missing: NaN).
+
+    A column already in that dtype is kept as is. Otherwise each distinct value is encoded
+    once (professions, communes and rules repeat over millions of rows), then the Arrow
+    buffers are filled block by block, allocated at their exact size: no Python string per
+    row, and no buffer grown by doubling.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if series.dtype == "str":
+        return series.reset_index(drop=True)
+    index, distinct = pd.factorize(series, use_na_sentinel=True)
+    encoded = [str(v).encode("utf-8") for v in distinct]
+    lengths = np.array([len(b) for b in encoded] + [0], dtype=np.int64)  # last: missing
+    width = int(lengths.max()) if len(lengths) else 0
+    table = np.zeros((len(lengths), max(width, 1)), dtype=np.uint8)  # one padded row a value
+    for i, value in enumerate(encoded):
+        table[i, : len(value)] = np.frombuffer(value, dtype=np.uint8)
+    index = np.where(index < 0, len(encoded), index)
+    row_lengths = lengths[index]
+    offsets = np.zeros(len(index) + 1, dtype=np.int64)
+    np.cumsum(row_lengths, out=offsets[1:])
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    columns = np.arange(table.shape[1])
+    for start in range(0, len(index), _CHUNK_ROWS):
+        stop = min(start + _CHUNK_ROWS, len(index))
+        block = index[start:stop]
+        used = columns < row_lengths[start:stop, None]
+        data[offsets[start] : offsets[stop]] = table[block][used]
+    missing = index == len(encoded)
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if missing.any() else None
+    array = pa.LargeStringArray.from_buffers(
+        len(index), pa.py_buffer(offsets), pa.py_buffer(data), validity, int(missing.sum())
+    )
+    return pd.Series(array, dtype="str")
+
+
+def _id_codes(ids: pd.Series) -> npt.NDArray[np.intp]:
+    """Integer code of each identifier (equal identifiers, equal codes; none missing).
+
+    Identifiers written as digits without a leading zero (RPPS numbers) are compared as
+    integers: sorting 2 million integers costs far less memory than hashing their strings.
+    """
+    if ids.dtype == "str" and len(ids) and not ids.isna().any():
+        values = ids.array.__arrow_array__()  # the Arrow array behind pandas' str dtype
+        if pc.all(pc.match_substring_regex(values, r"^[1-9]\d{0,17}$")).as_py():
+            numbers = pc.cast(values, pa.int64()).to_numpy()
+            _, codes = np.unique(numbers, return_inverse=True)
+            return codes.astype(np.intp).ravel()
+    codes, _ = pd.factorize(ids)
+    return codes.astype(np.intp)
+
+
 def _parent_commune(codes: pd.Series) -> pd.Series:
     """Arrondissements municipaux → their commune (Paris, Lyon, Marseille)."""
-    text = codes.astype("string")
+    index, distinct = pd.factorize(codes, use_na_sentinel=True)
+    text = pd.Series(distinct, dtype=object).astype("string")
     parent = text.copy()
     parent = parent.mask(text.str.fullmatch(r"751(0[1-9]|1\d|20)").fillna(False), "75056")
     parent = parent.mask(text.str.fullmatch(r"6938[1-9]").fillna(False), "69123")
     parent = parent.mask(text.str.fullmatch(r"132(0[1-9]|1[0-6])").fillna(False), "13055")
-    return _as_object(parent.where(codes.notna()))
+    return _spread(_as_object(parent), index, codes.index)
 
 
 def _recode_historical(records: _Records) -> _Records:
@@ -900,6 +1122,17 @@ class _Records:
             attrs=self.attrs,
         )
 
+    def release(self) -> None:
+        """Free the per-row arrays once the result is built (counts and ``attrs`` stay)."""
+        # new empty arrays, not slices: a slice would keep the whole buffer alive
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.lon, self.lat = np.zeros(0), np.zeros(0)
+        self.ids = None
+        self.profession = pd.Series(dtype=object)
+        self.profession_libelle = pd.Series(dtype=object)
+        self.commune = pd.Series(dtype=object)
+        self.numeric, self.extra = {}, {}
+
     def drop(self, mask: BoolArray, reason: str) -> _Records:
         count = int(mask.sum())
         if not count:
@@ -911,12 +1144,13 @@ class _Records:
 
 def _check_ids(records: _Records, name: str) -> pd.Series:
     if records.ids is None:
-        return pd.Series([f"ROW-{r}" for r in records.rows], dtype=object)
-    ids = records.ids.astype("string").fillna("").str.strip()
-    empty = (ids == "").to_numpy()
+        return pd.Series([f"ROW-{r}" for r in records.rows], dtype="str")
+    ids = records.ids.astype("str").fillna("").str.strip()
+    empty = (ids == "").to_numpy(dtype=bool)
     if empty.any():
         _fail(name, "empty identifier", column=records.id_column, rows=records.rows[empty])
-    duplicated = ids.duplicated(keep=False).to_numpy()
+    codes = _id_codes(ids)
+    duplicated = np.bincount(codes)[codes] > 1
     if duplicated.any():
         first = ids[duplicated].iloc[0]
         both = records.rows[(ids == first).to_numpy()]
@@ -930,7 +1164,7 @@ def _check_ids(records: _Records, name: str) -> pd.Series:
             ),
             column=records.id_column,
         )
-    return ids.astype(object)
+    return ids
 
 
 def _wanted_professions(professions: Sequence[str] | None) -> set[str] | None:
@@ -1046,21 +1280,32 @@ def _finish(
         town_lon, town_lat = town_lon[~pointless], town_lat[~pointless]
     lon = np.where(located, records.lon, town_lon)
     lat = np.where(located, records.lat, town_lat)
-    location = np.where(located, LOCATION_FILE, LOCATION_CHEF_LIEU)
+    del town_lon, town_lat
+    n_rows = len(lon)
+    # one string per rule, taken by row (not one Python string per row)
+    location = np.array([LOCATION_CHEF_LIEU, LOCATION_FILE], dtype=object)[located.astype(np.intp)]
 
     recoded = _recoded_attrs(records)
     assert records.ids is not None
-    frame: dict[str, Any] = {
-        "id": records.ids.to_numpy(dtype=object),
-        "profession": records.profession.to_numpy(dtype=object),
-        "profession_libelle": records.profession_libelle.to_numpy(dtype=object),
-        "commune": records.commune.to_numpy(dtype=object),
-        "commune_nom": aligned["nom"].to_numpy(dtype=object),
-        "location": location.astype(object),
-    }
+    # text columns in pandas' Arrow-backed str dtype, built one at a time from their distinct
+    # values; the records' copies go as soon as a column is built
+    frame: dict[str, Any] = {"id": _str_column(records.ids)}
+    records.ids = None
+    frame["profession"] = _str_column(records.profession)
+    frame["profession_libelle"] = _str_column(records.profession_libelle)
+    frame["commune"] = _str_column(records.commune)
+    frame["commune_nom"] = _str_column(aligned["nom"].to_numpy(dtype=object))
+    del aligned
+    frame["location"] = _str_column(location)
+    del location
     for column in OPTIONAL_COLUMNS:
         if column in records.extra:
-            frame[column] = records.extra[column].to_numpy()
+            extra = records.extra.pop(column)
+            frame[column] = (
+                _str_column(extra)
+                if extra.dtype == object or extra.dtype == "str"
+                else extra.reset_index(drop=True)
+            )
         elif column in records.numeric:
             values = records.numeric[column]
             frame[column] = (
@@ -1068,15 +1313,16 @@ def _finish(
                 if column in _INTEGER_COLUMNS
                 else values
             )
-    frame["synthetic"] = np.zeros(len(lon), dtype=bool)
-    frame["source"] = f"{fmt} ({inp.basename})"
-    gdf = gpd.GeoDataFrame(
-        pd.DataFrame(frame),
-        geometry=gpd.points_from_xy(lon, lat),
-        crs=GEOGRAPHIC_CRS,
-    )
-    for column in ("id", "profession", "profession_libelle", "commune", "commune_nom", "location"):
-        gdf[column] = gdf[column].astype("str")
+    frame["synthetic"] = np.zeros(n_rows, dtype=bool)
+    frame["source"] = _str_column(np.full(n_rows, f"{fmt} ({inp.basename})", dtype=object))
+    records.release()  # consumed: the caller holds it, its rows must not stay alive
+    table = pd.DataFrame(frame, copy=False)
+    del frame
+    # the points last, once, from the coordinate arrays; the memory Arrow still holds from the
+    # reading goes back to the system first (GEOS and Python allocate the points elsewhere)
+    pa.default_memory_pool().release_unused()
+    gdf = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(lon, lat), crs=GEOGRAPHIC_CRS)
+    del table, lon, lat
     gdf.attrs = {
         "format": fmt,
         "file": inp.basename,
@@ -1382,7 +1628,9 @@ def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
     def text(key: str) -> pd.Series:
         if key not in keys:
             return pd.Series("", index=table.index, dtype=object)
-        return table[keys[key]].astype("string").fillna("").str.strip().astype(object)
+        # the cells are stripped strings already (_read_csv), kept in pandas' compact string
+        # columns: one Python string per row would cost ~65 bytes a row on a national file
+        return table[keys[key]].fillna("")
 
     ident, code = text("identifiant_pp"), text("code_profession")
     for values, key in ((ident, "identifiant_pp"), (code, "code_profession")):
@@ -1391,21 +1639,38 @@ def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
             _fail(name, "empty value", column=keys[key], rows=rows[empty])
     commune_col = keys["code_commune_coord_structure"]
     commune = _parent_commune(_normalise_commune_codes(table[commune_col], rows, name, commune_col))
-    savoir_faire = text("code_savoir_faire").str.upper()
-    mapped = code.map(RPPS_PROFESSIONS)
-    general = (code == "10") & savoir_faire.isin(RPPS_GENERAL_PRACTICE_CODES)
+    # profession and label depend on four codes and labels only: computed once per distinct
+    # combination (a few hundred in the national file), then spread back to the rows
+    parts = pd.DataFrame(
+        {
+            "code": code,
+            "sf": text("code_savoir_faire"),
+            "sf_label": text("libelle_savoir_faire"),
+            "prof_label": text("libelle_profession"),
+        }
+    )
+    group = parts.groupby(list(parts.columns), sort=False).ngroup().to_numpy()
+    _, first_row = np.unique(group, return_index=True)
+    combos = parts.iloc[first_row].reset_index(drop=True)
+    del parts
+    c_code, sf_label, prof_label = combos["code"], combos["sf_label"], combos["prof_label"]
+    savoir_faire = combos["sf"].str.upper()
+    mapped = c_code.map(RPPS_PROFESSIONS)
+    general = (c_code == "10") & savoir_faire.isin(RPPS_GENERAL_PRACTICE_CODES)
     doctor = ("rpps_10_" + savoir_faire).where(savoir_faire != "", "rpps_10")
-    profession = (
+    combo_profession = (
         mapped.mask(general, "medecin_generaliste")
-        .fillna(doctor.where(code == "10", "rpps_" + code))
+        .fillna(doctor.where(c_code == "10", "rpps_" + c_code))
         .astype(object)
     )
-    sf_label, prof_label = text("libelle_savoir_faire"), text("libelle_profession")
-    core = profession.map({k: p.label for k, p in PROFESSIONS.items()})
+    core = combo_profession.map({k: p.label for k, p in PROFESSIONS.items()})
     doctor_label = ("Médecin — " + sf_label).where(sf_label != "", "Médecin")
-    other_label = prof_label.where(prof_label != "", "Profession RPPS " + code)
-    label = core.fillna(doctor_label.where(code == "10", other_label)).astype(object)
-    mode = text("code_mode_exercice").str.upper()
+    other_label = prof_label.where(prof_label != "", "Profession RPPS " + c_code)
+    combo_label = core.fillna(doctor_label.where(c_code == "10", other_label)).astype(object)
+    profession = pd.Series(combo_profession.to_numpy(dtype=object)[group], dtype=object)
+    label = pd.Series(combo_label.to_numpy(dtype=object)[group], dtype=object)
+    mode_index, modes = pd.factorize(text("code_mode_exercice"))
+    mode = _spread(pd.Series(modes, dtype=object).str.upper(), mode_index, table.index)
 
     records = _Records(
         rows=rows,
@@ -1434,38 +1699,61 @@ def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
 def _rpps_one_point_per_commune(records: _Records) -> _Records:
     """Merge the activities of a practitioner in one commune; unique ids across communes."""
     assert records.ids is not None
-    frame = pd.DataFrame(
-        {
-            "ident": records.ids.astype(object),
-            "commune": records.commune.astype(object),
-            "not_core": ~records.profession.isin(list(PROFESSIONS)).to_numpy(),
-            "row": records.rows,
-        }
-    )
-    group = frame.groupby(["ident", "commune"], sort=False).ngroup().to_numpy()
+    not_core = ~records.profession.isin(list(PROFESSIONS)).to_numpy(dtype=bool)
+    # (practitioner, commune) groups from integer codes: no Python string per row
+    ident_code = _id_codes(records.ids)
+    commune_code, commune_values = pd.factorize(records.commune)
+    pair = ident_code.astype(np.int64) * (len(commune_values) + 1) + commune_code
+    _, group = np.unique(pair, return_inverse=True)
+    group = group.astype(np.int64).ravel()
+    del pair
     n_groups = int(group.max()) + 1 if len(group) else 0
     activities = np.bincount(group, minlength=n_groups)
     # modes d'exercice of each group, joined in alphabetical order ("L+S"): a few codes, so a
     # loop over the codes, not over the groups
-    mode = records.extra["mode_exercice"].astype(str).to_numpy()
-    joined = np.full(n_groups, "", dtype=object)
-    for code in sorted(set(mode) - {""}):
-        present = np.bincount(group[mode == code], minlength=n_groups) > 0
-        joined = np.where(present, np.where(joined == "", code, joined + "+" + code), joined)
+    # (a bit per code, then one string per distinct combination: no new string per row)
+    mode_index, mode_values = pd.factorize(records.extra["mode_exercice"].fillna(""))
+    codes = sorted(str(m) for m in mode_values if str(m))
+    position = {str(m): i for i, m in enumerate(mode_values)}
+    if len(codes) <= 62:
+        bits = np.zeros(n_groups, dtype=np.int64)
+        for bit, code in enumerate(codes):
+            present = np.bincount(group[mode_index == position[code]], minlength=n_groups) > 0
+            bits |= present.astype(np.int64) << bit
+        distinct = np.unique(bits)
+        names = np.array(
+            ["+".join(c for i, c in enumerate(codes) if int(b) >> i & 1) for b in distinct],
+            dtype=object,
+        )
+        joined = names[np.searchsorted(distinct, bits)]
+    else:  # pragma: no cover - the RPPS has a handful of modes
+        mode = records.extra["mode_exercice"].astype(str).to_numpy()
+        joined = np.full(n_groups, "", dtype=object)
+        for code in codes:
+            present = np.bincount(group[mode == code], minlength=n_groups) > 0
+            joined = np.where(present, np.where(joined == "", code, joined + "+" + code), joined)
     # one row per (practitioner, commune): a core profession wins (a GP who also holds another
     # savoir-faire stays a GP), then the first row of the file
-    order = np.lexsort((frame["row"].to_numpy(), frame["not_core"].to_numpy()))
+    order = np.lexsort((records.rows, not_core))
+    del not_core
     _, first_in_order = np.unique(group[order], return_index=True)
-    keep = np.zeros(len(frame), dtype=bool)
+    keep = np.zeros(len(records.rows), dtype=bool)
     keep[order[first_in_order]] = True
+    del order, first_in_order
     kept = records.drop(~keep, _DROP_DUPLICATE_ACTIVITY)
     kept_group = group[keep]
+    del group
     kept.extra["mode_exercice"] = pd.Series(joined[kept_group], dtype=object)
     kept.extra["activities"] = pd.Series(activities[kept_group], dtype="int64")
-    kept_frame = frame[keep].reset_index(drop=True)
-    communes_per_id = kept_frame.groupby("ident")["commune"].transform("nunique").to_numpy()
-    ids = kept_frame["ident"].astype(str)
-    kept.ids = ids.where(communes_per_id == 1, ids + "-" + kept_frame["commune"].astype(str))
+    kept_ident = ident_code[keep]  # one kept row per (practitioner, commune)
+    several = np.bincount(kept_ident)[kept_ident] > 1
+    assert kept.ids is not None
+    ids = kept.ids.astype("str")
+    if several.any():  # "<id>-<commune>" for those only, in pandas' compact (Arrow) strings
+        where = np.flatnonzero(several)
+        suffixed = ids.iloc[where].reset_index(drop=True) + "-" + _str_column(kept.commune[where])
+        ids = ids.mask(several, pd.Series(suffixed.array, index=where))
+    kept.ids = ids
     kept.attrs["rpps_activities"] = len(records.rows)
     return kept
 
@@ -1478,19 +1766,22 @@ _GPKG_APPLICATION_IDS: Final[frozenset[bytes]] = frozenset({b"GPKG", b"GP11", b"
 
 
 def _read_layer(inp: _Input, fmt: str) -> gpd.GeoDataFrame:
-    if inp.path is not None:
+    if inp.path is not None and inp.path.suffix.lower() in {".geojson", ".json", ".gpkg"}:
         return _read_layer_file(inp, inp.path, fmt)
     # an upload is written to a temporary file named with its format's extension: read from
     # memory, GDAL warns about the missing extension, and silencing that would swap the
     # process-wide warning filters under the service's other threads
-    if fmt == "gpkg" and inp.data[68:72] not in _GPKG_APPLICATION_IDS:
+    if fmt == "gpkg" and inp.head(72)[68:72] not in _GPKG_APPLICATION_IDS:
         raise InputFormatError(
             f"{inp.name}: cannot be read as gpkg (not a GeoPackage: its SQLite header lacks "
             "the GeoPackage application id)"
         )
     with tempfile.TemporaryDirectory(prefix="cartosoins-layer-") as folder:
         path = Path(folder) / f"couche.{fmt}"
-        path.write_bytes(inp.data)
+        if inp.path is not None:  # a stored upload without extension: linked, not copied
+            path.symlink_to(inp.path.resolve())
+        else:
+            path.write_bytes(inp.data)
         return _read_layer_file(inp, path, fmt)
 
 
@@ -1654,7 +1945,9 @@ def _read_practitioners(
         )
     if fmt in {"geojson", "gpkg"}:
         raise InputFormatError(f"{inp.name}: format {fmt!r} was asked but the content is text")
-    text = _open_text(inp)
+    # the national RPPS and BPE files are read in chunks, their needed columns only; other
+    # (small) tables are decoded whole
+    text = _sniff_text(inp) or _open_text(inp)
     fmt = fmt or _detect_csv_format(inp, text.header)
     if fmt == "rpps":
         keys = _columns_by_key(text.header)
@@ -1662,19 +1955,27 @@ def _read_practitioners(
         if missing:
             _missing_columns(inp.name, fmt, missing, text.header)
         # only the needed columns are parsed: names and contact details never enter a frame
-        table = _read_csv(
+        table = _read_csv_chunked(
             inp,
             text,
             keep=[keys[k] for k in RPPS_COLUMNS_READ if k in keys],
             quoting=csv.QUOTE_NONE,
         )
         records = _rpps_records(table, inp.name)
+    elif fmt == "bpe":
+        keys = _columns_by_key(text.header)
+        missing = [c.upper() for c in _BPE_REQUIRED if c not in keys]
+        if missing:
+            _missing_columns(inp.name, fmt, missing, text.header)
+        table = _read_csv_chunked(inp, text, keep=[keys[k] for k in _BPE_COLUMNS_READ if k in keys])
+        records = _bpe_records(table, inp.name)
     else:
+        if not text.text:
+            text = _open_text(inp)
         table = _read_csv(inp, text)
-        if fmt == "bpe":
-            records = _bpe_records(table, inp.name)
-        else:
-            records = _generic_records(table, inp.name, require=fmt)
+        records = _generic_records(table, inp.name, require=fmt)
+    rows_read = len(table)
+    del table  # the records hold what is needed: the raw cells go before the points are made
     return _finish(
         records,
         fmt=fmt,
@@ -1682,7 +1983,7 @@ def _read_practitioners(
         professions=professions,
         encoding=text.encoding,
         separator=text.separator,
-        rows_read=len(table),
+        rows_read=rows_read,
     )
 
 

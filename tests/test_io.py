@@ -542,6 +542,12 @@ ERRORS = [
         id="duplicate-id",
     ),
     pytest.param(
+        # digit-only identifiers (RPPS numbers) take a faster path: same message
+        b"id;lat;lon\n101;45.43;4.38\n102;45.44;4.39\n101;45.45;4.40\n",
+        r"f\.csv: column 'id': duplicate identifier '101' in rows 1, 3",
+        id="duplicate-numeric-id",
+    ),
+    pytest.param(
         b"id;lat;lon\nA;45.43;4.38\n;45.44;4.39\n",
         r"f\.csv: column 'id', row 2: empty identifier",
         id="empty-id",
@@ -771,3 +777,48 @@ def test_recoded_rows_counted_after_the_professions_filter() -> None:
 def test_codes_unknown_to_the_history_still_fail(content: bytes, message: str) -> None:
     with pytest.raises(InputFormatError, match=message):
         read_practitioners(content, filename="f.csv")
+
+
+# --------------------------------------------------------------------------------------------
+# national files: read in chunks, the needed columns only, from a path without loading it
+# --------------------------------------------------------------------------------------------
+def _same_frames(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
+    pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b))
+    assert a.attrs == b.attrs
+
+
+def test_rpps_read_in_small_chunks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = read_practitioners(RPPS_FILE)
+    monkeypatch.setattr("geo.io._CHUNK_ROWS", 2)
+    monkeypatch.setattr("geo.io._SCAN_BYTES", 100)  # the encoding check in many blocks
+    _same_frames(read_practitioners(RPPS_FILE), whole)
+    _same_frames(
+        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name),
+        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name),
+    )
+    assert whole.attrs["rows_read"] == len(RPPS_FILE.read_text("utf-8").splitlines()) - 1
+
+
+def test_rpps_from_a_stored_path_uses_the_given_name(tmp_path: Path) -> None:
+    stored = tmp_path / ("ab" * 32)  # an upload stored under its hash, without extension
+    stored.write_bytes(RPPS_FILE.read_bytes())
+    frame = read_practitioners(stored, filename=RPPS_FILE.name)
+    assert frame.attrs["file"] == RPPS_FILE.name and frame.attrs["format"] == "rpps"
+    assert str(tmp_path) not in str(frame.attrs) and set(frame["source"]) == {
+        f"rpps ({RPPS_FILE.name})"
+    }
+
+
+def test_chunked_read_keeps_cp1252_and_latin1_detection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("geo.io._SCAN_BYTES", 7)
+    data = "DEPCOM;TYPEQU;LIBELLE_TYPEQU\n63113;D265;Médecin généraliste\n".encode("cp1252")
+    bpe = read_practitioners(data, filename="bpe.csv")
+    assert bpe.attrs["encoding"] == "cp1252" and bpe.loc[0, "commune"] == "63113"
+    tail = (b"\x81" * 3).decode("latin-1").encode("latin-1")  # undefined in CP1252
+    latin = read_practitioners(data + b"63014;D265;" + tail + b"\n", filename="bpe.csv")
+    assert latin.attrs["encoding"] == "latin-1" and len(latin) == 2
+
+
+def test_numeric_identifiers_keep_their_leading_zeros() -> None:
+    frame = read_practitioners(b"id;lat;lon\n0101;45.43;4.38\n101;45.44;4.39\n", filename="f.csv")
+    assert frame["id"].tolist() == ["0101", "101"]

@@ -1,8 +1,12 @@
 """Datasets: uploaded practitioners, population (age) tables and origin–destination tables.
 
-Uploads are multipart forms (field ``file``) or raw bodies; they are read in memory within the
-size limit (413 beyond), parsed by :mod:`geo.io` (422 naming the file, row and column) and stored
-private by default: practitioner files are personal data.
+Uploads are multipart forms (field ``file``) or raw bodies, streamed to a temporary file of the
+data folder within the size limit (413 as soon as it is passed) and stored private by default:
+practitioner files are personal data. A small file (``sync_parse_bytes``, 4 MiB by default) is
+parsed in the request: 201, or 422 naming the file, row and column. A bigger one (the national
+BPE, the RPPS extraction) is answered 202 at once with a ``pending`` dataset, read by a
+background thread: poll ``GET /datasets/{id}`` until ``status`` is ``ready`` (usable) or
+``failed`` (``error`` names the file, row, column and value).
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from api import core
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
 from api.routes.common import DATASET_LINKS, DatasetIdPath, dataset_public
 from api.schemas import BPE_DATASET, DEMO_DATASET, DatasetPublic, ErrorPublic, Profession
-from api.uploads import read_body, read_upload
+from api.uploads import UploadRejected, receive_upload
 from geo import demo
 from geo.maps.choropleth import SYNTHETIC_LABEL
 from geo.offer import load_gp_offer
@@ -44,14 +49,27 @@ _UPLOAD_BODY: dict[str, Any] = {
     }
 }
 _UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    201: {"description": "Stored.", "links": DATASET_LINKS},
+    201: {"description": "Stored and read (a small file).", "links": DATASET_LINKS},
+    202: {
+        "model": DatasetPublic,
+        "description": "Stored; a big file is read in the background: poll GET /datasets/{id} "
+        "until its status is ready or failed (then error says why).",
+        "links": DATASET_LINKS,
+    },
     200: {
         "model": DatasetPublic,
         "description": "The same file was already uploaded.",
         "links": DATASET_LINKS,
     },
-    413: {"model": ErrorPublic, "description": "Larger than the upload limit."},
-    422: {"model": ErrorPublic, "description": "Unreadable file (names file, row, column)."},
+    400: {"model": ErrorPublic, "description": "Invalid Content-Length."},
+    413: {
+        "model": ErrorPublic,
+        "description": "Larger than the upload limit (error 'too_large'), refused while streaming.",
+    },
+    422: {
+        "model": ErrorPublic,
+        "description": "Malformed form, or unreadable small file (names file, row, column).",
+    },
 }
 Filename = Annotated[
     str | None,
@@ -68,14 +86,27 @@ async def _upload(
     filename: str | None,
     options: dict[str, Any],
     private: bool,
-) -> DatasetPublic:
-    limit = services.settings.max_upload_bytes
-    body = await read_body(request.headers.get("content-length"), request.stream(), limit)
-    upload = read_upload(body, request.headers.get("content-type"), filename, limit)
+) -> DatasetPublic | Response:
+    try:
+        upload = await receive_upload(
+            content_type=request.headers.get("content-type"),
+            content_length=request.headers.get("content-length"),
+            stream=request.stream(),
+            filename=filename,
+            limit=services.settings.max_upload_bytes,
+            tmp_dir=services.store.tmp_dir,
+        )
+    except UploadRejected as exc:
+        return JSONResponse({"detail": exc.detail, "error": exc.error}, exc.status_code)
     record, created = await run_in_threadpool(
-        services.create_dataset, kind, upload.data, upload.filename, options, private
+        services.create_dataset, kind, upload, upload.filename, options, private
     )
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    elif record.status == "ready":
+        response.status_code = status.HTTP_201_CREATED
+    else:
+        response.status_code = status.HTTP_202_ACCEPTED
     if created:
         response.headers["Location"] = f"/datasets/{record.id}"
     return dataset_public(record)
@@ -84,6 +115,7 @@ async def _upload(
 @router.post(
     "/practitioners",
     summary="Upload practitioners",
+    response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
     openapi_extra=_UPLOAD_BODY,
@@ -106,7 +138,7 @@ async def upload_practitioners(
         Profession | None, Query(description="Keep this profession only.")
     ] = None,
     private: Private = True,
-) -> DatasetPublic:
+) -> DatasetPublic | Response:
     """Upload practitioners: CSV, INSEE BPE, Annuaire Santé (RPPS), GeoJSON or GeoPackage.
 
     CSV with latitude/longitude or a commune code, in UTF-8 or Latin-1/CP1252, separated by
@@ -119,6 +151,7 @@ async def upload_practitioners(
 @router.post(
     "/population",
     summary="Upload a population table",
+    response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
     openapi_extra=_UPLOAD_BODY,
@@ -130,7 +163,7 @@ async def upload_population(
     services: ServicesDep,
     filename: Filename = None,
     private: Private = True,
-) -> DatasetPublic:
+) -> DatasetPublic | Response:
     """Upload population by commune and age band (INSEE tables), for age-standardised demand."""
     return await _upload(request, response, services, "population", filename, {}, private)
 
@@ -138,6 +171,7 @@ async def upload_population(
 @router.post(
     "/od",
     summary="Upload an origin–destination table",
+    response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
     openapi_extra=_UPLOAD_BODY,
@@ -160,7 +194,7 @@ async def upload_od(
         Query(description="unit of the times; default: detected (column name, magnitudes)"),
     ] = None,
     private: Private = True,
-) -> DatasetPublic:
+) -> DatasetPublic | Response:
     """Travel times between commune codes (INSEE Metric, OSRM export…).
 
     One row per pair, or a wide square matrix with the destination codes as headers (an OSRM
@@ -179,6 +213,7 @@ async def upload_od(
 @router.post(
     "/osm",
     summary="Upload an OpenStreetMap extract (road travel times)",
+    response_model=DatasetPublic,
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_token)],
     openapi_extra=_UPLOAD_BODY,
@@ -190,11 +225,12 @@ async def upload_osm(
     services: ServicesDep,
     filename: Filename = None,
     private: Private = True,
-) -> DatasetPublic:
+) -> DatasetPublic | Response:
     """Store an extract (.osm.pbf, .osm, .osm.gz) whose drivable roads give car times.
 
-    Its road graph is built once at upload (422 when no drivable road is found); analyses use
-    it with ``"road_dataset": <id>``.
+    Its road graph is built once at upload (422 when no drivable road is found; for a file
+    over `sync_parse_bytes`, 202 and a `failed` dataset); analyses use it with
+    ``"road_dataset": <id>``. `rows` is the number of drivable ways read.
     """
     return await _upload(request, response, services, "osm", filename, {}, private)
 

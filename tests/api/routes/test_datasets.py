@@ -128,7 +128,7 @@ def test_upload_over_the_limit_is_413(client: TestClient, settings: Settings) ->
     assert len(big) > settings.max_upload_bytes
     response = upload(client, big, "gros.csv")
     assert response.status_code == 413
-    assert "200000 bytes" in response.json()["detail"]
+    assert "200\u202f000 octets" in response.json()["detail"]
     raw = client.post("/datasets/practitioners", content=big, headers={"Content-Type": "text/csv"})
     assert raw.status_code == 413
     assert client.get("/datasets").json() == []
