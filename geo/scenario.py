@@ -455,6 +455,7 @@ def _resolve_remove(
     if again:
         raise DataValidationError(f"practitioner(s) already removed: {again[:10]}")
     pending = [i for i in ids if i in added_now]
+    new_communes = {str(r["id"]): r["commune"] for r in batch.added_rows}  # before dropping
     for site in batch.sites:  # added and removed in the same scenario: never added
         site.ids = [i for i in site.ids if i not in pending]
     batch.sites = [s for s in batch.sites if s.ids]
@@ -465,12 +466,113 @@ def _resolve_remove(
         if pos.size:
             batch.removed.setdefault(gi, []).extend(pos.tolist())
     batch.removed_ids.extend(i for i in ids if i not in pending)
-    n = len(ids)
-    batch.descriptions.append(
-        what
-        or f"départ de {n} praticien{'s' if n > 1 else ''} ({', '.join(list(ids)[:3])}"
-        + (" …)" if n > 3 else ")")
+    batch.descriptions.append(what or _removal_text(problem, ids, new_communes))
+
+
+#: Plural of the profession labels of the engine (others read "<n> praticiens (<label>)").
+_PLURALS: Final[Mapping[str, str]] = {
+    "praticien": "praticiens",
+    "nouveau praticien": "nouveaux praticiens",
+    "médecin généraliste": "médecins généralistes",
+    "médecin": "médecins",
+    "infirmier": "infirmiers",
+    "masseur-kinésithérapeute": "masseurs-kinésithérapeutes",
+    "chirurgien-dentiste": "chirurgiens-dentistes",
+    "sage-femme": "sages-femmes",
+    "pharmacien": "pharmaciens",
+}
+
+
+def _lower_label(label: str) -> str:
+    """« Médecin généraliste » → « médecin généraliste » (acronyms such as « IDE » kept)."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
+
+
+def _removal_text(
+    problem: AccessProblem, ids: Sequence[str], new_communes: Mapping[str, str | None]
+) -> str:
+    """French description of a removal naming practitioners by profession and commune only.
+
+    Never an id: ids of uploaded files are personal data (RPPS numbers), and the description
+    travels to titles, summaries, maps and exports. « départ de 1 médecin généraliste à
+    Clermont-Ferrand (63113) »; several kinds: « départ de 5 praticiens : 3 infirmiers à …,
+    2 médecins généralistes à … ».
+    """
+    asked = pd.Index(list(ids), dtype=object)
+    n = len(asked)
+    prac = problem.practitioners
+    pos = problem.practitioner_ids.get_indexer(asked)
+    found = pos >= 0
+    take = np.maximum(pos, 0)
+
+    def column(name: str) -> pd.Series:
+        if name not in prac.columns or not len(prac):
+            return pd.Series([None] * n, index=asked, dtype=object)
+        values = prac[name].astype(object).to_numpy()[take]
+        return pd.Series(np.where(found, values, None), index=asked, dtype=object)
+
+    label = column("profession_libelle")
+    code_label = column("profession").map(
+        lambda c: None if c is None or pd.isna(c) else str(c).replace("_", " ")
     )
+    label = label.where(label.notna() & (label.astype(str) != ""), code_label)
+    code = column("commune")
+    name = column("commune_nom")
+    # added by this scenario or an earlier one: their commune is in ``added``
+    earlier = problem.added[["id", "commune"]].astype(object)
+    added = pd.Series(earlier["commune"].to_numpy(), index=earlier["id"].astype(str), dtype=object)
+    added = pd.concat([added, pd.Series(dict(new_communes), dtype=object)])
+    added = added[~added.index.duplicated(keep="last")]
+    is_new = ~found & asked.isin(added.index)
+    if is_new.any():
+        label[is_new] = "nouveau praticien"
+        code[is_new] = added.reindex(asked[is_new]).to_numpy()
+    label = label.fillna("praticien")
+    # a practitioner without a commune in the file (coordinates): the commune hosting them
+    for group in problem.groups:
+        missing = code.isna().to_numpy()
+        if not missing.any():
+            break
+        at = group.prac_ids.get_indexer(asked[missing])
+        col = np.where(at >= 0, group.prac_supply[np.maximum(at, 0)], -1)
+        row = np.where(col >= 0, group.supply_commune[np.maximum(col, 0)], -1)
+        hit = row >= 0
+        rows = row[hit]
+        idx = np.flatnonzero(missing)[hit]
+        code.iloc[idx] = np.asarray(group.demand_ids, dtype=object)[rows]
+        name.iloc[idx] = [_commune_name(group, int(r)) for r in rows]
+    # names of codes known without one (added practitioners)
+    for group in problem.groups:
+        unnamed = (code.notna() & name.isna()).to_numpy()
+        if not unnamed.any():
+            break
+        rows = group.demand_ids.get_indexer(pd.Index(code[unnamed].astype(str)))
+        hit = rows >= 0
+        idx = np.flatnonzero(unnamed)[hit]
+        name.iloc[idx] = [_commune_name(group, int(r)) for r in rows[hit]]
+    where = np.where(
+        code.isna().to_numpy(),
+        "hors des communes de l'analyse",
+        "à " + name.fillna(code).astype(str).to_numpy() + " (" + code.astype(str).to_numpy() + ")",
+    )
+    table = pd.DataFrame(
+        {"label": label.map(lambda v: _lower_label(str(v))).to_numpy(), "where": where}
+    )
+    counts = table.value_counts(sort=False).reset_index(name="n")
+    counts = counts.sort_values(["n", "where", "label"], ascending=[False, True, True])
+    parts = [_count_text(int(k), str(lab), str(w)) for lab, w, k in counts.itertuples(index=False)]
+    if len(parts) == 1:
+        return f"départ de {parts[0]}"
+    shown = ", ".join(parts[:3]) + (" …" if len(parts) > 3 else "")
+    return f"départ de {n} praticiens : {shown}"
+
+
+def _count_text(k: int, label: str, where: str) -> str:
+    """« 1 médecin généraliste à X (code) », « 2 infirmiers à … », « 2 praticiens (IDE) à … »."""
+    if k == 1:
+        return f"1 {label} {where}"
+    plural = _PLURALS.get(label)
+    return f"{k} {plural} {where}" if plural else f"{k} praticiens ({label}) {where}"
 
 
 def _ages_at(problem: AccessProblem, horizon_year: int | None) -> tuple[FloatArray, str]:
@@ -515,9 +617,12 @@ def _ages_at(problem: AccessProblem, horizon_year: int | None) -> tuple[FloatArr
 def _resolve_retire(problem: AccessProblem, change: Retire, batch: _Batch) -> None:
     ages, source = _ages_at(problem, change.horizon_year)
     if np.isnan(ages).any():
-        i = int(np.flatnonzero(np.isnan(ages))[0])
+        # named by profession and commune, never by id (personal data: RPPS numbers)
+        missing = np.flatnonzero(np.isnan(ages))
+        first = _removal_text(problem, [str(problem.practitioner_ids[missing[0]])], {})
         raise DataValidationError(
-            f"age of practitioner {problem.practitioner_ids[i]!r} is missing or not a number"
+            f"âge manquant ou non numérique pour {len(missing)} praticien(s) (le premier : "
+            f"{first.removeprefix('départ de ')}) : « retire » demande l'âge de chacun"
         )
     limit = change.age_at_least if change.age_at_least is not None else change.retirement_age
     leaving = problem.practitioner_ids[ages >= limit]

@@ -404,3 +404,67 @@ def test_puy_de_dome_one_site_and_retirements(national_gps: gpd.GeoDataFrame) ->
     np.testing.assert_allclose(retired.communes["after"], full["value"], rtol=1e-9, equal_nan=True)
     assert retired.summary["population_pushed_into_gap"] > 0
     assert retired.summary["practitioners_removed"] > 1000  # national: those near count
+
+
+# --------------------------------------------------------------------------------------------
+# personal data: removals are described by profession and commune, never by id
+# --------------------------------------------------------------------------------------------
+RPPS_IDS = ["10101234567", "10109876543", "10105555555"]
+
+
+def test_removal_names_profession_and_commune_never_the_rpps_number(
+    grid3x3: gpd.GeoDataFrame,
+) -> None:
+    prac = _prac(
+        [CENTRE["G5"], CENTRE["G5"], CENTRE["G1"]],
+        id=RPPS_IDS,
+        profession=["medecin_generaliste", "medecin_generaliste", "infirmier"],
+        profession_libelle=["Médecin généraliste", "Médecin généraliste", "Infirmier"],
+        commune=["G5", "G5", "G1"],
+        commune_nom=["Commune G5", "Commune G5", "Commune G1"],
+    )
+    base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
+    one = remove_practitioners(base, [RPPS_IDS[0]])
+    assert one.problem.history == ("départ de 1 médecin généraliste à Commune G5 (G5)",)
+    every = remove_practitioners(base, RPPS_IDS)
+    assert every.problem.history == (
+        "départ de 3 praticiens : 2 médecins généralistes à Commune G5 (G5), "
+        "1 infirmier à Commune G1 (G1)",
+    )
+    for result in (one, every):
+        text = repr(result.communes.attrs) + repr(dict(result.summary))
+        assert "départ de" in text
+        assert not any(pid in text for pid in RPPS_IDS)  # history, scenario attrs, summary
+
+
+def test_removal_without_commune_in_the_file_names_the_hosting_commune(
+    grid3x3: gpd.GeoDataFrame,
+) -> None:
+    # a file with coordinates only (csv_latlon): the commune is the one hosting the point
+    prac = _prac([CENTRE["G9"]], id=["10101234567-X"])
+    base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
+    res = remove_practitioners(base, ["10101234567-X"])
+    assert res.problem.history == ("départ de 1 praticien à Commune G9 (G9)",)
+    # added then removed in the same scenario: never added, still described without an id
+    both = (
+        Scenario()
+        .add_practitioners(commune="G2", n=2)
+        .remove_practitioners(["NOUVEAU-1-G2-01"])
+        .apply(base)
+    )
+    assert both.problem.history[-1] == "départ de 1 nouveau praticien à Commune G2 (G2)"
+
+
+def test_missing_age_is_reported_without_the_id(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac(
+        [CENTRE["G5"], CENTRE["G1"]],
+        id=RPPS_IDS[:2],
+        age=[50.0, np.nan],
+        profession_libelle=["Infirmier", "Infirmier"],
+        commune=["G5", "G1"],
+        commune_nom=["Commune G5", "Commune G1"],
+    )
+    base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
+    with pytest.raises(DataValidationError, match="1 infirmier à Commune G1") as caught:
+        retire(base, age_at_least=60)
+    assert not any(pid in str(caught.value) for pid in RPPS_IDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Path, Request
@@ -107,6 +108,24 @@ def practitioners_source_of(record: AnalysisRecord) -> str | None:
     return None if dataset is None else core.practitioners_source(str(dataset))
 
 
+def public_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """Show a stored request with the practitioners' identifiers counted, not listed.
+
+    A scenario may name the practitioners who leave by their identifier (an RPPS number: personal
+    data); the store keeps them to recompute the scenario, responses say how many.
+    """
+    shown = dict(request)
+    changes = shown.get("changes")
+    if isinstance(changes, list):
+        shown["changes"] = [
+            {**{k: v for k, v in change.items() if k != "ids"}, "ids_count": len(change["ids"])}
+            if isinstance(change, Mapping) and isinstance(change.get("ids"), list)
+            else change
+            for change in changes
+        ]
+    return shown
+
+
 def analysis_public(
     record: AnalysisRecord, job: JobRecord | None, *, cached: bool = False
 ) -> AnalysisPublic:
@@ -123,7 +142,7 @@ def analysis_public(
         label=SYNTHETIC_LABEL if record.synthetic else None,
         practitioners_source=practitioners_source_of(record),
         cached=cached,
-        request=record.request,
+        request=public_request(record.request),
         summary=record.summary,
         job=None if job is None else job_public(job),
         links=analysis_links(record),
@@ -178,6 +197,10 @@ def dataset_public(record: DatasetRecord) -> DatasetPublic:
         created_at=record.created_at,
         synthetic=synthetic,
         label=SYNTHETIC_LABEL if synthetic else None,
+        status=record.status,  # type: ignore[arg-type]
+        progress=record.progress,
+        message=record.message,
+        error=record.error,
     )
 
 

@@ -4,6 +4,11 @@
 an EPCI on the real GPs embedded in cartosoins (INSEE BPE), shows the progress while it runs,
 then redirects to the map; ``?donnees=demo`` asks for the simulated practitioners instead,
 which every page and map then says. These analyses are shareable: they hold no personal data.
+
+The pages are anonymous: they are served only by public reference analyses (shareable, stored
+under a key of their own), never by a user's private analysis of the same parameters, which
+stays private whatever pages are visited (:meth:`api.services.Services.create_analysis`,
+``anonymous=True``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import core
 from api.deps import ServicesDep
+from api.limits import CallerDep
 from api.schemas import AnalysisCreate, Measure, Profession, TerritorySelection
 from geo.analysis import MEASURES
 from geo.maps.choropleth import SYNTHETIC_LABEL
@@ -155,6 +161,7 @@ def map_page(
     level: Literal["departement", "epci"],
     code: Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,9}$")],
     services: ServicesDep,
+    caller: CallerDep,
     mesure: Annotated[Measure, Query()] = "apl",
     profession: Annotated[Profession, Query()] = "medecin_generaliste",
     donnees: Annotated[Data, Query()] = "reelles",
@@ -176,7 +183,11 @@ def map_page(
         dataset=core.DEMO_DATASET if donnees == "demo" else None,
         shareable=True,
     )
-    record, job, _ = services.create_analysis(request)
+    # served only by public reference analyses; the job in the caller's lane (public, bounded,
+    # for an anonymous visitor when a token is configured: 429 beyond the limits)
+    record, job, _ = services.create_analysis(
+        request, anonymous=True, lane=caller.lane, client=caller.client
+    )
     if record.status == "done":
         return RedirectResponse(f"/maps/{record.id}.html", status_code=303)
     label = MEASURES[mesure].label_fr

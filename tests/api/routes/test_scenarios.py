@@ -81,17 +81,14 @@ def test_bad_scenarios(
         assert detail in response.text
 
 
-def test_unknown_commune_fails_the_job_with_the_engine_message(
+def test_unknown_commune_is_refused_at_submission(
     shared: TestClient, baseline: dict[str, Any]
 ) -> None:
     response = shared.post(
         f"/analyses/{baseline['id']}/scenarios",
         json={"changes": [{"type": "add_practitioners", "commune": "99999"}]},
     )
-    from tests.api.conftest import wait_job
-
-    job = wait_job(shared, response.json()["job"]["id"])
-    assert job["status"] == "failed" and "99999" in job["error"]
+    assert response.status_code == 422 and "99999" in response.json()["detail"]
 
 
 def test_scenario_needs_a_finished_analysis(shared: TestClient, baseline: dict[str, Any]) -> None:
