@@ -23,6 +23,7 @@ import pyogrio
 
 from geo import demo
 from geo.analysis import AccessProblem, prepare
+from geo.crs import METRIC_CRS_BY_DEPARTEMENT
 from geo.errors import DataValidationError
 from geo.maps import compare
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
@@ -36,6 +37,7 @@ __all__ = [
     "BPE_DATASET",
     "BPE_PROFESSION",
     "DEMO_DATASET",
+    "EXPORT_CRS",
     "PLURAL_LABELS",
     "Progress",
     "aggregate_points",
@@ -473,29 +475,97 @@ def _table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def export_csv(frame: gpd.GeoDataFrame) -> bytes:
-    """Write the per-commune table as UTF-8 CSV, with the practitioners' source.
+def export_csv(frame: gpd.GeoDataFrame, *, excel: bool = False) -> bytes:
+    """Write the per-commune table as CSV, with the practitioners' source.
 
     The ``source_praticiens`` column names it: the embedded real data, « praticiens simulés »
     or the user's data.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Per-commune result (its geometry is left out).
+    excel : bool
+        False: UTF-8, ``,`` separator, decimal point (for programs). True: the dialect French
+        Excel opens with a double click: UTF-8 with a byte-order mark, ``;`` separator,
+        decimal comma, CRLF line ends. (Excel still reads commune codes such as ``01001`` as
+        numbers: import them as text to keep the leading zero.)
     """
-    return _table(frame).to_csv(index=False).encode("utf-8")
+    table = _table(frame)
+    if not excel:
+        return table.to_csv(index=False).encode("utf-8")
+    text = table.to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n")
+    return text.encode("utf-8-sig")
 
 
-def export_geojson(frame: gpd.GeoDataFrame) -> bytes:
-    """Per-commune GeoJSON (EPSG:4326) with the metadata as a ``metadata`` member."""
-    wgs = frame.to_crs(4326) if frame.crs is not None else frame
-    table = _table(wgs)
-    layer = gpd.GeoDataFrame(table, geometry=wgs.geometry.to_numpy(), crs=wgs.crs)
+#: CRSs offered by the GeoJSON and GeoPackage exports: WGS 84 and Lambert-93 (EPSG codes).
+EXPORT_CRS: tuple[int, ...] = (4326, 2154)
+
+
+def _in_export_crs(frame: gpd.GeoDataFrame, crs: int) -> gpd.GeoDataFrame:
+    """Reproject for an export; Lambert-93 is refused for overseas communes (meaningless)."""
+    if crs not in EXPORT_CRS:
+        raise DataValidationError(
+            f"crs={crs!r} : systèmes proposés {', '.join(map(str, EXPORT_CRS))} "
+            "(4326 : WGS 84 ; 2154 : Lambert-93)"
+        )
+    if crs == 2154:
+        column = "departement" if "departement" in frame.columns else "code"
+        prefixes = frame[column].dropna().astype(str).str[:3]
+        overseas = sorted(set(prefixes[prefixes.isin(list(METRIC_CRS_BY_DEPARTEMENT))]))
+        if overseas:
+            local = ", ".join(f"{d} : {METRIC_CRS_BY_DEPARTEMENT[d]}" for d in overseas)
+            raise DataValidationError(
+                f"crs=2154 : Lambert-93 ne couvre que la France métropolitaine et la Corse ; "
+                f"ce résultat a des communes d'outre-mer (département(s) {', '.join(overseas)}). "
+                f"Demandez crs=4326 (WGS 84) et reprojetez-les dans leur système officiel "
+                f"({local})."
+            )
+    return frame.to_crs(crs) if frame.crs is not None else frame
+
+
+def export_geojson(frame: gpd.GeoDataFrame, *, crs: int = 4326) -> bytes:
+    """Per-commune GeoJSON with the metadata as a ``metadata`` member.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Per-commune result.
+    crs : {4326, 2154}
+        4326 (default): WGS 84 longitude/latitude, as RFC 7946 requires. 2154: Lambert-93 for
+        QGIS users, outside RFC 7946, named by a ``crs`` member
+        (``urn:ogc:def:crs:EPSG::2154``) that QGIS and GDAL read; refused for overseas
+        communes.
+    """
+    projected = _in_export_crs(frame, crs)
+    table = _table(projected)
+    layer = gpd.GeoDataFrame(table, geometry=projected.geometry.to_numpy(), crs=projected.crs)
     collection = layer.to_geo_dict(na="null", drop_id=True)
+    if crs != 4326:
+        collection["crs"] = {"type": "name", "properties": {"name": f"urn:ogc:def:crs:EPSG::{crs}"}}
     collection["metadata"] = jsonable({k: v for k, v in frame.attrs.items() if k != "timings_s"})
     return json.dumps(
         jsonable(collection), ensure_ascii=False, separators=(",", ":"), allow_nan=False
     ).encode("utf-8")
 
 
-def export_gpkg(frame: gpd.GeoDataFrame, layer: str = "communes") -> bytes:
-    """GeoPackage with the per-commune layer and a ``metadonnees`` table (key, JSON value)."""
+def export_gpkg(
+    frame: gpd.GeoDataFrame, layer: str = "communes", *, crs: int | None = None
+) -> bytes:
+    """GeoPackage with the per-commune layer and a ``metadonnees`` table (key, JSON value).
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        Per-commune result.
+    layer : str
+        Name of the per-commune layer.
+    crs : {None, 4326, 2154}
+        None: the frame's own CRS (WGS 84 for the service's stored results); 4326: WGS 84;
+        2154: Lambert-93 (refused for overseas communes).
+    """
+    if crs is not None:
+        frame = _in_export_crs(frame, crs)
     meta = jsonable({k: v for k, v in frame.attrs.items() if k != "timings_s"})
     metadata = pd.DataFrame(
         {

@@ -22,6 +22,7 @@ __all__ = [
     "delete_renders",
     "fail_interrupted_jobs",
     "find_dataset",
+    "finish_dataset",
     "get_analysis",
     "get_analysis_by_hash",
     "get_dataset",
@@ -32,6 +33,8 @@ __all__ = [
     "insert_job",
     "list_analyses",
     "list_datasets",
+    "list_unfinished_analyses",
+    "list_unfinished_jobs",
     "new_id",
     "now",
     "put_render",
@@ -39,6 +42,8 @@ __all__ = [
     "set_analysis_result",
     "set_analysis_status",
     "set_shareable",
+    "unfinished_datasets",
+    "update_dataset_state",
     "update_job",
 ]
 
@@ -83,6 +88,10 @@ class DatasetRecord:
     info: dict[str, Any]
     private: bool
     created_at: str
+    status: str = "ready"
+    progress: float = 1.0
+    message: str = ""
+    error: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> DatasetRecord:
@@ -101,6 +110,10 @@ class DatasetRecord:
             info=_loads(row["info_json"]),
             private=bool(row["private"]),
             created_at=row["created_at"],
+            status=row["status"],
+            progress=float(row["progress"]),
+            message=row["message"],
+            error=row["error"],
         )
 
 
@@ -108,8 +121,9 @@ def insert_dataset(conn: sqlite3.Connection, record: DatasetRecord) -> None:
     """Insert a dataset row."""
     conn.execute(
         "INSERT INTO datasets (id, kind, filename, format, options_json, original_sha256, "
-        "original_bytes, parsed_sha256, rows, columns_json, info_json, private, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "original_bytes, parsed_sha256, rows, columns_json, info_json, private, created_at, "
+        "status, progress, message, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             record.id,
             record.kind,
@@ -124,8 +138,53 @@ def insert_dataset(conn: sqlite3.Connection, record: DatasetRecord) -> None:
             _dumps(record.info),
             int(record.private),
             record.created_at,
+            record.status,
+            record.progress,
+            record.message,
+            record.error,
         ),
     )
+
+
+def update_dataset_state(
+    conn: sqlite3.Connection,
+    dataset_id: str,
+    *,
+    status: str,
+    progress: float,
+    message: str,
+    error: str | None = None,
+) -> None:
+    """Record the reading state of a dataset (background reading of a big upload)."""
+    conn.execute(
+        "UPDATE datasets SET status = ?, progress = ?, message = ?, error = ? WHERE id = ?",
+        (status, progress, message, error, dataset_id),
+    )
+
+
+def finish_dataset(conn: sqlite3.Connection, record: DatasetRecord) -> None:
+    """Store the result of a dataset read in the background: ready, with its parsed table."""
+    conn.execute(
+        "UPDATE datasets SET format = ?, parsed_sha256 = ?, rows = ?, columns_json = ?, "
+        "info_json = ?, status = 'ready', progress = 1, message = ?, error = NULL WHERE id = ?",
+        (
+            record.format,
+            record.parsed_sha256,
+            record.rows,
+            _dumps(record.columns),
+            _dumps(record.info),
+            record.message,
+            record.id,
+        ),
+    )
+
+
+def unfinished_datasets(conn: sqlite3.Connection) -> list[DatasetRecord]:
+    """Datasets whose background reading had not ended (a server stopped meanwhile)."""
+    rows = conn.execute(
+        "SELECT * FROM datasets WHERE status IN ('pending', 'running') ORDER BY created_at, id"
+    ).fetchall()
+    return [DatasetRecord.from_row(r) for r in rows]
 
 
 def get_dataset(conn: sqlite3.Connection, dataset_id: str) -> DatasetRecord | None:
@@ -135,12 +194,22 @@ def get_dataset(conn: sqlite3.Connection, dataset_id: str) -> DatasetRecord | No
 
 
 def find_dataset(
-    conn: sqlite3.Connection, kind: str, original_sha256: str, options: dict[str, Any]
+    conn: sqlite3.Connection,
+    kind: str,
+    original_sha256: str,
+    options: dict[str, Any],
+    *,
+    private: bool,
 ) -> DatasetRecord | None:
-    """Find a dataset with the same bytes, kind and reading options (an upload sent twice)."""
+    """Find a dataset of the same bytes, kind, reading options and privacy (a second upload).
+
+    The privacy flag is part of the key: a private upload never returns a public dataset, and a
+    public upload never returns (and so never exposes) a private one.
+    """
     rows = conn.execute(
-        "SELECT * FROM datasets WHERE kind = ? AND original_sha256 = ? AND options_json = ?",
-        (kind, original_sha256, _dumps(options)),
+        "SELECT * FROM datasets WHERE kind = ? AND original_sha256 = ? AND options_json = ? "
+        "AND private = ? ORDER BY created_at, id",
+        (kind, original_sha256, _dumps(options), int(private)),
     ).fetchall()
     return DatasetRecord.from_row(rows[0]) if rows else None
 
@@ -395,6 +464,22 @@ def update_job(
         "WHERE id = ?",
         (status, progress, message, error, now(), job_id),
     )
+
+
+def list_unfinished_jobs(conn: sqlite3.Connection) -> list[JobRecord]:
+    """Jobs pending or running, oldest first (what a stopped server left behind)."""
+    rows = conn.execute(
+        "SELECT * FROM jobs WHERE status IN ('pending', 'running') ORDER BY created_at, id"
+    ).fetchall()
+    return [JobRecord.from_row(r) for r in rows]
+
+
+def list_unfinished_analyses(conn: sqlite3.Connection) -> list[AnalysisRecord]:
+    """Analyses (scenarios, sitings) pending or running, oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM analyses WHERE status IN ('pending', 'running') ORDER BY created_at, id"
+    ).fetchall()
+    return [AnalysisRecord.from_row(r) for r in rows]
 
 
 def fail_interrupted_jobs(conn: sqlite3.Connection) -> int:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -24,7 +27,7 @@ import pandas as pd
 
 from api import core, crud
 from api.db import Database
-from api.jobs import JobRunner, Persist
+from api.jobs import JobRunner, Lane, Persist, SlidingWindowLimiter
 from api.schemas import (
     BPE_DATASET,
     DEMO_DATASET,
@@ -38,13 +41,19 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.store import BlobStore
-from geo.analysis import AccessProblem, line_radius_m
+from api.uploads import Upload
+from geo.analysis import FRANCE_BOXES, AccessProblem, line_radius_m, metric_crs_of_lonlat
 from geo.costs import read_od_table
 from geo.demo import is_synthetic
-from geo.errors import DataValidationError, InputFormatError, collect_data_warnings
+from geo.errors import (
+    CartosoinsError,
+    DataValidationError,
+    InputFormatError,
+    collect_data_warnings,
+)
 from geo.io import read_population_table, read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL
-from geo.scenario import Scenario
+from geo.scenario import NEW_PRACTITIONER_PREFIX, Scenario
 from geo.siting import recommend_sites
 from geo.territory import Territory
 
@@ -88,6 +97,8 @@ class Conflict(RuntimeError):
     """A request that the state of a resource forbids now (HTTP 409)."""
 
 
+logger = logging.getLogger(__name__)
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -127,11 +138,74 @@ class Services:
     frames: _LRU[str, gpd.GeoDataFrame] = field(default_factory=lambda: _LRU(4))
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     _locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    #: One thread reads big uploads: two national files at once would double the memory.
+    _readers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="cartosoins-read")
+    )
+    _reads: dict[str, Future[None]] = field(default_factory=dict)
 
     def close(self) -> None:
-        """Wait for running jobs and close the database."""
-        self.runner.shutdown()
+        """Stop the jobs (bounded by ``shutdown_grace_seconds``) and close the database.
+
+        Queued jobs stay queued for the next start; running ones unfinished after the grace
+        time are marked failed with their one-call resubmission (``POST /jobs/{id}/retry``).
+        """
+        self.runner.shutdown(self.settings.shutdown_grace_seconds)
+        # a dataset read cut short stays pending: read again at the next start
+        self._readers.shutdown(wait=True, cancel_futures=True)
         self.db.close()
+
+    def rebuild_work(self, record: crud.AnalysisRecord) -> Callable[[core.Progress], Persist]:
+        """Rebuild the computation of a stored analysis, scenario or siting from its request.
+
+        Used to resume a queued job at startup and to retry a failed one. Raises when the
+        request can no longer run as stored (its parent analysis is gone or not done…).
+        """
+        request = record.request
+        if record.kind == "analysis":
+            territory = core.resolve(**request["territory"])
+            return self._analysis_work(record.id, request, territory)
+        if record.parent_id is None:
+            raise DataValidationError(f"{record.kind} {record.id!r} sans analyse de départ")
+        parent = self._done_parent(record.parent_id)
+        if record.kind == "scenario":
+            scenario = ScenarioCreate.model_validate(request)
+            return self._scenario_work(
+                record.id, parent, _scenario_of(scenario), scenario.gap_preset
+            )
+        return self._siting_work(record.id, parent, SitingCreate.model_validate(request))
+
+    def retry_job(self, job_id: str) -> tuple[crud.AnalysisRecord, crud.JobRecord]:
+        """Compute a failed job's analysis again from its stored request, under the same id.
+
+        Returns
+        -------
+        (AnalysisRecord, JobRecord)
+            The analysis, pending again, and its new job.
+        """
+        job = self.job(job_id)
+        record = self.analysis(job.analysis_id)
+        if job.status != "failed":
+            raise Conflict(f"le job {job_id!r} est {job.status} : seul un job échoué se relance")
+        if record.job_id != job_id:
+            raise Conflict(
+                f"le job {job_id!r} a été remplacé par le job {record.job_id!r} "
+                f"(analyse {record.id!r}, {record.status}) : suivez /jobs/{record.job_id}"
+            )
+        work = self.rebuild_work(record)
+        new_job_id = crud.new_id("job")
+        with self.db.transaction() as conn:
+            again = crud.get_analysis(conn, record.id)
+            if again is None or again.job_id != job_id or again.status != "failed":
+                raise Conflict(f"le job {job_id!r} vient d'être relancé : suivez l'analyse")
+            crud.delete_renders(conn, record.id)
+            crud.insert_job(conn, new_job_id, record.kind, record.id)
+            crud.set_analysis_status(conn, record.id, "pending", job_id=new_job_id)
+            updated = crud.get_analysis(conn, record.id)
+            new_job = crud.get_job(conn, new_job_id)
+        assert updated is not None and new_job is not None  # committed just above
+        self.runner.submit(new_job_id, record.id, work)
+        return updated, new_job
 
     @contextmanager
     def _lock(self, *key: str) -> Iterator[None]:
@@ -146,45 +220,215 @@ class Services:
     def create_dataset(
         self,
         kind: str,
-        data: bytes,
+        data: bytes | Upload,
         filename: str,
         options: dict[str, Any],
         private: bool,
     ) -> tuple[crud.DatasetRecord, bool]:
         """Parse and store an upload; an identical upload returns the stored dataset.
 
+        Identical means the same bytes, kind, reading options *and* privacy: a private upload
+        never returns an earlier public dataset, and a public upload never returns (and so
+        never exposes) a private one; each gets its own record (the files are shared by
+        content hash). A dataset whose reading failed is not reused: the upload is read again.
+
+        An upload up to ``settings.sync_parse_bytes`` is read now (engine errors propagate);
+        a bigger one is stored and read by a background thread: the record returned is
+        ``pending``, its ``status``, ``progress``, ``message`` and ``error`` tell how the
+        reading goes. Either way no half-written dataset is left: the parsed table and the
+        ``ready`` state are committed together, or the dataset is ``failed`` with no table.
+
+        Parameters
+        ----------
+        data : bytes or Upload
+            The file: its bytes, or an :class:`~api.uploads.Upload` (in memory or in a
+            temporary file of the store, moved into the store or deleted here).
+
         Returns
         -------
         (DatasetRecord, bool)
             The dataset and whether it was created now.
         """
-        original_sha = hashlib.sha256(data).hexdigest()
-        existing = crud.find_dataset(self.db.connection(), kind, original_sha, options)
-        if existing is not None:
-            return existing, False
-        parsed, rows, columns, info, fmt = _parse_dataset(kind, data, filename, options)
+        upload = (
+            data
+            if isinstance(data, Upload)
+            else Upload(filename, hashlib.sha256(data).hexdigest(), len(data), data=data)
+        )
+        try:
+            existing = crud.find_dataset(
+                self.db.connection(), kind, upload.sha256, options, private=private
+            )
+            if existing is not None and existing.status != "failed":
+                return existing, False
+            if upload.size > self.settings.sync_parse_bytes:
+                return self._read_later(kind, upload, filename, options, private), True
+            source: bytes | Path
+            if upload.data is not None:
+                source = upload.data
+            else:
+                assert upload.path is not None  # an upload is in memory or in a file
+                source = upload.path
+            parsed, rows, columns, info, fmt = _parse_dataset(kind, source, filename, options)
+            original_sha = self._store_upload(upload)
+            record = crud.DatasetRecord(
+                id=crud.new_id("ds"),
+                kind=kind,
+                filename=filename,
+                format=fmt,
+                options=options,
+                original_sha256=original_sha,
+                original_bytes=upload.size,
+                parsed_sha256=original_sha if parsed is None else self.store.put(parsed),
+                rows=rows,
+                columns=columns,
+                info=info,
+                private=private,
+                created_at=crud.now(),
+            )
+            with self.db.transaction() as conn:
+                # re-check under the write lock: the same file may have been sent twice at once
+                again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
+                if again is not None and again.status != "failed":
+                    return again, False
+                if again is not None:
+                    crud.delete_dataset(conn, again.id)
+                crud.insert_dataset(conn, record)
+            return record, True
+        finally:
+            upload.discard()
+
+    def _store_upload(self, upload: Upload) -> str:
+        """Put an upload's file into the store (a rename for a temporary file)."""
+        if upload.path is not None and upload.path.is_file():
+            return self.store.put_file(upload.path, upload.sha256)
+        return self.store.put(upload.read_bytes())
+
+    def _read_later(
+        self,
+        kind: str,
+        upload: Upload,
+        filename: str,
+        options: dict[str, Any],
+        private: bool,
+    ) -> crud.DatasetRecord:
+        """Store a big upload as a ``pending`` dataset and read it in the background."""
+        original_sha = self._store_upload(upload)
         record = crud.DatasetRecord(
             id=crud.new_id("ds"),
             kind=kind,
             filename=filename,
-            format=fmt,
+            format=str(options.get("format") or "auto") if kind == "practitioners" else kind,
             options=options,
-            original_sha256=self.store.put(data),
-            original_bytes=len(data),
-            parsed_sha256=self.store.put(parsed),
+            original_sha256=original_sha,
+            original_bytes=upload.size,
+            parsed_sha256="",
+            rows=0,
+            columns=[],
+            info={},
+            private=private,
+            created_at=crud.now(),
+            status="pending",
+            progress=0.0,
+            message="En attente de lecture…",
+        )
+        with self.db.transaction() as conn:
+            again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
+            if again is not None and again.status != "failed":
+                return again
+            if again is not None:
+                crud.delete_dataset(conn, again.id)
+            crud.insert_dataset(conn, record)
+        self._submit_read(record.id)
+        return record
+
+    def _submit_read(self, dataset_id: str) -> None:
+        future = self._readers.submit(self._read_dataset, dataset_id)
+        with self._locks_guard:
+            self._reads = {k: f for k, f in self._reads.items() if not f.done()}
+            self._reads[dataset_id] = future
+
+    def wait_dataset(self, dataset_id: str, timeout: float | None = None) -> None:
+        """Block until the background reading of a dataset ends (no-op when none runs)."""
+        with self._locks_guard:
+            future = self._reads.get(dataset_id)
+        if future is not None:
+            future.result(timeout=timeout)
+
+    def resume_dataset_reads(self) -> int:
+        """Read again the datasets whose background reading a stopped server left unfinished.
+
+        Their original file is stored, so the reading starts over; returns how many.
+        """
+        records = crud.unfinished_datasets(self.db.connection())
+        for record in records:
+            self._submit_read(record.id)
+        return len(records)
+
+    def _dataset_state(
+        self, dataset_id: str, status: str, progress: float, message: str, error: str | None = None
+    ) -> None:
+        with self.db.transaction() as conn:
+            crud.update_dataset_state(
+                conn, dataset_id, status=status, progress=progress, message=message, error=error
+            )
+
+    def _read_dataset(self, dataset_id: str) -> None:
+        """Background reading of a stored upload: ``ready`` with its table, or ``failed``."""
+        record = crud.get_dataset(self.db.connection(), dataset_id)
+        if record is None or record.status not in ("pending", "running"):
+            return
+        try:
+            self._dataset_state(dataset_id, "running", 0.05, "Lecture du fichier…")
+            source = self.store.path(record.original_sha256)
+            if not source.is_file():
+                raise InputFormatError(f"{record.filename} : le fichier reçu a disparu du stockage")
+            parsed, rows, columns, info, fmt = _parse_dataset(
+                record.kind, source, record.filename, record.options
+            )
+            self._dataset_state(dataset_id, "running", 0.9, "Enregistrement de la table lue…")
+            parsed_sha = record.original_sha256 if parsed is None else self.store.put(parsed)
+            del parsed
+        except CartosoinsError as exc:
+            self._fail_read(record, f"Lecture impossible du fichier {record.filename} : {exc}")
+            return
+        except Exception as exc:  # a reading never dies silently
+            logger.exception("reading dataset %s failed", dataset_id)
+            self._fail_read(
+                record,
+                f"Lecture impossible du fichier {record.filename} : erreur interne "
+                f"({type(exc).__name__})",
+            )
+            return
+        done = replace(
+            record,
+            format=fmt,
+            parsed_sha256=parsed_sha,
             rows=rows,
             columns=columns,
             info=info,
-            private=private,
-            created_at=crud.now(),
+            message="Prêt",
         )
         with self.db.transaction() as conn:
-            # re-check under the write lock: the same file may have been sent twice at once
-            again = crud.find_dataset(conn, kind, original_sha, options)
-            if again is not None:
-                return again, False
-            crud.insert_dataset(conn, record)
-        return record, True
+            alive = crud.get_dataset(conn, dataset_id) is not None
+            if alive:
+                crud.finish_dataset(conn, done)
+            still = crud.referenced_blobs(conn)
+        if not alive and parsed_sha not in still:  # deleted while it was read
+            self.store.delete(parsed_sha)
+
+    def _fail_read(self, record: crud.DatasetRecord, error: str) -> None:
+        """Mark a dataset failed (no table); its original file goes unless another row uses it."""
+        with self.db.transaction() as conn:
+            crud.update_dataset_state(
+                conn, record.id, status="failed", progress=1.0, message="Échec", error=error
+            )
+            others = conn.execute(
+                "SELECT count(*) FROM datasets WHERE original_sha256 = ? AND id != ? "
+                "AND status != 'failed'",
+                (record.original_sha256, record.id),
+            ).fetchone()[0]
+        if not others:
+            self.store.delete(record.original_sha256)
 
     def dataset(self, dataset_id: str) -> crud.DatasetRecord:
         """Return a stored dataset (raises NotFound)."""
@@ -210,7 +454,7 @@ class Services:
             crud.delete_dataset(conn, dataset_id)
             still = crud.referenced_blobs(conn)
         for sha in (record.original_sha256, record.parsed_sha256):
-            if sha not in still:
+            if sha and sha not in still:  # a dataset not read yet has no parsed table
                 self.store.delete(sha)
 
     def _practitioners(self, dataset_id: str, profession: str | None, seed: int) -> Any:
@@ -238,14 +482,155 @@ class Services:
             raise DataValidationError(
                 f"{role} {dataset_id!r} is a {record.kind} dataset, expected {kind}"
             )
+        if record.status in ("pending", "running"):
+            raise Conflict(
+                f"{role} {dataset_id!r} : le fichier {record.filename} est encore en cours de "
+                f"lecture ({record.progress:.0%}) ; réessayez quand son statut sera « ready »"
+            )
+        if record.status == "failed":
+            raise DataValidationError(
+                f"{role} {dataset_id!r} : la lecture du fichier a échoué ({record.error})"
+            )
+
+    def _check_profession(self, dataset_id: str | None, profession: str | None) -> None:
+        """Refuse (422) a profession an uploaded practitioners dataset does not hold.
+
+        Read from the dataset's stored info (the professions counted at upload), not its file.
+        """
+        if profession is None or dataset_id is None or dataset_id in (DEMO_DATASET, BPE_DATASET):
+            return
+        record = crud.get_dataset(self.db.connection(), dataset_id)
+        if record is None or record.kind != "practitioners":
+            return  # _check_dataset refuses it
+        found = (record.info or {}).get("professions")
+        if found is None and "profession" not in record.columns:
+            raise DataValidationError(
+                f"profession : {profession!r} demandée, mais le jeu de données {dataset_id!r} "
+                f"({record.filename}) n'a pas de colonne de profession"
+            )
+        if found is not None and profession not in found:
+            shown = ", ".join(f"{k} ({v})" for k, v in sorted(found.items())[:10])
+            raise DataValidationError(
+                f"profession : {profession!r} est absente du jeu de données {dataset_id!r} "
+                f"({record.filename}) ; professions présentes : {shown or 'aucune'}"
+            )
+
+    def _known_practitioner_ids(self, request: dict[str, Any]) -> pd.Index:
+        """Ids of the practitioners an analysis request reads (its dataset and profession)."""
+        dataset, profession = str(request["dataset"]), request.get("profession")
+        if dataset in (DEMO_DATASET, BPE_DATASET):
+            frame = core.builtin_practitioners(dataset, profession, int(request.get("seed", 0)))
+            values = frame["id"] if "id" in frame.columns else frame.index.to_series()
+            builtin: pd.Index = pd.Index(values.astype(str).to_numpy(), dtype=object)
+            return builtin
+        record = crud.get_dataset(self.db.connection(), dataset)
+        if record is None:
+            raise DataValidationError(
+                f"dataset : le jeu de données {dataset!r} de l'analyse n'existe plus (supprimé)"
+            )
+        columns = ["id", "profession"] if "profession" in record.columns else ["id"]
+        table = pd.read_parquet(io.BytesIO(self.store.get(record.parsed_sha256)), columns=columns)
+        if profession is not None and "profession" in table.columns:
+            table = table[table["profession"].astype(str) == profession]
+        return pd.Index(table["id"].astype(str).to_numpy(), dtype=object)
+
+    def _check_communes(self, parent: crud.AnalysisRecord, name: str, codes: Iterable[str]) -> None:
+        """Refuse (422) commune codes unknown, or outside the analysis' context when known.
+
+        The context (territory and surroundings) is known when the parent's prepared analysis
+        is in memory (most often: it was just computed); otherwise the job checks it.
+        """
+        wanted = [str(c) for c in codes]
+        _refuse_unknown_communes(name, wanted)
+        problem = self.problems.get(parent.id)
+        if problem is None:
+            return
+        context = pd.Index(
+            np.concatenate([np.asarray(g.demand_ids, dtype=object) for g in problem.groups])
+        )
+        outside = sorted(set(wanted) - set(context))
+        if outside:
+            shown = ", ".join(map(repr, outside[:10]))
+            more = f" (et {len(outside) - 10} autres)" if len(outside) > 10 else ""
+            raise DataValidationError(
+                f"{name} : commune(s) {shown}{more} hors du territoire de l'analyse et de ses "
+                f"environs ({len(context)} communes)"
+            )
+
+    def _check_changes(self, parent: crud.AnalysisRecord, request: ScenarioCreate) -> None:
+        """Refuse (422) at submission what would fail the scenario's job.
+
+        Unknown commune codes (and, when the prepared analysis is in memory, communes outside
+        its context), points outside France, and practitioner ids to remove that the
+        analysis' practitioners do not hold.
+        """
+        known_ids: pd.Index | None = None
+        removed: set[str] = set()
+        for i, change in enumerate(request.changes):
+            where = f"changes[{i}]"
+            if isinstance(change, AddPractitionersChange):
+                if change.commune is not None:
+                    self._check_communes(parent, f"{where}.commune", [change.commune])
+                if change.lon is not None and change.lat is not None:
+                    _refuse_outside_france(f"{where}.lon/lat", change.lon, change.lat)
+            elif isinstance(change, ChangePopulationChange):
+                if change.populations is not None:
+                    self._check_communes(parent, f"{where}.populations", change.populations)
+                if change.codes is not None:
+                    self._check_communes(parent, f"{where}.codes", change.codes)
+            elif isinstance(change, RemovePractitionersChange):
+                if known_ids is None:
+                    problem = self.problems.get(parent.id)
+                    known_ids = (
+                        self._known_practitioner_ids(parent.request)
+                        if problem is None
+                        else problem.practitioner_ids
+                    )
+                asked = pd.Index(change.ids, dtype=object)
+                new = asked.str.startswith(f"{NEW_PRACTITIONER_PREFIX}-")  # added earlier on
+                unknown = asked[~asked.isin(known_ids) & ~np.asarray(new, dtype=bool)].tolist()
+                if unknown:
+                    shown = ", ".join(map(repr, unknown[:10]))
+                    more = f" (et {len(unknown) - 10} autres)" if len(unknown) > 10 else ""
+                    raise DataValidationError(
+                        f"{where}.ids : praticien(s) inconnu(s) du jeu de données de l'analyse "
+                        f"({parent.request.get('dataset')!r}, profession "
+                        f"{parent.request.get('profession')!r}) : {shown}{more}"
+                    )
+                again = sorted(removed.intersection(change.ids))
+                if again:
+                    raise DataValidationError(
+                        f"{where}.ids : praticien(s) déjà retiré(s) par un changement précédent : "
+                        f"{', '.join(map(repr, again[:10]))}"
+                    )
+                removed.update(change.ids)
 
     # ----------------------------------------------------------------------------------------
     # analyses
     # ----------------------------------------------------------------------------------------
     def create_analysis(
-        self, request: AnalysisCreate
+        self,
+        request: AnalysisCreate,
+        *,
+        anonymous: bool = False,
+        lane: Lane = "private",
+        client: str | None = None,
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Start an analysis, or return the stored one of an identical request.
+
+        Parameters
+        ----------
+        request : AnalysisCreate
+            What to compute.
+        anonymous : bool
+            A request of the public pages (``/cartes/…``), on nobody's behalf: it is served
+            only by public reference analyses, shareable and stored under a key of their own
+            (a user's private analysis of the same parameters is never returned nor made
+            shareable; a user's analysis already shareable is reused).
+        lane, client : str
+            Where the runner queues the job (:meth:`api.jobs.JobRunner.submit`): ``public``
+            for a caller without the token when one is configured (bounded), and its client
+            key for the rate limit.
 
         Returns
         -------
@@ -254,6 +639,7 @@ class Services:
         """
         territory = core.resolve(**request.territory.canonical())
         self._check_dataset(request.dataset, "practitioners", "dataset")
+        self._check_profession(request.dataset, request.profession)
         self._check_dataset(request.population_dataset, "population", "population_dataset")
         self._check_dataset(request.od_dataset, "od", "od_dataset")
         self._check_dataset(request.road_dataset, "osm", "road_dataset")
@@ -280,6 +666,9 @@ class Services:
             shareable=request.shareable,
             synthetic=request.dataset == DEMO_DATASET,
             work=lambda analysis_id: self._analysis_work(analysis_id, canonical, territory),
+            public_hash=_hash("analysis", {**canonical, "lane": "public"}) if anonymous else None,
+            lane=lane,
+            client=client,
         )
 
     def _start(
@@ -293,13 +682,34 @@ class Services:
         shareable: bool,
         synthetic: bool,
         work: Callable[[str], Callable[[core.Progress], Persist]],
+        public_hash: str | None = None,
+        lane: Lane = "private",
+        client: str | None = None,
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
+        """Serve an identical request from the store, or insert the rows and submit the job.
+
+        A user's request (``public_hash`` None, behind the token when one is configured) is
+        keyed by ``request_hash``; asking shareable for the user's own private analysis shares
+        it. A public page's request (``public_hash`` given, anonymous) never changes a user's
+        analysis: it reuses the user's analysis only when already shareable (and not failed),
+        else its own public reference analysis keyed by ``public_hash``, created shareable.
+        A job the runner refuses (``LimitExceeded``: public queue full, rate limit) leaves its
+        job and analysis failed (an identical request later computes again under the same id)
+        and the refusal propagates (HTTP 429).
+        """
+        anonymous = public_hash is not None  # a public page's request
         job_id = crud.new_id("job")
         with self.db.transaction() as conn:
+            if public_hash is not None:
+                user = crud.get_analysis_by_hash(conn, request_hash)
+                if user is not None and user.shareable and user.status != "failed":
+                    job = None if user.job_id is None else crud.get_job(conn, user.job_id)
+                    return user, job, True
+                request_hash, shareable = public_hash, True
             existing = crud.get_analysis_by_hash(conn, request_hash)
             if existing is not None and existing.status != "failed":
-                if shareable and not existing.shareable:
-                    crud.set_shareable(conn, existing.id, True)
+                if shareable and not existing.shareable and not anonymous:
+                    crud.set_shareable(conn, existing.id, True)  # the owner shares it
                 record = crud.get_analysis(conn, existing.id)
                 assert record is not None  # same transaction
                 job = None if record.job_id is None else crud.get_job(conn, record.job_id)
@@ -307,7 +717,7 @@ class Services:
             if existing is not None:  # failed before: compute again under the same id
                 analysis_id = existing.id
                 crud.delete_renders(conn, analysis_id)
-                if shareable:
+                if shareable and not anonymous:
                     crud.set_shareable(conn, analysis_id, True)
             else:
                 analysis_id = crud.new_id(
@@ -329,8 +739,29 @@ class Services:
             record = crud.get_analysis(conn, analysis_id)
             job = crud.get_job(conn, job_id)
         assert record is not None and job is not None  # committed just above
-        self.runner.submit(job_id, analysis_id, work(analysis_id))
+        self._submit(job_id, analysis_id, work(analysis_id), lane=lane, client=client)
         return record, job, False
+
+    def _submit(
+        self,
+        job_id: str,
+        analysis_id: str,
+        work: Callable[[core.Progress], Persist],
+        *,
+        lane: Lane,
+        client: str | None,
+    ) -> None:
+        """Hand a committed job to the runner; a refusal marks the rows failed, then propagates."""
+        try:
+            self.runner.submit(job_id, analysis_id, work, lane=lane, client=client)
+        except BaseException:
+            message = "calcul non lancé (file de calcul pleine ou limite de demandes atteinte)"
+            with self.db.transaction() as conn:
+                crud.update_job(
+                    conn, job_id, status="failed", progress=0.0, message="Échec", error=message
+                )
+                crud.set_analysis_status(conn, analysis_id, "failed", error=message)
+            raise
 
     def _inputs(
         self, request: dict[str, Any], progress: core.Progress
@@ -516,6 +947,7 @@ class Services:
             isinstance(change, RetireChange) for change in request.changes
         ):
             raise DataValidationError(_NO_AGES.format(option="le changement « retire »"))
+        self._check_changes(parent, request)  # 422 now rather than a failed job
         canonical = request.model_dump(mode="json", exclude={"shareable"}, exclude_none=True)
         scenario = _scenario_of(request)  # engine validation before anything is stored
         request_hash = _hash("scenario", {"parent": parent.request_hash, **canonical})
@@ -588,6 +1020,8 @@ class Services:
                 f"capacity={request.capacity!r}: the analysis counts practitioners (supply "
                 "'headcount'), each new practitioner counts 1; change n_per_site instead"
             )
+        if request.candidates is not None:
+            self._check_communes(parent, "candidates", request.candidates)
         communes = int((parent.summary or {}).get("communes") or 0)
         if request.candidates is None and request.k > communes:
             raise DataValidationError(
@@ -759,6 +1193,34 @@ def _hash(kind: str, canonical: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+@lru_cache(maxsize=1)
+def _known_communes() -> frozenset[str]:
+    """INSEE codes of the reference communes (the engine's territories are made of them)."""
+    return frozenset(core.commune_table()["code"].astype(str))
+
+
+def _refuse_unknown_communes(name: str, codes: Iterable[str]) -> None:
+    """Refuse (422) commune codes absent from the reference, naming the field and the codes."""
+    known = _known_communes()
+    unknown = sorted({str(c) for c in codes} - known)
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:10]))
+        more = f" (et {len(unknown) - 10} autres)" if len(unknown) > 10 else ""
+        raise DataValidationError(
+            f"{name} : code(s) commune inconnu(s) {shown}{more} (codes INSEE des communes "
+            "actuelles)"
+        )
+
+
+def _refuse_outside_france(name: str, lon: float, lat: float) -> None:
+    """Refuse (422) a lon/lat point outside France (métropole and DROM)."""
+    if not str(metric_crs_of_lonlat(np.array([[lon, lat]], dtype=np.float64))[0]):
+        raise DataValidationError(
+            f"{name} : le point (lon {lon:g}, lat {lat:g}) est hors de France (métropole et "
+            f"DROM : {', '.join(FRANCE_BOXES)})"
+        )
+
+
 def _scenario_of(request: ScenarioCreate) -> Scenario:
     """Build the engine scenario of a request (validated by the engine's change classes)."""
     scenario = Scenario()
@@ -787,9 +1249,14 @@ def _scenario_of(request: ScenarioCreate) -> Scenario:
 # parsing uploads
 # --------------------------------------------------------------------------------------------
 def _parse_dataset(
-    kind: str, data: bytes, filename: str, options: dict[str, Any]
-) -> tuple[bytes, int, list[str], dict[str, Any], str]:
-    """Parse an upload: table (Parquet bytes), rows, columns, info and format."""
+    kind: str, data: bytes | Path, filename: str, options: dict[str, Any]
+) -> tuple[bytes | None, int, list[str], dict[str, Any], str]:
+    """Parse an upload: table (Parquet bytes), rows, columns, info and format.
+
+    ``data`` is the file's bytes or its path (a big upload, read in chunks by the engine);
+    ``filename`` is the client's name, the only one messages show. The table is None for an
+    OSM extract: the stored file is the table.
+    """
     if kind == "practitioners":
         fmt = options.get("format") or "auto"
         with collect_data_warnings() as caught:  # per thread, unlike warnings.catch_warnings
@@ -805,17 +1272,24 @@ def _parse_dataset(
         info: dict[str, Any] = {
             "synthetic": synthetic,
             "label": SYNTHETIC_LABEL if synthetic else None,
-            "bounds_wgs84": [round(float(v), 5) for v in frame.to_crs(4326).total_bounds],
+            "bounds_wgs84": [
+                round(float(v), 5)
+                for v in (frame if frame.crs == 4326 else frame.to_crs(4326)).total_bounds
+            ],
             "read": core.jsonable(frame.attrs),
             "warnings": list(caught),
         }
         if "profession" in frame.columns:
             counts = frame["profession"].astype(str).value_counts()
             info["professions"] = {str(k): int(v) for k, v in counts.items()}
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer)
         columns = list(map(str, frame.columns))
-        return buffer.getvalue(), len(frame), columns, info, str(frame.attrs.get("format", fmt))
+        rows, fmt = len(frame), str(frame.attrs.get("format", fmt))
+        buffer = io.BytesIO()
+        # points stored as GeoArrow coordinates (x and y columns), not WKB: no bytes object per
+        # row on a national file (gpd.read_parquet reads both); the frame goes before the copy
+        frame.to_parquet(buffer, geometry_encoding="geoarrow")
+        del frame
+        return buffer.getvalue(), rows, columns, info, fmt
     if kind == "population":
         table = read_population_table(data, filename=filename)
         buffer = io.BytesIO()
@@ -826,6 +1300,8 @@ def _parse_dataset(
     if kind == "osm":
         return _parse_osm(data, filename)
     od, read = _read_od(data, filename, options)
+    if od.empty or not np.isfinite(od["minutes"]).any():
+        raise InputFormatError(f"{filename} : aucun temps de trajet lu dans le fichier")
     buffer = io.BytesIO()
     od.to_parquet(buffer)
     info = {
@@ -838,16 +1314,25 @@ def _parse_dataset(
     return buffer.getvalue(), len(od), list(map(str, od.columns)), info, "csv"
 
 
-def _parse_osm(data: bytes, filename: str) -> tuple[bytes, int, list[str], dict[str, Any], str]:
-    """Check an OSM extract by building its road graph; the stored table is the file itself."""
+def _parse_osm(
+    data: bytes | Path, filename: str
+) -> tuple[bytes | None, int, list[str], dict[str, Any], str]:
+    """Check an OSM extract by building its road graph; the stored table is the file itself.
+
+    The row count is the number of drivable ways read; the info names the client's file, never
+    a path of the server.
+    """
     import tempfile
 
     from geo.road import RoadNetwork
     from geo.road.osm import sniff_osm_format
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "extract"
-        path.write_bytes(data)
+        if isinstance(data, Path):
+            path = data
+        else:
+            path = Path(tmp) / "extract"
+            path.write_bytes(data)
         fmt = sniff_osm_format(path)
         if fmt is None:
             raise InputFormatError(
@@ -856,13 +1341,16 @@ def _parse_osm(data: bytes, filename: str) -> tuple[bytes, int, list[str], dict[
         try:
             network = RoadNetwork.from_osm(path, file_format=fmt, use_cache=False)
         except InputFormatError as exc:
-            raise InputFormatError(str(exc).replace(str(path), filename)) from exc
+            raise InputFormatError(str(exc).replace(str(path), filename).replace(tmp, "")) from exc
+    source = {k: v for k, v in network.source.items() if k not in ("path", "file")}
+    source["file"] = filename
     info = {
         "road_km": round(float(network.total_km), 1),
         "max_speed_kmh": float(network.max_speed_kmh),
-        "source": core.jsonable(dict(network.source)),
+        "source": core.jsonable(source),
     }
-    return data, int(network.source.get("segments", 0) or 0), [], info, fmt
+    rows = int(source.get("drivable_ways", 0) or 0)
+    return None, rows, [], info, fmt
 
 
 def _file_sha256(path: Path) -> str:
@@ -874,12 +1362,13 @@ def _file_sha256(path: Path) -> str:
 
 
 def _read_od(
-    data: bytes, filename: str, options: dict[str, Any]
+    data: bytes | Path, filename: str, options: dict[str, Any]
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read an origin–destination file as origin, dest, minutes.
 
-    CSV ``;``/``,``/tab, UTF-8/CP1252, or Parquet; long or a wide square matrix, in minutes or
-    seconds (stated, or detected by :func:`geo.costs.read_od_table`).
+    CSV ``;``/``,``/tab, UTF-8/CP1252, gzip-compressed or not, or Parquet; long or a wide
+    square matrix, in minutes or seconds (stated, or detected by
+    :func:`geo.costs.read_od_table`).
     """
     costs = read_od_table(
         data,
@@ -901,14 +1390,26 @@ def _read_od(
 def open_services(settings: Settings) -> Services:
     """Open the database (migrated), the file store and the job runner.
 
-    Jobs a stopped server left unfinished are marked failed, and files no row refers to
-    (a crash between writing a file and committing its row) are deleted.
+    Files no row refers to (a crash between writing a file and committing its row) are
+    deleted; then the jobs a stopped server left queued are resumed from their stored request,
+    and the ones it was running are marked failed with a one-call resubmission
+    (:meth:`api.jobs.JobRunner.recover`).
     """
     db = Database(settings.database_path)
     store = BlobStore(settings.artefacts_dir)
     with db.transaction() as conn:
-        crud.fail_interrupted_jobs(conn)
         referenced = crud.referenced_blobs(conn)
-    store.collect_garbage(referenced)
-    runner = JobRunner(db, settings.worker_threads)
-    return Services(settings=settings, db=db, store=store, runner=runner)
+    store.collect_garbage(referenced)  # before any resumed job writes a file
+    runner = JobRunner(
+        db,
+        settings.worker_threads,
+        public_workers=settings.public_worker_threads,
+        public_queue_max=settings.public_queue_max,
+        rate_limiter=SlidingWindowLimiter(
+            settings.public_rate_limit, settings.public_rate_window_seconds
+        ),
+    )
+    services = Services(settings=settings, db=db, store=store, runner=runner)
+    runner.recover(services.rebuild_work)
+    services.resume_dataset_reads()  # big uploads whose reading a stop interrupted
+    return services

@@ -13,10 +13,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_DATABASE_PATH", "Settings"]
+__all__ = ["DEFAULT_DATABASE_PATH", "MAX_UPLOAD_LIMIT", "Settings"]
 
 #: Default database file, relative to the working directory.
 DEFAULT_DATABASE_PATH = Path("var") / "cartosoins.sqlite3"
+#: Highest ``max_upload_bytes`` accepted (1 GiB): the national RPPS and BPE files fit.
+MAX_UPLOAD_LIMIT = 1024**3
 
 # one CSP source expression: a keyword ('self', 'none'), a scheme, or a host with optional
 # scheme, wildcard and port; no ';' or ',' that would end the directive or the header
@@ -38,7 +40,14 @@ class Settings(BaseSettings):
         Folder of the stored files (uploads, results, rendered maps); default
         ``<database folder>/artefacts``.
     max_upload_bytes : int
-        Largest accepted upload; a bigger request gets HTTP 413.
+        Largest accepted upload, 1 byte to 1 GiB (:data:`MAX_UPLOAD_LIMIT`); a bigger request
+        gets HTTP 413. Uploads are streamed to a temporary file of the data folder, never held
+        in memory whole.
+    sync_parse_bytes : int
+        Uploads up to this size are read in the request (HTTP 201, or 422 naming the row and
+        column at fault); bigger ones are read by a background job (HTTP 202: poll
+        ``GET /datasets/{id}`` until its ``status`` is ``ready`` or ``failed``). 0 sends every
+        upload to the background.
     api_token : SecretStr or None
         Bearer token required by write and private-data endpoints; None leaves the service
         open (meant for a single user on 127.0.0.1).
@@ -51,7 +60,20 @@ class Settings(BaseSettings):
         An OpenStreetMap extract (.osm.pbf, .osm, .osm.gz) the server offers for car travel
         times (``"travel": "road"`` in an analysis without an uploaded ``road_dataset``).
     worker_threads : int
-        Background threads computing analyses, scenarios and sitings.
+        Background threads computing analyses, scenarios and sitings (token holders' lane).
+    public_worker_threads : int
+        Threads of the anonymous lane (computations started by the public pages when a token is
+        configured): they never take a token holder's thread.
+    public_queue_max : int
+        Anonymous computations queued or running at once; one more gets HTTP 429
+        (``queue_full``).
+    public_rate_limit, public_rate_window_seconds : int, float
+        Anonymous computations one client (remote address) may start per window; one more gets
+        HTTP 429 (``rate_limited``) with ``Retry-After``.
+    shutdown_grace_seconds : float
+        At shutdown (SIGTERM), how long running jobs may take to finish; the rest are marked
+        failed (« interrompu par l'arrêt du serveur », with a one-call resubmission) and queued
+        ones are resumed at the next start.
     """
 
     model_config = SettingsConfigDict(
@@ -60,12 +82,18 @@ class Settings(BaseSettings):
 
     database_path: Path = DEFAULT_DATABASE_PATH
     data_dir: Path | None = None
-    max_upload_bytes: Annotated[int, Field(gt=0)] = 50 * 1024 * 1024
+    max_upload_bytes: Annotated[int, Field(gt=0, le=MAX_UPLOAD_LIMIT)] = 50 * 1024 * 1024
+    sync_parse_bytes: Annotated[int, Field(ge=0, le=MAX_UPLOAD_LIMIT)] = 4 * 1024 * 1024
     api_token: SecretStr | None = None
     frame_ancestors: str = "'self'"
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     worker_threads: Annotated[int, Field(ge=1, le=64)] = 2
+    public_worker_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    public_queue_max: Annotated[int, Field(ge=1, le=10_000)] = 8
+    public_rate_limit: Annotated[int, Field(ge=1, le=100_000)] = 6
+    public_rate_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     osm_path: Path | None = None
 
     @field_validator("frame_ancestors")

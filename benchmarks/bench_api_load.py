@@ -1,13 +1,16 @@
 """Load on the HTTP service: concurrent clients on a stored map and summary.
 
 Run: .venv/bin/python benchmarks/bench_api_load.py [--clients 20] [--requests 50] [--departement 63]
+     [--no-token]
 
 Starts the real ``cartosoins serve`` on 127.0.0.1 (free port, temporary database), computes the
 APL of one département on the simulated practitioners, fetches its map once (so it is stored),
 then ``--clients`` threads, each with its own HTTP connection, send ``--requests`` requests each,
 alternating the interactive map (HTML) and the summary (JSON). Prints p50 / p95 / max latency
-per endpoint and overall, throughput and errors (any non-200 or transport error). Target (issue
-"HTTP service, persistence and CLI"): 20 clients, zero errors; p95 is reported.
+per endpoint and overall, throughput and errors (any non-200 or transport error), the bytes on
+the wire (gzip, as browsers ask) and the machine's load average. By default the server has an API
+token (``CARTOSOINS_API_TOKEN``, random) and every request sends it, as a partner would; the
+analysis is private. Target (issue 11): 20 clients, zero errors, with the token; p95 is reported.
 
 Traffic goes to 127.0.0.1 only; the request count is bounded and the server is stopped at the end.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import signal
 import socket
 import statistics
@@ -63,13 +67,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=50, help="requests per client")
     parser.add_argument("--departement", default="63")
+    parser.add_argument("--no-token", action="store_true", help="an open server, no token")
     args = parser.parse_args()
+    token = None if args.no_token else secrets.token_urlsafe(24)
+    auth = {} if token is None else {"Authorization": f"Bearer {token}"}
+    load_before = os.getloadavg()
 
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="cartosoins-load-") as tmp:
         db = Path(tmp) / "cartosoins.sqlite3"
         env = os.environ | {"PYTHONPATH": str(ROOT)}
         env.pop("CARTOSOINS_API_TOKEN", None)
+        if token is not None:
+            env["CARTOSOINS_API_TOKEN"] = token
         log = (Path(tmp) / "server.log").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--db", str(db)],
@@ -80,7 +90,7 @@ def main() -> None:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            with httpx.Client(base_url=base, timeout=120) as client:
+            with httpx.Client(base_url=base, timeout=120, headers=auth) as client:
                 ready = _wait_ready(client, proc)
                 t0 = time.perf_counter()
                 created = client.post(
@@ -102,6 +112,9 @@ def main() -> None:
                 computed = time.perf_counter() - t0
                 urls = [f"/maps/{analysis['id']}.html", f"/analyses/{analysis['id']}/summary"]
                 sizes = {url: len(client.get(url).content) for url in urls}  # warm: stored
+                plain = {"Accept-Encoding": "identity"}
+                wire = {url: client.get(url, headers=plain).num_bytes_downloaded for url in urls}
+                gzipped = {url: client.get(url).num_bytes_downloaded for url in urls}
 
             latencies: dict[str, list[float]] = {url: [] for url in urls}
             errors: list[str] = []
@@ -111,7 +124,7 @@ def main() -> None:
             def worker(i: int) -> None:
                 local: dict[str, list[float]] = {url: [] for url in urls}
                 local_errors: list[str] = []
-                with httpx.Client(base_url=base, timeout=60) as http:
+                with httpx.Client(base_url=base, timeout=60, headers=auth) as http:
                     barrier.wait()
                     for j in range(args.requests):
                         url = urls[(i + j) % len(urls)]
@@ -136,6 +149,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             wall = time.perf_counter() - t_load
+            load_after = os.getloadavg()
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
@@ -146,6 +160,11 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
+        f"load average (1, 5, 15 min) before: {', '.join(f'{v:.2f}' for v in load_before)}; "
+        f"after the load: {', '.join(f'{v:.2f}' for v in load_after)}"
+    )
+    print(f"token: {'none (open server)' if token is None else 'set, sent by every client'}")
+    print(
         f"server ready in {ready:.2f} s; "
         f"APL of département {args.departement} computed and stored in {computed:.2f} s"
     )
@@ -153,17 +172,18 @@ def main() -> None:
         f"{args.clients} clients × {args.requests} requests = {len(everything)} requests in "
         f"{wall:.2f} s ({len(everything) / wall:.0f} req/s), errors: {len(errors)}"
     )
-    print("| endpoint | bytes | requests | p50 | p95 | max |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| endpoint | bytes | gzip on the wire | requests | p50 | p95 | max |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for url in urls:
         values = latencies[url]
         name = "map HTML" if url.endswith(".html") else "summary JSON"
         print(
-            f"| {name} | {sizes[url]:,} | {len(values)} | {statistics.median(values) * 1000:.1f} ms "
+            f"| {name} | {wire[url]:,} | {gzipped[url]:,} | {len(values)} | "
+            f"{statistics.median(values) * 1000:.1f} ms "
             f"| {_percentile(values, 95) * 1000:.1f} ms | {max(values) * 1000:.1f} ms |"
         )
     print(
-        f"| all | | {len(everything)} | {statistics.median(everything) * 1000:.1f} ms | "
+        f"| all | | | {len(everything)} | {statistics.median(everything) * 1000:.1f} ms | "
         f"{_percentile(everything, 95) * 1000:.1f} ms | {max(everything) * 1000:.1f} ms |"
     )
     for line in errors[:10]:

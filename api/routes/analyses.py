@@ -6,14 +6,19 @@ GeoJSON, CSV and GeoPackage. Results are private unless the analysis is marked s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import hashlib
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api import core
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.errors import RATE_LIMITED
 from api.routes.common import BASELINE_LINKS, AnalysisId, analysis_public, started, stored_file
 from api.schemas import AnalysisCreate, AnalysisPublic, AnalysisUpdate, ErrorPublic
-from api.services import Conflict
+from api.services import CACHE_VERSION, Conflict
 
 router = APIRouter(prefix="/analyses", tags=["analyses"])
 
@@ -21,6 +26,10 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic, "description": "Private analysis: the token is needed."},
     404: {"model": ErrorPublic, "description": "No such analysis."},
     409: {"model": ErrorPublic, "description": "Not done yet (see its job)."},
+}
+#: A stored file: 304 when ``If-None-Match`` names its ETag.
+_FILE_RESPONSES: dict[int | str, dict[str, Any]] = _READ_ERRORS | {
+    304: {"description": "Not modified: `If-None-Match` names the current ETag."}
 }
 
 
@@ -38,6 +47,7 @@ _READ_ERRORS: dict[int | str, dict[str, Any]] = {
         202: {"description": "Computing: follow `job`.", "links": BASELINE_LINKS},
         404: {"model": ErrorPublic, "description": "Unknown territory or dataset."},
         422: {"model": ErrorPublic, "description": "Invalid request."},
+        429: RATE_LIMITED,
     },
 )
 def create_analysis(
@@ -120,40 +130,146 @@ def _export(
     )
 
 
+def _export_variant(
+    analysis_id: str,
+    variant: str,
+    filename_suffix: str,
+    media_type: str,
+    build: Callable[[Any], bytes],
+    services: ServicesDep,
+    access: AccessDep,
+    request: Request,
+) -> Response:
+    """Serve an export in a non-default dialect or CRS, built from the stored result.
+
+    Its ETag hashes the stored result, the variant and ``CACHE_VERSION``: a client revalidates
+    it cheaply (304) and gets a new one whenever the result changes.
+    """
+    record = services.analysis(analysis_id)
+    ensure_readable(record, access)
+    frame = services.result_frame(record)  # 409 while not done
+    key = f"{CACHE_VERSION}:{record.result_sha256}:{variant}"
+    etag = f'"{hashlib.sha256(key.encode()).hexdigest()}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        "Content-Disposition": f'attachment; filename="communes_{record.id}{filename_suffix}"',
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(build(frame), media_type=media_type, headers=headers)
+
+
+class ExportCrs(IntEnum):
+    """Projections of the GeoJSON and GeoPackage exports (EPSG codes)."""
+
+    WGS84 = 4326
+    LAMBERT93 = 2154
+
+
+_CRS_HELP = (
+    "EPSG code: 4326 (WGS 84 longitude/latitude) or 2154 (Lambert-93, for QGIS users; refused "
+    "with a 422 for overseas communes, which Lambert-93 does not cover)."
+)
+
+
 @router.get(
     "/{analysis_id}/communes.geojson",
     summary="Per-commune results (GeoJSON)",
-    responses=_READ_ERRORS | {200: {"content": {"application/geo+json": {}}}},
+    responses=_FILE_RESPONSES | {200: {"content": {"application/geo+json": {}}}},
     response_class=Response,
 )
 def read_geojson(
-    analysis_id: AnalysisId, services: ServicesDep, access: AccessDep, request: Request
+    analysis_id: AnalysisId,
+    services: ServicesDep,
+    access: AccessDep,
+    request: Request,
+    crs: Annotated[ExportCrs, Query(description=_CRS_HELP)] = ExportCrs.WGS84,
 ) -> Response:
-    """One feature per commune (WGS 84) with the metadata in a `metadata` member."""
-    return _export(analysis_id, "geojson", "geojson", services, access, request)
+    """One feature per commune with the metadata in a `metadata` member.
+
+    WGS 84 by default, as RFC 7946 requires; `crs=2154` gives Lambert-93 coordinates (outside
+    RFC 7946, named by a `crs` member that QGIS and GDAL read).
+    """
+    if crs == ExportCrs.WGS84:
+        return _export(analysis_id, "geojson", "geojson", services, access, request)
+    return _export_variant(
+        analysis_id,
+        f"geojson-{int(crs)}",
+        f"_epsg{int(crs)}.geojson",
+        "application/geo+json",
+        lambda frame: core.export_geojson(frame, crs=int(crs)),
+        services,
+        access,
+        request,
+    )
 
 
 @router.get(
     "/{analysis_id}/communes.csv",
     summary="Per-commune results (CSV)",
-    responses=_READ_ERRORS | {200: {"content": {"text/csv": {}}}},
+    responses=_FILE_RESPONSES | {200: {"content": {"text/csv": {}}}},
     response_class=Response,
 )
 def read_csv(
-    analysis_id: AnalysisId, services: ServicesDep, access: AccessDep, request: Request
+    analysis_id: AnalysisId,
+    services: ServicesDep,
+    access: AccessDep,
+    request: Request,
+    csv_format: Annotated[
+        Literal["standard", "excel"],
+        Query(
+            alias="format",
+            description="`standard`: UTF-8, `,` separator, decimal point (for programs). "
+            "`excel`: UTF-8 with BOM, `;` separator, decimal comma: opens right in French "
+            "Excel with a double click.",
+        ),
+    ] = "standard",
 ) -> Response:
-    """One row per commune, UTF-8, comma-separated; `source_praticiens` flags simulated data."""
-    return _export(analysis_id, "csv", "csv", services, access, request)
+    """One row per commune; `source_praticiens` flags simulated data.
+
+    `format=excel` gives the dialect of French Excel (BOM, `;`, decimal comma).
+    """
+    if csv_format == "standard":
+        return _export(analysis_id, "csv", "csv", services, access, request)
+    return _export_variant(
+        analysis_id,
+        "csv-excel",
+        "_excel.csv",
+        "text/csv; charset=utf-8",
+        lambda frame: core.export_csv(frame, excel=True),
+        services,
+        access,
+        request,
+    )
 
 
 @router.get(
     "/{analysis_id}/communes.gpkg",
     summary="Per-commune results (GeoPackage)",
-    responses=_READ_ERRORS | {200: {"content": {"application/geopackage+sqlite3": {}}}},
+    responses=_FILE_RESPONSES | {200: {"content": {"application/geopackage+sqlite3": {}}}},
     response_class=Response,
 )
 def read_gpkg(
-    analysis_id: AnalysisId, services: ServicesDep, access: AccessDep, request: Request
+    analysis_id: AnalysisId,
+    services: ServicesDep,
+    access: AccessDep,
+    request: Request,
+    crs: Annotated[ExportCrs | None, Query(description=_CRS_HELP + " Default: WGS 84.")] = None,
 ) -> Response:
-    """Layer `communes` and table `metadonnees` (parameters, sources, synthetic flag)."""
-    return _export(analysis_id, "gpkg", "gpkg", services, access, request)
+    """Layer `communes` and table `metadonnees` (parameters, sources, synthetic flag).
+
+    WGS 84 by default; `crs=2154` for a Lambert-93 layer.
+    """
+    if crs is None:
+        return _export(analysis_id, "gpkg", "gpkg", services, access, request)
+    return _export_variant(
+        analysis_id,
+        f"gpkg-{int(crs)}",
+        f"_epsg{int(crs)}.gpkg",
+        "application/geopackage+sqlite3",
+        lambda frame: core.export_gpkg(frame, crs=int(crs)),
+        services,
+        access,
+        request,
+    )

@@ -20,6 +20,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic, "description": "Private analysis: the token is needed."},
     404: {"model": ErrorPublic, "description": "No such analysis."},
     409: {"model": ErrorPublic, "description": "Not done yet."},
+    304: {"description": "Not modified: `If-None-Match` names the current ETag."},
 }
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.errors import RATE_LIMITED
 from api.routes.common import ANALYSIS_LINKS, AnalysisId, children, started
 from api.schemas import AnalysisPublic, ErrorPublic, ScenarioCreate
 
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/analyses/{analysis_id}/scenarios", tags=["scenarios"
         404: {"model": ErrorPublic},
         409: {"model": ErrorPublic, "description": "The analysis is not done."},
         422: {"model": ErrorPublic},
+        429: RATE_LIMITED,
     },
 )
 def create_scenario(

@@ -36,10 +36,15 @@ def test_jobs_interrupted_by_a_crash_are_failed_at_startup(tmp_path: Path) -> No
             synthetic=True,
         )
         crud.insert_job(conn, "job_" + "1" * 26, "analysis", "an_" + "1" * 26)
+        crud.update_job(conn, "job_" + "1" * 26, status="running", progress=0.5, message="…")
         crud.set_analysis_status(conn, "an_" + "1" * 26, "running", job_id="job_" + "1" * 26)
     db.close()
     with TestClient(create_app(settings)) as client:
         job = client.get("/jobs/job_" + "1" * 26).json()
         assert job["status"] == "failed"
-        assert job["error"] == "Interrompu par un arrêt du serveur ; relancer la demande."
+        assert job["error"] == (
+            "Interrompu par l'arrêt du serveur : relancez avec POST /jobs/job_"
+            + "1" * 26
+            + "/retry (ou renvoyez la même demande)."
+        )
         assert client.get("/analyses/an_" + "1" * 26).json()["status"] == "failed"
