@@ -323,6 +323,18 @@ def _prepare_inputs(
 
 
 @contextmanager
+def _reporting() -> Iterator[core.Progress]:
+    """Show a progress bar and the engine's warnings as notes; yield the progress reporter."""
+    with _progress_bar() as bar, _reported_warnings():
+        task = bar.add_task("Démarrage…", total=1.0)
+
+        def report(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        yield report
+
+
+@contextmanager
 def _reported_warnings() -> Iterator[None]:
     """Show the engine's warnings (recoverable data problems) as French notes, not tracebacks."""
     with collect_data_warnings() as caught:
@@ -433,12 +445,7 @@ def analyse_command(
         if dataset == core.BPE_DATASET and exclude_aged_from is not None:
             raise _no_ages("--exclude-aged-from")
         travel = _travel_choice(od, od_layout, od_unit, od_columns, travel_model, osm)
-        with _progress_bar() as bar, _reported_warnings():
-            task = bar.add_task("Démarrage…", total=1.0)
-
-            def report(fraction: float, message: str) -> None:
-                bar.update(task, completed=fraction, description=message)
-
+        with _reporting() as report:
             territory, pracs, kept = _prepare_inputs(
                 departement,
                 epci,
@@ -592,12 +599,7 @@ def scenario_command(
                 "no change given: use --retire-age, --horizon-year, --add, --remove or "
                 "--population-factor"
             )
-        with _progress_bar() as bar:
-            task = bar.add_task("Démarrage…", total=1.0)
-
-            def report(fraction: float, message: str) -> None:
-                bar.update(task, completed=fraction, description=message)
-
+        with _reporting() as report:  # also shows the engine's warnings as notes
             territory, pracs, _ = _prepare_inputs(
                 departement,
                 epci,
@@ -672,12 +674,7 @@ def site_command(
     """Recommend where k new sites of n practitioners help most; map, GeoPackage, summary."""
     try:
         dataset = _dataset_of(practitioners, profession, demo_data)
-        with _progress_bar() as bar:
-            task = bar.add_task("Démarrage…", total=1.0)
-
-            def report(fraction: float, message: str) -> None:
-                bar.update(task, completed=fraction, description=message)
-
+        with _reporting() as report:  # also shows the engine's warnings as notes
             territory, pracs, _ = _prepare_inputs(
                 departement,
                 epci,

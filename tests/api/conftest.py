@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api import crud
+from api.db import Database
 from api.main import create_app
 from api.settings import Settings
 
@@ -92,3 +94,26 @@ def upload(
         params=params,
         headers=headers,
     )
+
+
+def pending_jobs(db: Database, n: int, *, shareable: bool = False) -> list[tuple[str, str]]:
+    """Commit ``n`` pending analyses and their jobs; return (job id, analysis id) pairs."""
+    pairs = []
+    with db.transaction() as conn:
+        for _ in range(n):
+            job_id, analysis_id = crud.new_id("job"), crud.new_id("an")
+            crud.insert_analysis(
+                conn,
+                analysis_id=analysis_id,
+                kind="analysis",
+                parent_id=None,
+                request={},
+                request_hash=analysis_id,
+                title="test",
+                shareable=shareable,
+                synthetic=True,
+            )
+            crud.insert_job(conn, job_id, "analysis", analysis_id)
+            crud.set_analysis_status(conn, analysis_id, "pending", job_id=job_id)
+            pairs.append((job_id, analysis_id))
+    return pairs

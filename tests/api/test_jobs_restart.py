@@ -23,7 +23,15 @@ from api.main import create_app
 from api.schemas import AnalysisCreate, ScenarioCreate, SitingCreate
 from api.services import Services, open_services
 from api.settings import Settings
-from tests.api.conftest import AUTH, SMALL_TERRITORY, TOKEN, make_settings, run, wait_job
+from tests.api.conftest import (
+    AUTH,
+    SMALL_TERRITORY,
+    TOKEN,
+    make_settings,
+    pending_jobs,
+    run,
+    wait_job,
+)
 from tests.api.test_server_e2e import _free_port, _wait, serve
 
 DEMO = {"territory": SMALL_TERRITORY, "dataset": "demo", "measure": "apl"}
@@ -155,28 +163,6 @@ def test_a_job_running_at_a_crash_fails_and_one_call_retries_it(tmp_path: Path) 
 # --------------------------------------------------------------------------------------------
 # shutdown: bounded wait, running jobs past the grace time marked failed, queued ones kept
 # --------------------------------------------------------------------------------------------
-def _rows(db: Database, n: int) -> list[tuple[str, str]]:
-    pairs = []
-    with db.transaction() as conn:
-        for _ in range(n):
-            job_id, analysis_id = crud.new_id("job"), crud.new_id("an")
-            crud.insert_analysis(
-                conn,
-                analysis_id=analysis_id,
-                kind="analysis",
-                parent_id=None,
-                request={},
-                request_hash=analysis_id,
-                title="test",
-                shareable=False,
-                synthetic=True,
-            )
-            crud.insert_job(conn, job_id, "analysis", analysis_id)
-            crud.set_analysis_status(conn, analysis_id, "pending", job_id=job_id)
-            pairs.append((job_id, analysis_id))
-    return pairs
-
-
 def _gated(gate: threading.Event, started: threading.Event, wrote: list[str]) -> Any:
     """A job that reports progress once the test opens ``gate``, then writes a marker."""
 
@@ -207,7 +193,7 @@ def test_shutdown_past_the_grace_time_fails_the_running_job_and_keeps_the_queued
 ) -> None:
     runner = JobRunner(db, 1)
     gate, started, wrote = threading.Event(), threading.Event(), []
-    (running, an_running), (queued, an_queued) = _rows(db, 2)
+    (running, an_running), (queued, an_queued) = pending_jobs(db, 2)
     first = runner.submit(running, an_running, _gated(gate, started, wrote))
     second = runner.submit(queued, an_queued, lambda progress: lambda conn: None)
     assert started.wait(timeout=30)
@@ -217,7 +203,7 @@ def test_shutdown_past_the_grace_time_fails_the_running_job_and_keeps_the_queued
     assert job.error.startswith("Interrompu par l'arrêt du serveur : relancez avec POST /jobs/")
     assert crud.get_analysis(db.connection(), an_running).status == "failed"  # type: ignore[union-attr]
     assert second.cancelled() and _status(db, queued).status == "pending"  # for the next start
-    late = runner.submit(*_rows(db, 1)[0], lambda progress: lambda conn: None)
+    late = runner.submit(*pending_jobs(db, 1)[0], lambda progress: lambda conn: None)
     assert late.cancelled()  # no job accepted once stopping; its row stays pending
     gate.set()  # the abandoned job goes on: its next progress report stops it
     first.result(timeout=30)
@@ -227,7 +213,7 @@ def test_shutdown_past_the_grace_time_fails_the_running_job_and_keeps_the_queued
 def test_shutdown_lets_a_running_job_finish_within_the_grace_time(db: Database) -> None:
     runner = JobRunner(db, 1)
     gate, started, wrote = threading.Event(), threading.Event(), []
-    ((job_id, analysis_id),) = _rows(db, 1)
+    ((job_id, analysis_id),) = pending_jobs(db, 1)
     runner.submit(job_id, analysis_id, _gated(gate, started, wrote))
     assert started.wait(timeout=30)
     stopping = threading.Thread(target=runner.shutdown, args=(30.0,))

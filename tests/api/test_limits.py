@@ -16,7 +16,7 @@ from api.deps import ServicesDep
 from api.jobs import JobRunner, LimitExceeded, Persist, SlidingWindowLimiter
 from api.limits import CallerDep
 from api.main import create_app
-from tests.api.conftest import AUTH, TOKEN, make_settings
+from tests.api.conftest import AUTH, TOKEN, make_settings, pending_jobs
 
 
 class FakeClock:
@@ -27,29 +27,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _rows(db: Database, n: int) -> list[tuple[str, str]]:
-    """Commit ``n`` pending analyses and their jobs; return (job id, analysis id) pairs."""
-    pairs = []
-    with db.transaction() as conn:
-        for _ in range(n):
-            job_id, analysis_id = crud.new_id("job"), crud.new_id("an")
-            crud.insert_analysis(
-                conn,
-                analysis_id=analysis_id,
-                kind="analysis",
-                parent_id=None,
-                request={},
-                request_hash=analysis_id,
-                title="test",
-                shareable=True,
-                synthetic=True,
-            )
-            crud.insert_job(conn, job_id, "analysis", analysis_id)
-            crud.set_analysis_status(conn, analysis_id, "pending", job_id=job_id)
-            pairs.append((job_id, analysis_id))
-    return pairs
 
 
 def _blocked(gate: threading.Event, started: threading.Event | None = None) -> Any:
@@ -108,7 +85,7 @@ def test_a_token_holders_job_never_waits_behind_anonymous_ones(db: Database) -> 
         rate_limiter=SlidingWindowLimiter(100, 60.0, clock=clock),
     )
     gate, started = threading.Event(), threading.Event()
-    (a, an_a), (b, an_b), (c, an_c), (p, an_p) = _rows(db, 4)
+    (a, an_a), (b, an_b), (c, an_c), (p, an_p) = pending_jobs(db, 4, shareable=True)
     try:
         first = runner.submit(a, an_a, _blocked(gate, started), lane="public", client="x")
         assert started.wait(timeout=30)
@@ -134,7 +111,7 @@ def test_a_token_holders_job_never_waits_behind_anonymous_ones(db: Database) -> 
 def test_the_rate_limit_is_per_client_and_reopens_with_the_clock(db: Database) -> None:
     clock = FakeClock()
     runner = JobRunner(db, 1, rate_limiter=SlidingWindowLimiter(1, 60.0, clock=clock))
-    jobs = _rows(db, 5)
+    jobs = pending_jobs(db, 5, shareable=True)
     try:
         runner.submit(*jobs[0], _instant, lane="public", client="1.2.3.4").result(timeout=30)
         clock.now += 20
@@ -156,7 +133,7 @@ def _app_with_a_computation(tmp_path: Path, **settings: Any) -> Any:
 
     @app.post("/test/computation")
     def start(caller: CallerDep, services: ServicesDep) -> dict[str, str]:
-        ((job_id, analysis_id),) = _rows(services.db, 1)
+        ((job_id, analysis_id),) = pending_jobs(services.db, 1, shareable=True)
         services.runner.submit(
             job_id, analysis_id, _instant, lane=caller.lane, client=caller.client
         )
