@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import core
 from api.deps import ServicesDep
+from api.jobs import LimitExceeded
 from api.limits import CallerDep
 from api.schemas import AnalysisCreate, Measure, Profession, TerritorySelection
 from geo.analysis import MEASURES
@@ -185,9 +186,19 @@ def map_page(
     )
     # served only by public reference analyses; the job in the caller's lane (public, bounded,
     # for an anonymous visitor when a token is configured: 429 beyond the limits)
-    record, job, _ = services.create_analysis(
-        request, anonymous=True, lane=caller.lane, client=caller.client
-    )
+    try:
+        record, job, _ = services.create_analysis(
+            request, anonymous=True, lane=caller.lane, client=caller.client
+        )
+    except LimitExceeded as exc:  # a person reads this page: French HTML, same status
+        body = (
+            f"<h1>Trop de demandes</h1><p>{escape(str(exc.detail))}</p>"
+            f"<p>La page se rechargera d'elle-même dans {exc.retry_after_s} s.</p>"
+            '<p><a href="/">Accueil</a></p>'
+        )
+        page = _page("Trop de demandes", body, refresh_s=exc.retry_after_s, status_code=429)
+        page.headers["Retry-After"] = str(exc.retry_after_s)
+        return page
     if record.status == "done":
         return RedirectResponse(f"/maps/{record.id}.html", status_code=303)
     label = MEASURES[mesure].label_fr
@@ -196,7 +207,7 @@ def map_page(
             f"<h1>{escape(record.title)}</h1><p>Le calcul a échoué : {escape(record.error or '')}"
             '</p><p><a href="/">Accueil</a></p>'
         )
-        return _page("Échec du calcul", body, status_code=500)
+        return _page("Échec du calcul", body, status_code=503)
     job = job or services.job_of(record)
     progress = job.progress if job is not None else 0.0
     message = job.message if job is not None else "En attente…"

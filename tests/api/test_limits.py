@@ -177,6 +177,8 @@ def test_the_public_pages_computations_are_rate_limited_per_client(tmp_path: Pat
         assert first.status_code in (200, 303)  # computing, or done already
         refused = client.get(page, params={"donnees": "demo", "mesure": "density"})
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
-        assert refused.json()["error"] == "rate_limited"
+        # a person reads the page: French HTML that comes back by itself
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Trop de demandes" in refused.text and 'http-equiv="refresh"' in refused.text
         holder = client.get(page, params={"donnees": "demo", "mesure": "nearest"}, headers=AUTH)
         assert holder.status_code in (200, 303)  # a token holder's lane has no such limit
