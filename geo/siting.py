@@ -361,7 +361,7 @@ def max_coverage_greedy(
     sites, gains = _greedy(_CoverageModel(w, r), c, r, n_c, len(w), int(k))
     best = _swap_improve(w, r, c, n_c, sites) if swap else sites
     best_value = _covered(w, r, c, n_c, best)
-    alone = np.bincount(c, weights=w[r], minlength=n_c)
+    alone = _weighted_count(c, w[r], n_c)
     for first in np.argsort(-alone, kind="stable")[: int(starts)].tolist():
         if first == int(sites[0]):
             continue  # the plain greedy's own start
@@ -379,6 +379,12 @@ def max_coverage_greedy(
     return CoverageSolution(
         sites, float(gains.sum()), gains, method, False, None, time.perf_counter() - started
     )
+
+
+def _weighted_count(index: IntArray, weights: FloatArray, size: int) -> FloatArray:
+    """``np.bincount`` with weights, always float (an empty input gives int64 zeros)."""
+    out: FloatArray = np.bincount(index, weights=weights, minlength=size).astype(np.float64)
+    return out
 
 
 def _covered(w: FloatArray, r: IntArray, c: IntArray, n_c: int, sites: IntArray) -> float:
@@ -400,7 +406,7 @@ def _forced_greedy(
     for _ in range(k):
         chosen[pick] = True
         covered[r[c == pick]] = True
-        gain = np.bincount(c, weights=w[r] * ~covered[r], minlength=n_c)
+        gain = _weighted_count(c, w[r] * ~covered[r], n_c)
         gain[chosen] = -np.inf
         pick = int(np.argmax(gain))
     return np.flatnonzero(chosen).astype(np.int64)
@@ -425,7 +431,7 @@ def _swap_improve(
             left = count.copy()
             left[mine] -= 1
             loss = float(w[mine][left[mine] == 0].sum())
-            gain = np.bincount(c, weights=w[r] * (left[r] == 0), minlength=n_c)
+            gain = _weighted_count(c, w[r] * (left[r] == 0), n_c)
             gain[chosen] = -np.inf
             cand = int(np.argmax(gain))
             delta = float(gain[cand]) - loss

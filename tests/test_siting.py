@@ -378,3 +378,13 @@ def test_puy_de_dome_sites_after_retirements(puy_de_dome: AccessProblem) -> None
     assert greedy.total_gain >= 0.98 * exact.total_gain
     codes = pd.Index(res.sites["code"])
     assert codes.str.startswith("63").all()
+
+
+def test_greedy_coverage_when_no_candidate_covers_anything() -> None:
+    # no coverage pair at all: 0 covered, like the exact solver (np.bincount of an empty array
+    # is int64 and used to raise OverflowError at the -inf of the chosen sites)
+    empty = np.array([], dtype=np.int64)
+    greedy = max_coverage_greedy([5.0, 3.0], empty, empty, 3, 2)
+    exact = max_coverage_milp([5.0, 3.0], empty, empty, 3, 2)
+    assert greedy.objective == exact.objective == 0.0
+    assert len(greedy.sites) == 2 and len(set(greedy.sites.tolist())) == 2
