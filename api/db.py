@@ -103,7 +103,9 @@ class Database:
     """A SQLite file shared by the request threads and the background jobs.
 
     Each thread gets its own connection (sqlite3 connections must not be used by two threads at
-    once); all of them are closed by :meth:`close`.
+    once). :meth:`close` closes those of the calling thread and of threads that have ended; a
+    thread still running (a job past the shutdown's grace time) keeps its own until it ends:
+    closing a connection another thread is using crashes the process.
 
     Parameters
     ----------
@@ -116,7 +118,7 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[sqlite3.Connection, threading.Thread]] = []
         self._closed = False
         self.migrate()
 
@@ -143,7 +145,7 @@ class Database:
                 if self._closed:
                     raise RuntimeError(f"database {self.path} is closed")
                 conn = self._connect()
-                self._connections.append(conn)
+                self._connections.append((conn, threading.current_thread()))
             self._local.conn = conn
         return conn
 
@@ -191,9 +193,16 @@ class Database:
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
     def close(self) -> None:
-        """Close every connection (the object is unusable afterwards)."""
+        """Close the connections no other running thread holds (the object is unusable after).
+
+        A thread still running keeps its connection, which is closed when the thread ends and
+        its thread-local storage goes: sqlite3 would crash (not raise) if a connection were
+        closed while another thread executes on it.
+        """
+        current = threading.current_thread()
         with self._lock:
             self._closed = True
-            for conn in self._connections:
-                conn.close()
+            for conn, owner in self._connections:
+                if owner is current or not owner.is_alive():
+                    conn.close()
             self._connections.clear()

@@ -95,3 +95,28 @@ def test_blob_store_is_content_addressed_and_atomic(tmp_path: Path) -> None:
     orphan = store.put(b"orphelin")
     assert store.collect_garbage({sha}) == 2
     assert store.exists(sha) and not store.exists(orphan)
+
+
+def test_close_leaves_a_running_thread_its_connection(tmp_path: Path) -> None:
+    """A job past the shutdown's grace time may still write: closing its connection under it
+    crashed the process (a segfault seen under load); it keeps it and finishes cleanly."""
+    db = Database(tmp_path / "x.sqlite3")
+    inside, release = threading.Event(), threading.Event()
+    outcome: list[str] = []
+
+    def job() -> None:
+        with db.transaction() as conn:
+            inside.set()
+            release.wait()
+            conn.execute("SELECT 1").fetchone()
+        outcome.append("committed")
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    inside.wait()
+    db.close()  # the main thread's shutdown, while the job is mid-transaction
+    release.set()
+    thread.join()
+    assert outcome == ["committed"]
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.connection().execute("SELECT 1")  # the closing thread's own connection is closed
