@@ -1,6 +1,7 @@
 """Road travel times (geo.road): scipy's bounded Dijkstra vs networkx, and a département-sized run.
 
-Run: /tmp/venv/bin/python benchmarks/bench_road.py  [--skip-real] [--skip-synthetic] [--nx-synthetic]
+Run: .venv/bin/python benchmarks/bench_road.py  [--skip-real] [--skip-synthetic] [--nx-synthetic]
+     [--skip-apl | --only-apl] [--departement 63] [--spacing-km 0.5] [--runs 5]
 
 (a) Real graphs (../shared/data/osm: Monaco with its French neighbours, Redon, Saint-Barthélemy).
     On the same directed graph (``RoadNetwork.edges()``), the same 300 source nodes and the same
@@ -17,6 +18,17 @@ Run: /tmp/venv/bin/python benchmarks/bench_road.py  [--skip-real] [--skip-synthe
     uniformly (so most sit off the road), 30 min cut-off, snapping in EPSG:2154. Times: graph
     build (lengths, CSR, components), OD with the snapping index built (cold) and again (warm).
     Peak memory: VmHWM − VmRSS before each phase (/proc/self/status, peak reset between phases).
+
+(c) APL of a département by road, end to end (issue #18 point 5): a synthetic regional
+    extract written as .osm.pbf by ``geo.road.synthetic.write_grid_extract`` (a 200 km × 200 km
+    box centred on the département, residential grid every ``--spacing-km``, primary roads
+    every 10th line at FR:rural, two-way motorways maxspeed=130 every 50th line, joined by
+    slip roads every 10 nodes), all-France synthetic GPs (``geo.demo``), the embedded
+    communes as surroundings. ``analyse(dep, gps, "apl", travel="road")`` timed ``--runs``
+    times with the network in memory (after one call that parses the extract), wall and CPU,
+    median and best, for the surroundings sized from the graph's top speed and the catchment
+    and for the former sizing (130 km/h × max(catchment, threshold), pulled ×2 for demand and
+    ×3 for supply), same inputs, same runs. Peak memory: VmHWM − VmRSS over one call.
 
 Target (issue "Road travel times from OpenStreetMap"): (b) under 30 s.
 """
@@ -274,6 +286,105 @@ def bench_synthetic(side: int, n_demand: int, n_supply: int, with_nx: bool) -> N
         )
 
 
+# ----------------------------------------------------------------------------- (c) APL by road
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def bench_apl(departement: str, spacing_km: float, runs: int) -> None:
+    import geo.analysis as analysis
+    from geo.analysis import analyse
+    from geo.demo import generate_practitioners
+    from geo.reference import load_communes
+    from geo.road.network import _MEMO
+    from geo.road.synthetic import write_grid_extract
+
+    communes = load_communes()
+    territory = communes[communes["departement"] == departement]
+    gps = generate_practitioners(communes, professions=["medecin_generaliste"])
+    lon, lat = territory["chef_lieu"].x.mean(), territory["chef_lieu"].y.mean()
+    half_lat = 100.0 / 111.195
+    half_lon = half_lat / np.cos(np.radians(lat))
+    bbox = (lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat)
+    work = Path(tempfile.mkdtemp(prefix="bench_road_apl_"))
+    with _Phase() as write:
+        grid = write_grid_extract(work / "region.osm.pbf", bbox, spacing_km=spacing_km)
+    size_kb = grid.path.stat().st_size / 1024
+    print(
+        f"(c) APL of département {departement} by road ({len(territory)} communes, "
+        f"{len(gps):,} synthetic GPs in France)\n"
+        f"    extract: {grid.rows} × {grid.columns} grid, {grid.nodes:,} nodes, {grid.ways:,} "
+        f"ways, {size_kb:,.0f} kB pbf (a regular grid packs well), "
+        f"bbox {tuple(round(float(v), 2) for v in bbox)}; written in "
+        f"{write.seconds:.1f} s"
+    )
+    kwargs = dict(travel="road", osm_path=grid.path, road_cache_dir=work / "cache")
+
+    def call() -> pd.DataFrame:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RoadNetworkWarning)
+            return analyse(territory, gps, "apl", **kwargs)
+
+    _MEMO.clear()
+    with _Phase() as cold:
+        res = call()
+    net_source = next(iter(_MEMO.values())).source
+    print(
+        f"    first call (parse the pbf, build the graph, write the disk cache): "
+        f"{cold.seconds:.2f} s wall, {cold.cpu:.2f} s CPU, peak +{cold.peak_mb:.0f} MB; "
+        f"graph {next(iter(_MEMO.values())).n_nodes:,} nodes, "
+        f"top speed {res.attrs['travel']['max_speed_kmh']:.0f} km/h, "
+        f"from cache: {net_source.get('from_cache')}"
+    )
+    old_reach = analysis._road_context_km
+
+    def former_reach(opts: analysis.AnalysisOptions) -> float:
+        return max(opts.catchment, opts.threshold_minutes) / 60.0 * 130.0
+
+    variants = {
+        "graph top speed + catchment": (old_reach, analysis._road_trim),
+        "former 130 km/h ×2/×3": (former_reach, lambda ctx, opts: ctx),
+    }
+    print(
+        f"    {'sizing':<28} {'demand':>7} {'supply':>7} {'pairs kept':>10} "
+        f"{'wall med':>9} {'wall best':>9} {'CPU med':>8} {'CPU best':>8} {'peak MB':>8}"
+    )
+    values = {}
+    for name, (reach, trim) in variants.items():
+        analysis._road_context_km = reach  # type: ignore[assignment]
+        analysis._road_trim = trim  # type: ignore[assignment]
+        try:
+            walls, cpus = [], []
+            for _ in range(runs):
+                t0, c0 = time.perf_counter(), time.process_time()
+                res = call()
+                walls.append(time.perf_counter() - t0)
+                cpus.append(time.process_time() - c0)
+            with _Phase() as one:
+                call()
+        finally:
+            analysis._road_context_km = old_reach
+            analysis._road_trim = variants["graph top speed + catchment"][1]
+        ctx = res.attrs["context"]
+        values[name] = res.set_index("code")["value"]
+        print(
+            f"    {name:<28} {ctx['demand_communes']:>7,} {ctx['supply_points']:>7,} "
+            f"{ctx['pairs']:>10,} {np.median(walls):>8.2f}s {min(walls):>8.2f}s "
+            f"{np.median(cpus):>7.2f}s {min(cpus):>7.2f}s {one.peak_mb:>8.0f}"
+        )
+    a, b = values.values()
+    print(
+        f"    same APL with both sizings: max |Δ| = {float(np.nanmax(np.abs(a - b))):.2e} "
+        f"over {int(a.notna().sum())} communes; load average {os.getloadavg()[0]:.1f}\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-real", action="store_true")
@@ -284,8 +395,16 @@ def main() -> int:
     parser.add_argument("--side", type=int, default=707)
     parser.add_argument("--demand", type=int, default=500)
     parser.add_argument("--supply", type=int, default=2000)
+    parser.add_argument("--skip-apl", action="store_true", help="skip (c)")
+    parser.add_argument("--only-apl", action="store_true", help="run (c) only")
+    parser.add_argument("--departement", default="63", help="territory of (c)")
+    parser.add_argument("--spacing-km", type=float, default=0.5, help="grid spacing of (c)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per sizing in (c)")
     args = parser.parse_args()
+    if args.only_apl:
+        args.skip_real = args.skip_synthetic = True
     print(
+        f"{_cpu_model()}; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPU, "
         f"numpy {np.__version__}, {platform.machine()}, "
         f"load average {os.getloadavg()[0]:.1f} (wall times grow with other processes' load; "
@@ -298,6 +417,8 @@ def main() -> int:
             bench_real(args.sources, args.repeat)
     if not args.skip_synthetic:
         bench_synthetic(args.side, args.demand, args.supply, args.nx_synthetic)
+    if not args.skip_apl:
+        bench_apl(args.departement, args.spacing_km, args.runs)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -18,10 +18,12 @@ from geo.errors import DataValidationError, InputFormatError
 from geo.road import (
     DEFAULT_PROFILE,
     MAX_SNAP_M,
+    REPORT_SAMPLE,
     SNAP_SPEED_KMH,
     RoadNetwork,
     RoadNetworkWarning,
     RoadProfile,
+    load_network,
     parse_maxspeed,
     road_costs,
 )
@@ -271,9 +273,10 @@ def test_snapping_adds_access_time_at_snap_speed(tiny: RoadNetwork) -> None:
 def test_unreachable_points_are_reported_not_dropped(tiny: RoadNetwork) -> None:
     demand = _points([2.000, 2.6], [45.000, 45.0], ["A", "far"])  # ~47 km east
     supply = _points([2.010], [45.000], ["B"])
-    with pytest.warns(RoadNetworkWarning, match=r"1 point\(s\) farther than .*'far'"):
+    with pytest.warns(RoadNetworkWarning, match=r"1 point\(s\) \(1 côté communes.*'far'"):
         costs = tiny.travel_costs(demand, supply, max_minutes=600)
     assert list(costs.origins) == ["A", "far"]
+    assert costs.params["unreachable_count"] == {"demand": 1, "supply": 0}
     assert costs.to_frame()["origin"].tolist() == ["A"]
     (entry,) = costs.params["unreachable"]
     assert entry["side"] == "demand" and entry["id"] == "far"
@@ -300,10 +303,12 @@ def test_travel_costs_validate_inputs(tiny: RoadNetwork) -> None:
         tiny.travel_costs(pts, pts, max_minutes=-1)
     with pytest.raises(DataValidationError, match="snap_speed_kmh must be a number > 0"):
         tiny.travel_costs(pts, pts, max_minutes=10, snap_speed_kmh=0)
-    with pytest.raises(DataValidationError, match="demand points have no CRS"):
+    no_crs = r"demand points have no CRS|points \(demand\) sans système"
+    with pytest.raises(DataValidationError, match=no_crs):
         tiny.travel_costs(pts.set_crs(None, allow_override=True), pts, max_minutes=10)
     dup = _points([2.0, 2.01], [45.0, 45.0], ["A", "A"])
-    with pytest.raises(DataValidationError, match=r"duplicate supply ids: \['A'\]"):
+    dup_msg = r"(duplicate supply ids:|identifiants en double \(supply\) :) \['A'\]"
+    with pytest.raises(DataValidationError, match=dup_msg):
         tiny.travel_costs(pts, dup, max_minutes=10)
     with pytest.raises(DataValidationError, match="sources must be node positions"):
         tiny.shortest_minutes([99])
@@ -652,3 +657,119 @@ def test_an_upload_without_suffix_is_recognised_by_content(
     text = tmp_path / "plain"
     text.write_text("hello", encoding="utf-8")
     assert sniff_osm_format(text) is None
+
+
+# --------------------------------------------------------------------------- issue 18 point 5
+
+MOTORWAY_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6" generator="test">
+  <node id="1" lat="45.0000" lon="2.000"/><node id="2" lat="45.0000" lon="2.020"/>
+  <node id="3" lat="45.0030" lon="2.000"/><node id="4" lat="45.0030" lon="2.020"/>
+  <node id="5" lat="45.0015" lon="2.000"/><node id="6" lat="45.0015" lon="2.020"/>
+  <way id="1"><nd ref="1"/><nd ref="2"/><tag k="highway" v="motorway"/></way>
+  <way id="2"><nd ref="3"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+  <way id="3"><nd ref="5"/><nd ref="6"/><tag k="highway" v="motorway_link"/></way>
+  <way id="4"><nd ref="1"/><nd ref="5"/><nd ref="3"/><tag k="highway" v="primary"/></way>
+  <way id="5"><nd ref="2"/><nd ref="6"/><nd ref="4"/><tag k="highway" v="trunk_link"/></way>
+</osm>
+"""
+
+
+def test_points_never_snap_to_motorways_or_slip_roads(tmp_path: Path) -> None:
+    path = tmp_path / "motorway.osm"
+    path.write_text(MOTORWAY_OSM, encoding="utf-8")
+    # 10 m from the motorway, 160 m from the residential street; 10 m from the slip road
+    pts = _points([2.010, 2.010], [45.0001, 45.0016], ["by_motorway", "by_link"])
+    for net in (
+        RoadNetwork.from_osm(path, cache_dir=tmp_path / "c"),
+        RoadNetwork.from_osm(path, cache_dir=tmp_path / "c"),  # read from the disk cache
+    ):
+        snap = net.snap(pts)
+        ways = dict(zip(snap.index, snap["way_id"], strict=True))
+        assert ways == {"by_motorway": 2, "by_link": 2}
+        assert (snap["snap_m"] > 100).all()
+        classes = np.asarray(net.highway_classes)[net.highway]
+        assert set(classes[~net.snappable]) == {"motorway", "motorway_link", "trunk_link"}
+    assert net.source["from_cache"] is True
+    # from arrays: class names given, the same rule; without them every segment takes points
+    seg = dict(
+        lon=[2.0, 2.02, 2.0, 2.02], lat=[45.0, 45.0, 45.003, 45.003], tail=[0, 2], head=[1, 3]
+    )
+    speeds = dict(forward_kmh=[90.0, 25.0], backward_kmh=[90.0, 25.0])
+    named = RoadNetwork.from_segments(**seg, **speeds, highway=["motorway", "residential"])
+    assert named.snap(pts.iloc[:1])["segment"].tolist() == [1]
+    assert RoadNetwork.from_segments(**seg, **speeds).snap(pts.iloc[:1])["segment"].tolist() == [0]
+    # a profile may allow them again
+    free = RoadProfile(no_snap=frozenset())
+    assert RoadNetwork.from_osm(path, use_cache=False, profile=free).snappable.all()
+
+
+def test_unreachable_points_are_counted_and_sampled(tiny: RoadNetwork) -> None:
+    far_d = _points(np.full(50, 3.0), np.linspace(45, 46, 50), [f"d{i}" for i in range(50)])
+    far_s = _points(np.full(30, 3.5), np.linspace(45, 46, 30), [f"s{i}" for i in range(30)])
+    near = _points([2.0], [45.0], ["A"])
+    with pytest.warns(RoadNetworkWarning, match=r"80 point\(s\) \(50 côté communes, 30 côté"):
+        costs = tiny.travel_costs(pd.concat([near, far_d]), pd.concat([near, far_s]), max_minutes=9)
+    assert costs.params["unreachable_count"] == {"demand": 50, "supply": 30}
+    sample = costs.params["unreachable"]
+    assert len(sample) == REPORT_SAMPLE == 20
+    assert [u["id"] for u in sample] == [f"d{i}" for i in range(10)] + [f"s{i}" for i in range(10)]
+    # one side short: the other fills the sample
+    with pytest.warns(RoadNetworkWarning):
+        few = tiny.travel_costs(pd.concat([near, far_d]), far_s.iloc[:3], max_minutes=9)
+    assert [u["side"] for u in few.params["unreachable"]].count("demand") == 17
+    assert few.params["isolated_count"] == {"demand": 0, "supply": 0}
+
+
+def test_memory_cache_sees_a_file_rewritten_with_same_size_and_mtime(
+    tiny_osm: Path, tmp_path: Path
+) -> None:
+    pts = _points([2.000, 2.010], [45.000, 45.000], ["A", "B"])
+    before = road_costs(tiny_osm, pts, pts, max_minutes=60, use_cache=False)
+    assert load_network(tiny_osm, use_cache=False) is load_network(tiny_osm, use_cache=False)
+    stat = tiny_osm.stat()
+    # same size (50 → 30 km/h posted), the modification time put back
+    tiny_osm.write_text(TINY_OSM.replace('v="50"', 'v="30"'), encoding="utf-8")
+    os.utime(tiny_osm, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after_stat = tiny_osm.stat()
+    assert (after_stat.st_size, after_stat.st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    after = road_costs(tiny_osm, pts, pts, max_minutes=60, use_cache=False)
+    m0, m1 = _matrix(before), _matrix(after)
+    assert m1["A", "B"] == pytest.approx(m0["A", "B"] * 40 / 24)  # 0.8 × 50 → 0.8 × 30
+    assert load_network(tiny_osm, use_cache=False).max_speed_kmh == 25.0
+
+
+def test_disk_cache_key_follows_the_tag_rules(
+    tiny_osm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from geo.road import profile as profile_module
+
+    cache = tmp_path / "cache"
+    first = RoadNetwork.from_osm(tiny_osm, cache_dir=cache)
+    assert first.n_segments == 5 and first.source["from_cache"] is False
+    key = DEFAULT_PROFILE.key()
+    # a rule changes (private roads allowed): another key, the file is read again
+    monkeypatch.setattr(profile_module, "_DENIED_ACCESS", frozenset({"no"}))
+    assert DEFAULT_PROFILE.key() != key
+    again = RoadNetwork.from_osm(tiny_osm, cache_dir=cache)
+    assert again.source["from_cache"] is False and again.n_segments == 6
+    # so does a changed implied limit
+    rural = dict(profile_module.IMPLIED_MAXSPEED_KMH) | {"fr:rural": 90.0}
+    monkeypatch.setattr(profile_module, "IMPLIED_MAXSPEED_KMH", rural)
+    assert parse_maxspeed("FR:rural") == 90.0
+    assert DEFAULT_PROFILE.key() not in (key, again.source["profile_key"])
+    monkeypatch.undo()
+    assert DEFAULT_PROFILE.key() == key
+    assert RoadNetwork.from_osm(tiny_osm, cache_dir=cache).source["from_cache"] is True
+
+
+def test_reach_and_coverage(tiny: RoadNetwork) -> None:
+    assert tiny.reach_km(30) == pytest.approx(30 / 60 * 40.0)  # top speed 40 km/h
+    slow = RoadNetwork.from_segments(
+        lon=[2.0, 2.01], lat=[45.0, 45.0], tail=[0], head=[1], forward_kmh=[10], backward_kmh=[10]
+    )
+    assert slow.reach_km(60) == pytest.approx(SNAP_SPEED_KMH)  # access legs at 15 km/h
+    pts = _points([2.005, 2.005, 2.6], [45.005, 45.0005, 45.0], ["inside", "on", "east"])
+    cov = tiny.coverage(pts, max_snap_m=100)
+    assert cov["status"].tolist() == ["too_far", "ok", "too_far"]
+    assert cov["in_extract"].tolist() == [True, True, False]

@@ -10,9 +10,10 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 import zipfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,16 @@ from scipy.spatial import cKDTree
 from geo.costs import TravelCosts, _metric_xy, _unique_index
 from geo.errors import DataValidationError, InputFormatError, warn_data
 from geo.road.osm import OsmSegments, read_osm_segments
-from geo.road.profile import DEFAULT_PROFILE, RoadProfile
+from geo.road.profile import DEFAULT_PROFILE, NO_SNAP_HIGHWAYS, RoadProfile
 
 __all__ = [
     "MAX_SNAP_M",
+    "REPORT_SAMPLE",
     "SNAP_SPEED_KMH",
     "RoadNetwork",
     "RoadNetworkWarning",
     "default_cache_dir",
+    "load_network",
     "road_costs",
 ]
 
@@ -54,9 +57,14 @@ MAX_SNAP_M = 2000.0
 _AT_NODE_M = 0.01
 #: Memory bound (bytes) of one Dijkstra batch: rows of float64 distances to every graph node.
 _BATCH_BYTES = 256 * 2**20
-#: Networks kept in memory by :func:`road_costs` (keyed by file, size, mtime and profile).
+#: Networks kept in memory by :func:`road_costs` (keyed by file content and profile).
 _MEMO_SIZE = 2
-_CACHE_FORMAT = 1
+#: A file whose status changed less than this many seconds before it was hashed is hashed again
+#: next time (timestamps are coarse: a rewrite within the same tick keeps them all).
+_RACY_S = 2.0
+#: Unreachable or isolated points listed by name in ``TravelCosts.params`` (the counts are
+#: complete): a national analysis over a regional extract has tens of thousands of them.
+REPORT_SAMPLE = 20
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -89,25 +97,36 @@ class _Snap:
 
 
 class _SnapIndex:
-    """Segments in one metric CRS: a tree of the main component's, all of them on demand."""
+    """Snappable segments in one metric CRS: the main component's tree, all of them on demand."""
 
     def __init__(
         self,
         node_xy: FloatArray,
         lines: npt.NDArray[Any],
         main: IntArray,
-        main_tree: shapely.STRtree,
+        pool: IntArray,
     ) -> None:
         self.node_xy = node_xy
         self.lines = lines
-        self.main = main
-        self.main_tree: shapely.STRtree = main_tree
+        self.main = main  # snappable segments of the main component
+        self.pool = pool  # every snappable segment
+        self.main_tree: shapely.STRtree = shapely.STRtree(lines[main])
         self._all_tree: shapely.STRtree | None = None
+        self._hull: shapely.Geometry | None = None
 
     def all_tree(self) -> shapely.STRtree:
         if self._all_tree is None:  # only for points away from the main component
-            self._all_tree = shapely.STRtree(self.lines)
+            self._all_tree = shapely.STRtree(self.lines[self.pool])
         return self._all_tree
+
+    def hull(self) -> shapely.Geometry:
+        """Convex hull of the nodes: roughly the area the extract covers."""
+        if self._hull is None:
+            hull = shapely.convex_hull(shapely.multipoints(self.node_xy))
+            assert isinstance(hull, shapely.Geometry)
+            shapely.prepare(hull)
+            self._hull = hull
+        return self._hull
 
 
 class RoadNetwork:
@@ -138,9 +157,24 @@ class RoadNetwork:
         segments; explicit zeros are real edges).
     in_main_component : numpy.ndarray of bool
         Node belongs to the largest strongly connected component.
+    highway_classes : tuple of str
+        Class name of each ``highway`` code (empty when the segments carry no class).
+    snappable : numpy.ndarray of bool
+        Segment may receive points: not of a class in ``no_snap`` (motorways and slip roads by
+        default, :data:`geo.road.profile.NO_SNAP_HIGHWAYS`).
     source : dict
         Where the network comes from (file, sha256, profile, counts) and whether it was read
         from the cache (``from_cache``).
+
+    Notes
+    -----
+    What the graph does not model: turn restrictions (``type=restriction`` relations) and turn
+    or junction delays: every turn allowed by the one-ways is taken, at no cost; ferries
+    (``route=ferry`` ways have no ``highway`` tag and are not read: a point on an island
+    without a bridge reaches only that island's roads); traffic (free-flow speeds per class);
+    time-dependent access (``oneway=reversible`` ways are left out, ``*:conditional`` tags are
+    ignored); barriers on nodes (gates, bollards). Times are therefore lower bounds where
+    restrictions or ferries matter.
 
     Examples
     --------
@@ -164,6 +198,8 @@ class RoadNetwork:
         way_ids: IntArray | None = None,
         highway: npt.NDArray[np.int8] | None = None,
         source: Mapping[str, Any] | None = None,
+        highway_classes: Sequence[str] = (),
+        no_snap: Iterable[str] = NO_SNAP_HIGHWAYS,
     ) -> None:
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         self.lon = np.asarray(lon, dtype=np.float64)
@@ -180,7 +216,15 @@ class RoadNetwork:
             np.full(m, -1, dtype=np.int8) if highway is None else np.asarray(highway, np.int8)
         )
         self.source: dict[str, Any] = dict(source or {})
+        self.highway_classes = tuple(str(c) for c in highway_classes)
         _check_arrays(self)
+        excluded = frozenset(no_snap)
+        blocked = np.array([c in excluded for c in self.highway_classes] + [False], dtype=bool)
+        # code -1 (no class known) indexes the trailing False: such segments take points
+        codes = np.where(
+            (self.highway >= 0) & (self.highway < len(self.highway_classes)), self.highway, -1
+        )
+        self.snappable: BoolArray = ~blocked[codes]
         _, _, length = Geod(ellps="WGS84").inv(
             self.lon[self.tail], self.lat[self.tail], self.lon[self.head], self.lat[self.head]
         )
@@ -213,6 +257,8 @@ class RoadNetwork:
         forward_kmh: npt.ArrayLike,
         backward_kmh: npt.ArrayLike,
         node_ids: npt.ArrayLike | None = None,
+        highway: npt.ArrayLike | None = None,
+        no_snap: Iterable[str] = NO_SNAP_HIGHWAYS,
     ) -> RoadNetwork:
         """Network from node coordinates (EPSG:4326) and segments between node positions.
 
@@ -226,8 +272,20 @@ class RoadNetwork:
             Speed from tail to head and from head to tail; 0 where a car may not go.
         node_ids : array-like of int, optional
             Node ids (default: their positions).
+        highway : array-like of str, optional
+            OSM ``highway`` class of each segment (``"motorway"``, ``"residential"``…); without
+            it every segment may receive points.
+        no_snap : iterable of str
+            Classes points are never attached to (default: motorways and slip roads).
         """
         n = np.asarray(lon).size
+        classes: tuple[str, ...] = ()
+        codes = None
+        if highway is not None:
+            names = np.asarray(highway, dtype=object).astype(str)
+            uniques, inverse = np.unique(names, return_inverse=True)
+            classes = tuple(str(u) for u in uniques)
+            codes = inverse.astype(np.int8)
         return cls(
             node_ids=np.arange(n) if node_ids is None else np.asarray(node_ids),
             lon=np.asarray(lon, dtype=np.float64),
@@ -236,7 +294,10 @@ class RoadNetwork:
             head=np.asarray(head, dtype=np.int64),
             forward_kmh=np.asarray(forward_kmh, dtype=np.float64),
             backward_kmh=np.asarray(backward_kmh, dtype=np.float64),
+            highway=codes,
             source={"kind": "segments"},
+            highway_classes=classes,
+            no_snap=no_snap,
         )
 
     @classmethod
@@ -257,8 +318,9 @@ class RoadNetwork:
             ``.osm.pbf``, ``.osm`` or ``.osm.gz`` extract (sorted or not).
         cache_dir : str or Path, optional
             Folder of cached graphs (default :func:`default_cache_dir`). The cache key is the
-            SHA-256 of the file's content and the profile's key: a changed file or profile is
-            read again, an unchanged one (even touched or renamed) is not.
+            SHA-256 of the file's content and :meth:`RoadProfile.key` (speeds, tag rules and
+            the code applying them): a changed file, profile or rule is read again, an
+            unchanged one (even touched or renamed) is not.
         use_cache : bool
             False to always read the file and write nothing.
         profile : RoadProfile
@@ -274,11 +336,23 @@ class RoadNetwork:
         path = Path(path)
         if not path.is_file():
             raise InputFormatError(f"{path}: file not found")
-        digest = _sha256(path)
+        return cls._from_osm_digest(path, _sha256(path), cache_dir, use_cache, profile, file_format)
+
+    @classmethod
+    def _from_osm_digest(
+        cls,
+        path: Path,
+        digest: str,
+        cache_dir: str | Path | None,
+        use_cache: bool,
+        profile: RoadProfile,
+        file_format: str | None,
+    ) -> RoadNetwork:
         folder = default_cache_dir() if cache_dir is None else Path(cache_dir)
-        cache_file = folder / f"{digest[:32]}-{profile.key()}.npz"
+        profile_key = profile.key()
+        cache_file = folder / f"{digest[:32]}-{profile_key}.npz"
         if use_cache:
-            cached = _load_cache(cache_file, digest)
+            cached = _load_cache(cache_file, digest, profile_key, profile)
             if cached is not None:
                 cached.source["path"] = str(path)
                 return cached
@@ -289,18 +363,20 @@ class RoadNetwork:
             "file": path.name,
             "sha256": digest,
             "profile": profile.name,
-            "profile_key": profile.key(),
+            "profile_key": profile_key,
             "highway_classes": list(profile.classes),
             **segments.stats,
             "from_cache": False,
         }
-        network = cls._from_osm_segments(segments, source)
+        network = cls._from_osm_segments(segments, source, profile)
         if use_cache:
             _save_cache(cache_file, segments, source)
         return network
 
     @classmethod
-    def _from_osm_segments(cls, seg: OsmSegments, source: Mapping[str, Any]) -> RoadNetwork:
+    def _from_osm_segments(
+        cls, seg: OsmSegments, source: Mapping[str, Any], profile: RoadProfile
+    ) -> RoadNetwork:
         return cls(
             node_ids=seg.node_ids,
             lon=seg.lon,
@@ -312,6 +388,8 @@ class RoadNetwork:
             way_ids=seg.way_ids,
             highway=seg.highway,
             source=source,
+            highway_classes=profile.classes,
+            no_snap=profile.no_snap,
         )
 
     # ----------------------------------------------------------------- description
@@ -410,6 +488,9 @@ class RoadNetwork:
         Points join the nearest segment of the largest strongly connected component when one
         lies within ``max_snap_m``; otherwise the nearest segment of a smaller piece (status
         ``"isolated"``: it may reach few places); otherwise none (status ``"too_far"``).
+        Segments of the classes in ``no_snap`` (:attr:`snappable` false: ``motorway``,
+        ``motorway_link`` and ``trunk_link`` by default) never receive a point: a town hall
+        beside a motorway joins the nearest street, however close the motorway is.
 
         Parameters
         ----------
@@ -443,6 +524,53 @@ class RoadNetwork:
             index=points.index,
         )
 
+    def coverage(
+        self,
+        points: gpd.GeoSeries,
+        *,
+        crs: str | None = None,
+        max_snap_m: float = MAX_SNAP_M,
+    ) -> pd.DataFrame:
+        """Whether the extract covers each point: its snap status and where it lies.
+
+        Parameters
+        ----------
+        points : geopandas.GeoSeries
+            Points with a CRS (communes' chef-lieu, practitioners).
+        crs : str, optional
+            Metric CRS (default :attr:`utm_crs`).
+        max_snap_m : float
+            Largest distance to a road.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed like ``points``: ``status`` (as :meth:`snap`), ``snap_m`` and
+            ``in_extract`` (inside the convex hull of the extract's nodes: False means the
+            extract stops short of the point, True with ``"too_far"`` that it has no road
+            near it).
+        """
+        metric = crs or self.utm_crs
+        _check_positive(max_snap_m, "max_snap_m", allow_zero=True)
+        xy = _metric_xy(points, metric, "checked")
+        snap = self._snap_xy(xy, metric, float(max_snap_m))
+        if len(xy) and self.n_nodes:
+            inside = shapely.covers(self._index_for(metric).hull(), shapely.points(xy))
+        else:
+            inside = np.zeros(len(xy), dtype=bool)
+        return pd.DataFrame(
+            {"status": snap.status, "snap_m": snap.snap_m, "in_extract": inside},
+            index=points.index,
+        )
+
+    def reach_km(self, minutes: float, snap_speed_kmh: float = SNAP_SPEED_KMH) -> float:
+        """Farthest straight-line distance (km) a trip of ``minutes`` can cover.
+
+        The drive runs at most at :attr:`max_speed_kmh`, the access legs at ``snap_speed_kmh``
+        and so does a direct leg: no pair farther apart than this can be within ``minutes``.
+        """
+        return float(minutes) / 60.0 * max(self.max_speed_kmh, float(snap_speed_kmh))
+
     def _index_for(self, crs: str) -> _SnapIndex:
         """Node coordinates and segment trees in ``crs``, built once per CRS."""
         if crs not in self._snap_index:
@@ -453,9 +581,12 @@ class RoadNetwork:
                 shapely.linestrings(np.stack([node_xy[self.tail], node_xy[self.head]], axis=1))
             )
             main = np.flatnonzero(
-                self.in_main_component[self.tail] & self.in_main_component[self.head]
+                self.in_main_component[self.tail]
+                & self.in_main_component[self.head]
+                & self.snappable
             ).astype(np.int64)
-            self._snap_index[crs] = _SnapIndex(node_xy, lines, main, shapely.STRtree(lines[main]))
+            pool = np.flatnonzero(self.snappable).astype(np.int64)
+            self._snap_index[crs] = _SnapIndex(node_xy, lines, main, pool)
         return self._snap_index[crs]
 
     def _snap_xy(self, xy: FloatArray, crs: str, max_snap_m: float) -> _Snap:
@@ -463,7 +594,7 @@ class RoadNetwork:
         segment = np.full(n, -1, dtype=np.int64)
         snap_m = np.full(n, np.inf)
         status = np.full(n, "too_far", dtype="<U8")
-        if n == 0 or self.n_segments == 0:
+        if n == 0 or not self.snappable.any():
             return _Snap(segment, np.zeros(n), snap_m, status)
         index = self._index_for(crs)
         node_xy, main = index.node_xy, index.main
@@ -477,7 +608,7 @@ class RoadNetwork:
         left = np.flatnonzero(segment < 0)
         if left.size:
             which, found = index.all_tree().query_nearest(pts[left], all_matches=False)
-            segment[left[which]] = found
+            segment[left[which]] = index.pool[found]
         lines = shapely.linestrings(
             np.stack([node_xy[self.tail[segment]], node_xy[self.head[segment]]], axis=1)
         )
@@ -534,9 +665,12 @@ class RoadNetwork:
         -------
         TravelCosts
             ``method="road"``; ``km`` is the straight-line distance of each pair. ``params``
-            lists the points that could not be joined (``unreachable``: side, id, distance
-            to the road, reason) and those joined to a piece cut off from the main network
-            (``isolated``); no point is dropped from ``origins`` or ``destinations``.
+            counts per side the points that could not be joined (``unreachable_count``:
+            ``{"demand": n, "supply": m}``) and those joined to a piece cut off from the main
+            network (``isolated_count``), and names a sample of at most :data:`REPORT_SAMPLE`
+            of each (``unreachable``, ``isolated``: side, id, distance to the road, reason;
+            both sides represented); no point is dropped from ``origins`` or
+            ``destinations``.
 
         Warns
         -----
@@ -592,18 +726,20 @@ class RoadNetwork:
             if supply_labels is None
             else pd.Index(supply_labels.reindex(destinations).astype(str), dtype=object)
         )
-        unreachable = _report(origins, o_snap, "demand", "too_far") + _report(
-            shown_supply, d_snap, "supply", "too_far"
-        )
-        isolated = _report(origins, o_snap, "demand", "isolated") + _report(
-            shown_supply, d_snap, "supply", "isolated"
-        )
-        if unreachable:
-            shown = ", ".join(f"{u['side']} {u['id']!r}" for u in unreachable[:5])
-            more = f" and {len(unreachable) - 5} more" if len(unreachable) > 5 else ""
+        sides = ((origins, o_snap, "demand"), (shown_supply, d_snap, "supply"))
+        unreachable_count, unreachable = _report(sides, "too_far")
+        isolated_count, isolated = _report(sides, "isolated")
+        total = unreachable_count["demand"] + unreachable_count["supply"]
+        if total:
+            shown = ", ".join(
+                f"{'commune' if u['side'] == 'demand' else 'offre'} {u['id']!r}"
+                for u in unreachable[:5]
+            )
+            more = f" et {total - 5} autre(s)" if total > 5 else ""
             warn_data(
-                f"{len(unreachable)} point(s) farther than max_snap_m={max_snap_m:g} m from "
-                f"every drivable road get no road travel time: {shown}{more}",
+                f"{total} point(s) ({unreachable_count['demand']} côté communes, "
+                f"{unreachable_count['supply']} côté offre) à plus de {max_snap_m:g} m de "
+                f"toute route de l'extrait n'ont pas de temps routier : {shown}{more}",
                 RoadNetworkWarning,
                 stacklevel=stacklevel,
             )
@@ -626,7 +762,9 @@ class RoadNetwork:
                 "max_speed_kmh": self.max_speed_kmh,
                 "graph_nodes": self.n_nodes,
                 "graph_edges": self.n_edges,
+                "unreachable_count": unreachable_count,
                 "unreachable": unreachable,
+                "isolated_count": isolated_count,
                 "isolated": isolated,
             },
         )
@@ -886,16 +1024,34 @@ def _with_direct_legs(
     return r[first], c[first], m[first]
 
 
-def _report(ids: pd.Index, snap: _Snap, side: str, status: str) -> list[dict[str, Any]]:
-    where = np.flatnonzero(snap.status == status)
+def _report(
+    sides: Sequence[tuple[pd.Index, _Snap, str]], status: str
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Count the points of each side with ``status``, and name a sample of them.
+
+    The sample holds at most :data:`REPORT_SAMPLE` entries, the first points of each side in
+    input order, shared evenly between the sides (a side with fewer leaves its share to the
+    other).
+    """
     reason = {
         "too_far": "farther than max_snap_m from every drivable road",
         "isolated": "nearest road is cut off from the main network",
     }[status]
-    return [
+    where = [np.flatnonzero(snap.status == status) for _, snap, _ in sides]
+    counts = {side: int(w.size) for (_, _, side), w in zip(sides, where, strict=True)}
+    share = [REPORT_SAMPLE // len(sides)] * len(sides)
+    spare = sum(max(0, q - w.size) for q, w in zip(share, where, strict=True))
+    take = []
+    for q, w in zip(share, where, strict=True):
+        extra = min(spare, max(0, w.size - q))
+        spare -= extra
+        take.append(min(w.size, q + extra))
+    sample = [
         {"side": side, "id": ident, "snap_m": round(float(dist), 1), "reason": reason}
-        for ident, dist in zip(ids[where].tolist(), snap.snap_m[where], strict=True)
+        for (ids, snap, side), w, k in zip(sides, where, take, strict=True)
+        for ident, dist in zip(ids[w[:k]].tolist(), snap.snap_m[w[:k]], strict=True)
     ]
+    return counts, sample
 
 
 # --------------------------------------------------------------------- disk cache
@@ -913,7 +1069,9 @@ _CACHED_ARRAYS = (
 )
 
 
-def _load_cache(cache_file: Path, digest: str) -> RoadNetwork | None:
+def _load_cache(
+    cache_file: Path, digest: str, profile_key: str, profile: RoadProfile
+) -> RoadNetwork | None:
     """Network stored for this file content, or None when absent, stale or unreadable."""
     if not cache_file.is_file():
         return None
@@ -923,16 +1081,20 @@ def _load_cache(cache_file: Path, digest: str) -> RoadNetwork | None:
             arrays = {name: data[name] for name in _CACHED_ARRAYS}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None  # a corrupt or foreign file is rebuilt over
-    if meta.get("sha256") != digest or meta.get("cache_format") != _CACHE_FORMAT:
+    if (
+        meta.get("sha256") != digest
+        or meta.get("profile_key") != profile_key
+        or meta.get("arrays") != list(_CACHED_ARRAYS)
+    ):
         return None
     meta["from_cache"] = True
     segments = OsmSegments(stats={}, **arrays)
-    return RoadNetwork._from_osm_segments(segments, meta)
+    return RoadNetwork._from_osm_segments(segments, meta, profile)
 
 
 def _save_cache(cache_file: Path, seg: OsmSegments, source: Mapping[str, Any]) -> None:
     """Write the segments atomically (temporary file + rename): readers never see half a file."""
-    meta = {**source, "cache_format": _CACHE_FORMAT}
+    meta = {**source, "arrays": list(_CACHED_ARRAYS)}
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=cache_file.stem, suffix=".tmp", dir=cache_file.parent)
@@ -959,6 +1121,38 @@ def _save_cache(cache_file: Path, seg: OsmSegments, source: Mapping[str, Any]) -
 # --------------------------------------------------------------------- one call
 
 _MEMO: OrderedDict[tuple[Any, ...], RoadNetwork] = OrderedDict()
+#: SHA-256 of the files already hashed, by their status signature (see :func:`_content_digest`).
+_DIGESTS: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+
+def _content_digest(path: Path) -> str:
+    """SHA-256 of a file's content, hashed again only when the file may have changed.
+
+    The signature is (path, device, inode, size, mtime_ns, ctime_ns): rewriting a file, even
+    to the same size with its mtime put back (``os.utime``), changes its ctime, and replacing
+    it changes its inode. A file whose signature was taken less than :data:`_RACY_S` after its
+    last change is hashed again on each call (a second rewrite within the same clock tick
+    would keep every timestamp: git's "racy clean" rule).
+    """
+    stat = path.stat()
+    signature = (
+        str(path.resolve()),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+    if signature in _DIGESTS:
+        _DIGESTS.move_to_end(signature)
+        return _DIGESTS[signature]
+    digest = _sha256(path)
+    changed_s = max(stat.st_mtime_ns, stat.st_ctime_ns) / 1e9
+    if time.time() - changed_s >= _RACY_S:  # settled: trust the signature next time
+        _DIGESTS[signature] = digest
+        while len(_DIGESTS) > 16 * _MEMO_SIZE:
+            _DIGESTS.popitem(last=False)
+    return digest
 
 
 def _network(
@@ -968,28 +1162,54 @@ def _network(
     profile: RoadProfile,
     file_format: str | None,
 ) -> RoadNetwork:
+    """Return the network of an extract, kept in memory by content (not name, size or date)."""
     if not path.is_file():
         raise InputFormatError(f"{path}: file not found")
-    stat = path.stat()
+    digest = _content_digest(path)
     key = (
-        str(path.resolve()),
-        stat.st_size,
-        stat.st_mtime_ns,
+        digest,
         profile.key(),
+        tuple(sorted(profile.no_snap)),
         file_format,
         None if cache_dir is None else str(cache_dir),
         use_cache,
     )
     if key in _MEMO:
         _MEMO.move_to_end(key)
-        return _MEMO[key]
-    network = RoadNetwork.from_osm(
-        path, cache_dir=cache_dir, use_cache=use_cache, profile=profile, file_format=file_format
-    )
+        network = _MEMO[key]
+        network.source["path"] = str(path)
+        return network
+    network = RoadNetwork._from_osm_digest(path, digest, cache_dir, use_cache, profile, file_format)
     _MEMO[key] = network
     while len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
     return network
+
+
+def load_network(
+    osm_path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    profile: RoadProfile = DEFAULT_PROFILE,
+    file_format: str | None = None,
+) -> RoadNetwork:
+    """Return the network of an extract as :func:`road_costs` gets it (memory, then disk).
+
+    Parameters
+    ----------
+    osm_path : str or Path
+        OSM extract.
+    cache_dir, use_cache, profile, file_format
+        See :meth:`RoadNetwork.from_osm`.
+
+    Notes
+    -----
+    The last networks used stay in memory, keyed by the SHA-256 of the file's content (hashed
+    again whenever the file's size, dates or inode change) and the profile: a file rewritten
+    in place is never answered with the times of its former content.
+    """
+    return _network(Path(osm_path), cache_dir, use_cache, profile, file_format)
 
 
 def road_costs(

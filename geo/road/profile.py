@@ -6,7 +6,9 @@ tag hierarchy and its 0.8 reduction of posted limits, with the French limits for
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -20,12 +22,11 @@ __all__ = [
     "HIGHWAY_SPEED_KMH",
     "IMPLIED_MAXSPEED_KMH",
     "MAXSPEED_FACTOR",
+    "NO_SNAP_HIGHWAYS",
     "RoadProfile",
     "parse_maxspeed",
+    "tag_rules_digest",
 ]
-
-#: Bumped whenever the reading of tags changes, so that cached graphs are rebuilt.
-PARSER_VERSION = 2
 
 #: Typical car speed per ``highway`` class when no ``maxspeed`` is tagged (km/h): OSRM car
 #: profile defaults, i.e. mean travel speeds with junctions and traffic, not legal limits.
@@ -51,6 +52,11 @@ HIGHWAY_SPEED_KMH: Mapping[str, float] = MappingProxyType(
 #: A posted limit is not a travel speed: tagged ``maxspeed`` values are multiplied by this
 #: factor (OSRM car profile's ``speed_reduction``), e.g. 50 → 40 km/h, 130 → 104 km/h.
 MAXSPEED_FACTOR = 0.8
+
+#: Classes a point (town hall, practice) is never attached to: nobody parks on a motorway or a
+#: slip road, so a point next to one joins the nearest other road (its access leg is longer).
+#: ``trunk`` itself stays: in France many trunk roads are ordinary streets through villages.
+NO_SNAP_HIGHWAYS: frozenset[str] = frozenset({"motorway", "motorway_link", "trunk_link"})
 
 #: Implicit limits (km/h) for the symbolic ``maxspeed`` values (matched case-insensitively).
 #: ``FR:rural`` is 80 km/h: the limit on two-lane roads without a separator since 1 July 2018
@@ -159,9 +165,20 @@ class RoadProfile:
     implied_oneway : frozenset of str
         Classes that are one-way unless tagged ``oneway=no`` (``junction=roundabout`` and
         ``circular`` always are).
+    no_snap : frozenset of str
+        Classes points are never attached to (default :data:`NO_SNAP_HIGHWAYS`: motorway,
+        motorway_link, trunk_link); they are still driven on.
 
     Notes
     -----
+    Not modelled: turn restrictions (``type=restriction`` relations: a forbidden left turn is
+    allowed), turn and junction delays, traffic (speeds are free-flow means of each class),
+    ferries (``route=ferry`` ways carry no ``highway`` tag: an island without a bridge is cut
+    off from the mainland, and its points reach only its own roads), time-dependent access
+    (``oneway=reversible``, ``access:conditional``: the conditional tags are ignored, reversible
+    ways are left out), tolls and barriers on nodes (``barrier=gate``, bollards: a gate does not
+    cut the road).
+
     A way is skipped when its ``highway`` is not in the table, when ``area=yes``,
     ``impassable=yes``, ``status=impassable``, ``service=emergency_access``, when
     ``oneway`` is reversible, or when the first of ``motorcar``, ``motor_vehicle``, ``vehicle``,
@@ -174,6 +191,7 @@ class RoadProfile:
     highway_speed_kmh: Mapping[str, float] = field(default_factory=lambda: HIGHWAY_SPEED_KMH)
     maxspeed_factor: float = MAXSPEED_FACTOR
     implied_oneway: frozenset[str] = frozenset({"motorway", "motorway_link"})
+    no_snap: frozenset[str] = NO_SNAP_HIGHWAYS
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.highway_speed_kmh.items() if not 0 < float(v) <= 200}
@@ -192,13 +210,20 @@ class RoadProfile:
         return tuple(sorted(self.highway_speed_kmh))
 
     def key(self) -> str:
-        """Short digest of the profile and the tag reader version (part of the cache key)."""
+        """Digest of everything that decides the graph read from a file (disk cache key).
+
+        It hashes the profile's speeds, factor and implied one-ways together with
+        :func:`tag_rules_digest` (the tag tables and the code that reads them): any change of a
+        rule gives another key, so a cached graph is never reused under other rules. The
+        classes in :attr:`no_snap` are left out: they change where points join the graph, not
+        the graph.
+        """
         blob = json.dumps(
             {
-                "parser": PARSER_VERSION,
                 "speeds": {k: float(v) for k, v in sorted(self.highway_speed_kmh.items())},
                 "factor": self.maxspeed_factor,
                 "oneway": sorted(self.implied_oneway),
+                "rules": tag_rules_digest(),
             },
             sort_keys=True,
         )
@@ -261,6 +286,46 @@ class RoadProfile:
             kmh = default if limit is None else round(limit * self.maxspeed_factor, 6)
             speeds.append(kmh if allowed else 0.0)
         return speeds[0], speeds[1]
+
+
+def tag_rules_digest() -> str:
+    """Digest of the tag rules: the tables of this module and the code that applies them.
+
+    Read at call time, so that a changed table (or a changed reader) changes the cache key of
+    every graph without a hand-bumped version number.
+    """
+    tables = {
+        "implied_maxspeed": dict(sorted(IMPLIED_MAXSPEED_KMH.items())),
+        "generic_zone": dict(sorted(_GENERIC_ZONE_KMH.items())),
+        "maxspeed_range": list(_MAXSPEED_RANGE_KMH),
+        "denied_access": sorted(_DENIED_ACCESS),
+        "access_tags": list(_ACCESS_TAGS),
+        "oneway": [sorted(_ONEWAY_FORWARD), sorted(_ONEWAY_BACKWARD), sorted(_ONEWAY_NO)],
+        "oneway_excluded": sorted(_ONEWAY_EXCLUDED),
+    }
+    digest = hashlib.sha256(json.dumps(tables, sort_keys=True).encode())
+    digest.update(_code_digest().encode())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _code_digest() -> str:
+    """Digest of the code that reads tags and ways (fixed for the life of the process)."""
+    from geo.road import osm  # the reader of the file: its code decides the segments too
+
+    digest = hashlib.sha256()
+    for code in (parse_maxspeed, _parse_one_maxspeed, RoadProfile.way_speeds, osm):
+        digest.update(_source_of(code).encode())
+    return digest.hexdigest()
+
+
+def _source_of(obj: object) -> str:
+    """Source text of a function or module (its bytecode when the source is not shipped)."""
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):  # pragma: no cover - installs without .py files
+        code = getattr(obj, "__code__", None)
+        return repr(code.co_code) if code is not None else repr(obj)
 
 
 #: The profile used unless another one is given.
