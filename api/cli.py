@@ -32,7 +32,7 @@ from rich.table import Table
 from api import core
 from api.core import PLURAL_LABELS
 from geo import demo
-from geo.analysis import MEASURES, analyse, line_radius_m
+from geo.analysis import GRAVITY_MIN_MINUTES, MEASURES, analyse, line_radius_m
 from geo.errors import CartosoinsError, DataValidationError, collect_data_warnings
 from geo.io import read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, format_fr, individual_points_of
@@ -268,6 +268,13 @@ MeasureOpt = Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}."
 CatchmentOpt = Annotated[
     float | None, typer.Option(help="Catchment in minutes (default: the measure's).")
 ]
+GravityMinOpt = Annotated[
+    float,
+    typer.Option(
+        help="Gravity measure: floor of the travel time in (t / scale)^alpha, in minutes "
+        "(a practitioner at a chef-lieu is 0 min away; default: a median commune's inner trip)."
+    ),
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the simulated practitioners.")]
 OutOpt = Annotated[Path, typer.Option(help="Output folder.")]
 
@@ -353,10 +360,13 @@ def _analysis_options(
     exclude_aged_from: int | None,
     osm: Path | None = None,
     travel: TravelChoice | None = None,
+    *,
+    gravity_min_minutes: float = GRAVITY_MIN_MINUTES,
 ) -> dict[str, object]:
     options: dict[str, object] = {
         "catchment_minutes": catchment,
         "exclude_aged_from": exclude_aged_from,
+        "gravity_min_minutes": gravity_min_minutes,
     }
     if osm is not None:  # car times over the extract's roads instead of straight lines
         options |= {"travel": "road", "osm_path": osm}
@@ -398,6 +408,7 @@ def analyse_command(
     profession: ProfessionOpt = None,
     measure: MeasureOpt = "apl",
     catchment_minutes: CatchmentOpt = None,
+    gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
     exclude_aged_from: Annotated[
         int | None, typer.Option(help="Leave out practitioners aged this or more.")
     ] = None,
@@ -461,7 +472,13 @@ def analyse_command(
                 territory,
                 pracs,
                 measure,
-                _analysis_options(catchment_minutes, exclude_aged_from, osm, travel),
+                _analysis_options(
+                    catchment_minutes,
+                    exclude_aged_from,
+                    osm,
+                    travel,
+                    gravity_min_minutes=gravity_min_minutes,
+                ),
                 report,
             )
             result = problem.result()
@@ -555,6 +572,7 @@ def scenario_command(
     profession: ProfessionOpt = None,
     measure: MeasureOpt = "apl",
     catchment_minutes: CatchmentOpt = None,
+    gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
     retire_age: Annotated[
         float | None, typer.Option(help="Practitioners aged this or more leave.")
     ] = None,
@@ -612,7 +630,11 @@ def scenario_command(
                 report,
             )
             problem = core.prepare_analysis(
-                territory, pracs, measure, _analysis_options(catchment_minutes, None), report
+                territory,
+                pracs,
+                measure,
+                _analysis_options(catchment_minutes, None, gravity_min_minutes=gravity_min_minutes),
+                report,
             )
             report(0.5, "Application du scénario…")
             result = scenario.apply(problem)
@@ -662,6 +684,7 @@ def site_command(
     profession: ProfessionOpt = None,
     measure: MeasureOpt = "apl",
     catchment_minutes: CatchmentOpt = None,
+    gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
     k: Annotated[int, typer.Option("--k", "-k", help="Number of sites.")] = 3,
     n_per_site: Annotated[int, typer.Option(help="Practitioners per site.")] = 1,
     objective: Annotated[
@@ -687,7 +710,11 @@ def site_command(
                 report,
             )
             problem = core.prepare_analysis(
-                territory, pracs, measure, _analysis_options(catchment_minutes, None), report
+                territory,
+                pracs,
+                measure,
+                _analysis_options(catchment_minutes, None, gravity_min_minutes=gravity_min_minutes),
+                report,
             )
             report(0.5, "Recherche des meilleurs sites…")
             found = recommend_sites(problem, k, n_per_site, objective)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from api.core import BPE_DATASET, BPE_PROFESSION, DEMO_DATASET, default_dataset
+from geo.analysis import GRAVITY_MIN_MINUTES
 
 __all__ = [
     "BPE_DATASET",
@@ -222,6 +223,16 @@ class AnalysisParameters(BaseModel):
     sigma_minutes: Annotated[float, Field(gt=0, le=300)] | None = None
     gravity_scale: Annotated[float, Field(gt=0, le=1000)] = 1.0
     gravity_alpha: Annotated[float, Field(ge=-5, lt=0)] = -1.0
+    gravity_min_minutes: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=60,
+            description="Gravity: floor of the travel time (minutes) in the weight "
+            "(max(t, floor) / scale)^alpha. Practitioners located at a commune's chef-lieu are "
+            "0 min away; 0 restores the raw weight and refuses such pairs.",
+        ),
+    ] = GRAVITY_MIN_MINUTES
 
 
 class AnalysisBase(BaseModel):

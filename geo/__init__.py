@@ -12,7 +12,14 @@ from geo.access import (
     three_step_fca,
     two_step_fca,
 )
-from geo.analysis import MEASURES, AccessProblem, analyse, prepare, validate_practitioners
+from geo.analysis import (
+    GRAVITY_MIN_MINUTES,
+    MEASURES,
+    AccessProblem,
+    analyse,
+    prepare,
+    validate_practitioners,
+)
 from geo.costs import TravelCosts, read_od_table, straight_line_costs
 from geo.demo import PROFESSIONS, generate_practitioners, is_synthetic
 from geo.density import density, practitioners_per_commune
@@ -25,6 +32,7 @@ from geo.errors import (
 )
 from geo.gaps import classify_gaps, summarise_gaps
 from geo.io import read_population_table, read_practitioners
+from geo.measures import cumulative_opportunities, fca_ratio, polygon_distances, raam
 from geo.offer import load_gp_offer
 from geo.reference import list_departements, list_epci, load_communes
 from geo.scenario import Scenario, ScenarioResult
@@ -32,6 +40,7 @@ from geo.siting import SitingResult, recommend_sites
 from geo.territory import Territory, resolve_territory
 
 __all__ = [
+    "GRAVITY_MIN_MINUTES",
     "MEASURES",
     "PROFESSIONS",
     "AccessProblem",
@@ -48,8 +57,10 @@ __all__ = [
     "analyse",
     "apl",
     "classify_gaps",
+    "cumulative_opportunities",
     "density",
     "enhanced_two_step_fca",
+    "fca_ratio",
     "generate_practitioners",
     "gravity",
     "is_synthetic",
@@ -59,8 +70,10 @@ __all__ = [
     "load_communes",
     "load_gp_offer",
     "nearest_cost",
+    "polygon_distances",
     "practitioners_per_commune",
     "prepare",
+    "raam",
     "read_od_table",
     "read_population_table",
     "read_practitioners",

@@ -8,18 +8,20 @@ sparse travel costs once and runs a numeric core from :mod:`geo._fca`.
 
 from __future__ import annotations
 
+import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
@@ -40,9 +42,9 @@ from geo.drees import (
     capped_activity,
     load_activity_calibration,
 )
-from geo.errors import DataValidationError
+from geo.errors import DataValidationError, warn_data
 from geo.islands import land_mass_of, load_islands
-from geo.reference import REFERENCE_SOURCES, load_communes
+from geo.reference import REFERENCE_SOURCES, load_communes, reference_to_crs
 from geo.territory import Territory
 from geo.traveltime import (
     LEGACY_MODEL,
@@ -55,6 +57,7 @@ from geo.traveltime import (
 __all__ = [
     "ADDED_COLUMNS",
     "FRANCE_BOXES",
+    "GRAVITY_MIN_MINUTES",
     "MEASURES",
     "MISSING_STATUS",
     "AccessProblem",
@@ -132,6 +135,12 @@ LAND_MASS_SEPARATION_M = 1.0e8
 
 #: Ratio measures are reported per this many inhabitants (APL has its own DREES unit).
 PER_INHABITANTS = 10_000.0
+
+#: Default floor (minutes) of the travel time in the gravity weight: the fitted travel model's
+#: time (4.1 min) for the mean distance (1.25 km) between the centre and a point of a median
+#: mainland commune (10.99 km²), rounded. A practitioner at a commune's own chef-lieu is 0 min
+#: away: without a floor, ``alpha < 0`` gives it an infinite weight.
+GRAVITY_MIN_MINUTES = 4.0
 
 #: Bounding boxes (lon/lat) of métropole + Corsica and each DROM: a practitioner outside all of
 #: them is a data error (swapped coordinates, Lambert metres read as degrees…).
@@ -276,11 +285,25 @@ def _points_of(communes: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return pts
 
 
+def _to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries:
+    """Reproject, through the cache of the reference layer when these are its geometries."""
+    cached = reference_to_crs(geoms, crs)
+    return geoms.to_crs(crs) if cached is None else cached
+
+
 def _communes_to_crs(communes: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
     """Reproject the polygons and the chef-lieu points (no-op when already in ``crs``)."""
-    out = communes.to_crs(crs)
+    if communes.crs is not None and communes.crs.equals(crs):
+        out = communes.copy()
+    else:
+        geometry = communes.geometry.name
+        out = gpd.GeoDataFrame(
+            communes.drop(columns=geometry),
+            geometry=_to_crs(communes.geometry, crs).rename(geometry),
+            crs=crs,
+        )[list(communes.columns)]
     if "chef_lieu" in out.columns:
-        out["chef_lieu"] = _points_of(communes).to_crs(crs)
+        out["chef_lieu"] = _to_crs(_points_of(communes), crs)
     return out
 
 
@@ -294,8 +317,36 @@ def _near(
     return np.isfinite(dist)
 
 
+@lru_cache(maxsize=16)
+def _transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
+def _points_to_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
+    """``frame.to_crs(crs)`` for validated points, transforming each distinct location once.
+
+    Practitioners located by commune share their town hall's point (60,493 GPs on 9,485
+    locations): the coordinates are the same as geopandas', at a sixth of the work.
+    """
+    if frame.crs is None or frame.crs.equals(crs) or frame.geometry.isna().any():
+        return frame.to_crs(crs)
+    xy = shapely.get_coordinates(frame.geometry.to_numpy())
+    if len(xy) != len(frame):  # empty or multi-part geometries: the general path
+        return frame.to_crs(crs)
+    sites, _, site_of = _sites(xy, np.zeros(len(xy)))
+    x, y = _transformer(frame.crs, pyproj.CRS(crs)).transform(sites[:, 0], sites[:, 1])
+    moved = np.column_stack((np.asarray(x), np.asarray(y)))[site_of]
+    geometry = frame.geometry.name
+    out = gpd.GeoDataFrame(
+        frame.drop(columns=geometry),
+        geometry=gpd.GeoSeries(shapely.points(moved), index=frame.index, crs=crs).rename(geometry),
+        crs=crs,
+    )
+    return out[list(frame.columns)]
+
+
 def _xy(points: gpd.GeoSeries, crs: str) -> npt.NDArray[np.float64]:
-    return shapely.get_coordinates(points.to_crs(crs).to_numpy())
+    return shapely.get_coordinates(_to_crs(points, crs).to_numpy())
 
 
 @lru_cache(maxsize=1)
@@ -333,7 +384,8 @@ def _with_land_mass(
     if codes is not None:
         text = codes.astype(object).where(codes.notna(), "").astype(str).to_numpy(dtype=object)
         known = text != ""
-        z[known] = _island_offsets(ids, land_mass_of(text[known]))
+        inverse, distinct = pd.factorize(text[known])  # once per commune, not per point
+        z[known] = _island_offsets(ids, land_mass_of(np.asarray(distinct, dtype=object)))[inverse]
     todo = np.flatnonzero(~known)
     if todo.size and len(shapes):
         tree = shapely.STRtree(shapes)
@@ -354,6 +406,7 @@ class _Context:
     practitioners: gpd.GeoDataFrame  # supply context
     practitioner_communes: pd.Series  # commune code of each supply point (NA: outside all)
     crs: str
+    practitioner_mask: npt.NDArray[np.bool_]  # which of the input practitioners are supply
 
 
 def _context(
@@ -399,6 +452,7 @@ def _context(
         practitioners=practitioners[near],
         practitioner_communes=codes[near],
         crs=crs,
+        practitioner_mask=np.asarray(near, dtype=bool),
     )
 
 
@@ -498,18 +552,24 @@ def _age_structure(
         raise DataValidationError(
             f"age table lacks the band column(s) {missing}; it has {list(age_table.columns)}"
         )
-    table = age_table.copy()
-    table.index = table.index.astype(str)
-    absent = sorted(set(communes["code"]) - set(table.index))
-    if absent:
+    index = pd.Index(np.asarray(age_table.index.astype(str), dtype=object), dtype=object)
+    codes = np.asarray(communes["code"].astype(str), dtype=object)
+    pos = index.get_indexer(pd.Index(codes, dtype=object))
+    if (pos < 0).any():
+        absent = sorted(set(codes[pos < 0]))
         raise DataValidationError(
             f"age table has no row for {len(absent)} commune(s) of the analysis, e.g. {absent[:5]}"
         )
-    counts = table.loc[communes["code"], bands].apply(pd.to_numeric, errors="coerce")
-    if counts.isna().any().any():
-        bad = counts.index[counts.isna().any(axis=1)][0]
+    values = np.empty((len(codes), len(bands)))
+    for k, band in enumerate(bands):
+        column = age_table[band]
+        if pd.api.types.is_numeric_dtype(column):
+            values[:, k] = column.to_numpy(dtype="float64", na_value=np.nan)[pos]
+        else:
+            values[:, k] = pd.to_numeric(column.iloc[pos], errors="coerce").to_numpy("float64")
+    if np.isnan(values).any():
+        bad = codes[np.isnan(values).any(axis=1)][0]
         raise DataValidationError(f"age table row {bad!r} has a missing or non-numeric value")
-    values = counts.to_numpy(dtype="float64")
     totals = values.sum(axis=1, keepdims=True)
     # the table may hold counts or shares: only its proportions are used, on population 2023
     shares = np.divide(values, totals, out=np.zeros_like(values), where=totals > 0)
@@ -537,6 +597,7 @@ class AnalysisOptions:
     sigma: float | None
     gravity_scale: float
     gravity_alpha: float
+    gravity_min_minutes: float
     age_table: pd.DataFrame | None
     consumption_weights: Mapping[str, float] | None
     threshold_minutes: float
@@ -641,7 +702,9 @@ def _kernel(opts: AnalysisOptions) -> MeasureKernel:
         bands = _fca.BandWeights(dict(opts.steps or _fca.APL_BANDS))
         return MeasureKernel("ratio", bands, catchment, _fca.APL_UNITS[unit_key][1], 0.0)
     if measure == "gravity":
-        weight = _fca.GravityWeights(opts.gravity_scale, opts.gravity_alpha)
+        weight = _fca.GravityWeights(
+            opts.gravity_scale, opts.gravity_alpha, opts.gravity_min_minutes
+        )
         return MeasureKernel("gravity", weight, catchment, 1.0)
     if measure == "3sfca":
         steps = _fca.StepWeights(dict(opts.steps or _fca.THREE_STEP_DEFAULT_STEPS))
@@ -1077,6 +1140,7 @@ def analyse(
     sigma_minutes: float | None = None,
     gravity_scale: float = 1.0,
     gravity_alpha: float = -1.0,
+    gravity_min_minutes: float = GRAVITY_MIN_MINUTES,
     exclude_aged_from: int | None = None,
     reference_year: int | None = None,
     age_table: pd.DataFrame | None = None,
@@ -1121,7 +1185,14 @@ def analyse(
     sigma_minutes : float, optional
         Gaussian kernel width of ``kernel_2sfca`` (default: catchment / 2).
     gravity_scale, gravity_alpha : float
-        Hansen gravity weight ``(cost / scale) ** alpha``.
+        Hansen gravity weight ``(max(cost, gravity_min_minutes) / scale) ** alpha``.
+    gravity_min_minutes : float, default :data:`GRAVITY_MIN_MINUTES` (4 min)
+        Floor of the travel time in the gravity weight: practitioners in a commune's own
+        chef-lieu (files located by commune, scenarios, siting) are 0 min away and would weigh
+        infinitely with ``alpha < 0``. The default is the fitted travel model's time for the
+        mean distance between the centre and a point of a median mainland commune (10.99 km²:
+        1.25 km, 4.1 min), rounded; 0 restores the raw access weight (then any 0-minute pair
+        is refused).
     exclude_aged_from : int, optional
         Leave out practitioners aged this or more (the 2017 zonage counts GPs aged 65 or less:
         ``exclude_aged_from=66``).
@@ -1187,6 +1258,7 @@ def analyse(
         sigma_minutes=sigma_minutes,
         gravity_scale=gravity_scale,
         gravity_alpha=gravity_alpha,
+        gravity_min_minutes=gravity_min_minutes,
         exclude_aged_from=exclude_aged_from,
         reference_year=reference_year,
         age_table=age_table,
@@ -1225,6 +1297,7 @@ def prepare(
     sigma_minutes: float | None = None,
     gravity_scale: float = 1.0,
     gravity_alpha: float = -1.0,
+    gravity_min_minutes: float = GRAVITY_MIN_MINUTES,
     exclude_aged_from: int | None = None,
     reference_year: int | None = None,
     age_table: pd.DataFrame | None = None,
@@ -1295,7 +1368,23 @@ def prepare(
         )
         catchment = max(float(k) for k in default_steps)
     if not catchment >= 0:
-        raise DataValidationError(f"catchment_minutes must be ≥ 0, got {catchment_minutes!r}")
+        raise DataValidationError(
+            f"catchment_minutes doit être un nombre ≥ 0 (minutes), reçu {catchment_minutes!r}"
+        )
+    if steps is not None and not len(steps):
+        raise DataValidationError(
+            "steps est vide : donnez au moins un palier {minutes: poids}, ou None pour les "
+            "paliers par défaut de la mesure"
+        )
+    if not (
+        isinstance(gravity_min_minutes, int | float)
+        and not isinstance(gravity_min_minutes, bool)
+        and math.isfinite(gravity_min_minutes)
+        and gravity_min_minutes >= 0
+    ):
+        raise DataValidationError(
+            f"gravity_min_minutes doit être un nombre ≥ 0 (minutes), reçu {gravity_min_minutes!r}"
+        )
     in_reference = _in_reference(communes)
     if isinstance(surroundings, str):
         if surroundings != "reference":
@@ -1331,6 +1420,7 @@ def prepare(
         sigma=sigma_minutes,
         gravity_scale=gravity_scale,
         gravity_alpha=gravity_alpha,
+        gravity_min_minutes=gravity_min_minutes,
         age_table=age_table,
         consumption_weights=consumption_weights,
         threshold_minutes=threshold_minutes,
@@ -1342,6 +1432,8 @@ def prepare(
         practitioners_source=(str(source_attrs["source"]) if source_attrs.get("source") else None),
         travel_model=_travel_model(travel_model, detour_factor, speed_kmh),
     )
+    if travel == "road":  # communes the extract misses: « non renseigné », not 0
+        opts = _road_coverage(opts, communes)
 
     # mainland and each overseas département are analysed in their own metric CRS
     by_crs = _crs_of_communes(communes)
@@ -1359,6 +1451,7 @@ def prepare(
             around_crs = _crs_of_communes(around)
             around = around if around_crs is None else around[around_crs == crs]
         groups.append(_prepare_group(part, supply_part, around, work_crs, opts))
+    _warn_if_out_of_reach(groups, len(prac), opts)
     return AccessProblem(
         territory=communes,
         practitioners=prac,
@@ -1368,6 +1461,33 @@ def prepare(
         reference_year=reference_year,
         synthetic=is_synthetic(practitioners),
         prepare_seconds=time.perf_counter() - started,
+    )
+
+
+def _warn_if_out_of_reach(
+    groups: Sequence[CrsGroup], n_practitioners: int, opts: AnalysisOptions
+) -> None:
+    """Warn when no practitioner of the input counts for any commune of the territory.
+
+    Neither within the catchment of a territory commune nor located in one: every value is
+    then 0 or empty, which usually means the file and the territory do not match.
+    """
+    if not n_practitioners:
+        warn_data(
+            "la table des praticiens est vide (après les exclusions demandées) : toutes les "
+            "valeurs sont nulles ou vides"
+        )
+        return
+    for g in groups:
+        inside = g.supply_commune[g.supply_commune >= 0]
+        if g.in_reach_count[g.in_territory].any() or g.in_territory[inside].any():
+            return
+    count = f"{n_practitioners:,}".replace(",", "\u202f")
+    warn_data(
+        f"aucun des {count} praticiens fournis n'est à {opts.catchment:g} minutes ou moins "
+        "d'une commune du territoire, ni dans l'une d'elles : toutes les valeurs sont nulles "
+        "ou vides. Vérifiez que le fichier et le territoire se correspondent (département, "
+        "coordonnées, système de coordonnées)"
     )
 
 
@@ -1483,12 +1603,20 @@ def _prepare_group(
     communes_metric = _communes_to_crs(communes, work_crs)
     if opts.travel == "straight_line":
         reach_km = line_radius_m(catchment, opts) / 1000.0
+    elif opts.travel == "road":
+        # no road time beats the straight line at the graph's own top speed
+        reach_km = _road_context_km(opts)
     else:
         # road times from a table can beat the straight-line model (motorways): bound the
         # context with a crow-fly speed no road reaches
         reach_km = max(catchment, opts.threshold_minutes) / 60.0 * MAX_CROW_FLY_SPEED_KMH
-    prac_metric = prac.to_crs(work_crs)
+    prac_metric = _points_to_crs(prac, work_crs)
     ctx = _context(communes_metric, prac_metric, surroundings, reach_km)
+    if opts.travel == "road":
+        ctx = _road_trim(ctx, opts)
+    # every practitioner's coordinates (with the land mass) and travel feature, computed once
+    prac_xy = _xy(prac_metric.geometry, ctx.crs)
+    prac_f = np.zeros(len(prac_xy))
     demand_ids = pd.Index(ctx.communes["code"].astype(str))
     demand_xy = _xy(_points_of(ctx.communes), ctx.crs)
     line = opts.travel == "straight_line"
@@ -1496,6 +1624,8 @@ def _prepare_group(
     if line:
         demand_xy = _with_land_mass(demand_xy, ctx.crs, ctx.communes["code"])
         demand_f = commune_features(demand_ids, opts.travel_model.feature)
+        prac_xy = _with_land_mass(prac_xy, ctx.crs, _commune_column(prac_metric))
+        prac_f = _point_features(prac_metric, opts)
     population = ctx.communes["population"].to_numpy(dtype="float64")
     age = _age_structure(ctx.communes, opts.age_table, opts.consumption_weights)
     demand = population if age is None else age.demand(population)
@@ -1509,13 +1639,15 @@ def _prepare_group(
     if opts.travel in ("straight_line", "road"):
         if opts.travel == "road":
             costs = _road_costs(
-                opts, _points_of(ctx.communes).set_axis(demand_ids), ctx.practitioners, ctx_ids
+                opts,
+                _points_of(ctx.communes).set_axis(demand_ids),
+                ctx.practitioners,
+                ctx_ids,
+                ctx.in_territory,
             )
-        supply_xy = _xy(ctx.practitioners.geometry, ctx.crs)
-        supply_f = np.zeros(len(ctx_ids))
+        supply_xy = prac_xy[ctx.practitioner_mask]
+        supply_f = prac_f[ctx.practitioner_mask]
         if opts.travel == "straight_line":
-            supply_xy = _with_land_mass(supply_xy, ctx.crs, _commune_column(ctx.practitioners))
-            supply_f = _point_features(ctx.practitioners, opts)
             costs = _line_costs(
                 (demand_ids, demand_xy, demand_f), (ctx_ids, supply_xy, supply_f), catchment, opts
             )
@@ -1552,15 +1684,11 @@ def _prepare_group(
     prac_capacity = _supply_values(prac_metric, opts.supply_kind)
     in_pool = prac_capacity > 0
     prac_pool = np.where(in_pool, np.cumsum(in_pool) - 1, -1).astype(np.int64)
-    pool_xy = _xy(prac_metric.geometry[in_pool], ctx.crs)
-    pool_f = np.zeros(len(pool_xy))
-    if line:
-        pool = prac_metric[in_pool]
-        pool_xy = _with_land_mass(pool_xy, ctx.crs, _commune_column(pool))
-        pool_f = _point_features(pool, opts)
+    pool_xy = prac_xy[in_pool]
+    pool_f = prac_f[in_pool]
     pool_tree = _LazyTree(pool_xy)
     if line:
-        nearest = line_nearest(demand_xy, demand_f, pool_xy, pool_f, opts, tree=pool_tree)
+        nearest = line_nearest(demand_xy, demand_f, pool_xy, pool_f, opts)
     else:
         nearest = _pair_nearest(rows, cols, minutes, supply_capacity, len(demand_ids))
     supply_commune = supply_commune.astype(np.int64)
@@ -1580,6 +1708,7 @@ def _prepare_group(
         sigma=opts.sigma,
         gravity_scale=opts.gravity_scale,
         gravity_alpha=opts.gravity_alpha,
+        gravity_min_minutes=opts.gravity_min_minutes,
         supply_kind=opts.supply_kind,
         nearest=nearest,
         local_supply=local_capacity,
@@ -1632,15 +1761,140 @@ def _prepare_group(
     )
 
 
-def _road_costs(
-    opts: AnalysisOptions, demand: gpd.GeoSeries, practitioners: gpd.GeoDataFrame, ids: pd.Index
-) -> TravelCosts:
-    """Car times over the OSM extract, pairs up to the catchment or the nearest-time bound."""
-    from geo.road import road_costs  # reads OSM files with pyosmium, only when asked
+if TYPE_CHECKING:  # geo.road is imported when travel="road" is asked for
+    from geo.road import RoadNetwork
+
+#: Start of the ``status_reason`` of a territory commune the OSM extract does not cover (its
+#: status is :data:`MISSING_STATUS`: no value, left out of the means, shown on maps).
+ROAD_UNCOVERED_REASON = "hors de l'extrait routier"
+
+
+def _road_network(opts: AnalysisOptions) -> RoadNetwork:
+    """Return the road graph of ``opts.osm_path`` (read once, kept in memory and on disk)."""
+    from geo.road import load_network  # reads OSM files with pyosmium, only when asked
 
     if opts.osm_path is None:  # pragma: no cover - checked by prepare()
         raise DataValidationError("travel='road' needs osm_path")
-    return road_costs(
+    return load_network(
+        Path(opts.osm_path),
+        cache_dir=None if opts.road_cache_dir is None else Path(opts.road_cache_dir),
+    )
+
+
+def _road_reach_km(opts: AnalysisOptions) -> tuple[float, float]:
+    """Straight-line reach (km) of a trip of the catchment and of the longest kept pair.
+
+    No road time beats the straight line driven at the graph's own top speed (its access legs
+    at :data:`geo.road.SNAP_SPEED_KMH`): :meth:`geo.road.RoadNetwork.reach_km`.
+    """
+    network = _road_network(opts)
+    return network.reach_km(opts.catchment), network.reach_km(opts.pair_max_minutes)
+
+
+def _road_context_km(opts: AnalysisOptions) -> float:
+    """Radius handed to :func:`_context`: its 2× and 3× rings hold every ring the road needs."""
+    catchment_km, pair_km = _road_reach_km(opts)
+    return max(catchment_km, pair_km / 3.0)
+
+
+def _road_trim(ctx: _Context, opts: AnalysisOptions) -> _Context:
+    """Keep the surroundings road times can reach, as the crow flies at the graph's top speed.
+
+    Demand within two catchments of a chef-lieu of the territory (the demand a practitioner
+    in reach shares), supply within the longest kept pair (catchment or nearest-time
+    threshold; three catchments for the 3SFCA's selection weights) or inside the territory.
+    """
+    catchment_km, pair_km = _road_reach_km(opts)
+    territory = ctx.communes[ctx.in_territory]
+    terr_xy = _xy(_points_of(territory), ctx.crs)
+    demand_xy = _xy(_points_of(ctx.communes), ctx.crs)
+    keep_demand = ctx.in_territory | _near(demand_xy, terr_xy, 2.0 * catchment_km * 1000.0)
+    hops = 3.0 if opts.measure == "3sfca" else 1.0
+    supply_km = max(pair_km, hops * catchment_km)
+    keep_supply = _near(_xy(ctx.practitioners.geometry, ctx.crs), terr_xy, supply_km * 1000.0)
+    keep_supply |= _isin(ctx.practitioner_communes, territory["code"])
+    return replace(
+        ctx,
+        communes=ctx.communes[keep_demand].reset_index(drop=True),
+        in_territory=ctx.in_territory[keep_demand],
+        practitioners=ctx.practitioners[keep_supply],
+        practitioner_communes=ctx.practitioner_communes[keep_supply],
+    )
+
+
+def _road_coverage(opts: AnalysisOptions, communes: gpd.GeoDataFrame) -> AnalysisOptions:
+    """Mark the territory's communes the extract does not cover as « non renseigné ».
+
+    A commune whose chef-lieu lies farther than :data:`geo.road.MAX_SNAP_M` from every road
+    of the extract gets no road time: it is added to ``opts.missing`` with a reason starting
+    with :data:`ROAD_UNCOVERED_REASON` (status « non renseigné », no value, left out of the
+    means, counted in the summary's ``missing_reasons``), instead of « aucun praticien à
+    portée ».
+
+    Raises
+    ------
+    DataValidationError
+        When the extract covers none of the territory's communes.
+    """
+    from geo.errors import warn_data
+    from geo.road import MAX_SNAP_M, RoadNetworkWarning
+
+    network = _road_network(opts)
+    points = _points_of(communes)
+    located = points.notna().to_numpy()
+    if not located.any():
+        return opts
+    codes = pd.Index(communes["code"].astype(str))[located]
+    coverage = network.coverage(points[located].set_axis(codes))
+    out = (coverage["status"] == "too_far").to_numpy()
+    if not out.any():
+        return opts
+    name = Path(str(opts.osm_path)).name
+    if out.all():
+        raise DataValidationError(
+            f"osm_path : l'extrait OpenStreetMap {name} ne couvre aucune commune du territoire "
+            f"(les {int(out.sum())} chefs-lieux sont à plus de {MAX_SNAP_M:g} m de ses routes ; "
+            f"emprise de l'extrait : longitude {network.lon.min():.3f} à {network.lon.max():.3f},"
+            f" latitude {network.lat.min():.3f} à {network.lat.max():.3f})"
+        )
+    km = coverage["snap_m"].to_numpy()[out] / 1000.0
+    inside = coverage["in_extract"].to_numpy()[out]
+    reasons = [
+        f"{ROAD_UNCOVERED_REASON} {name} : "
+        + (f"chef-lieu à {d:.1f} km de la route la plus proche" if ok else "il s'arrête avant")
+        for d, ok in zip(km, inside, strict=True)
+    ]
+    uncovered = dict(zip(codes[out].tolist(), reasons, strict=True))
+    shown = ", ".join(list(uncovered)[:10]) + (" …" if len(uncovered) > 10 else "")
+    warn_data(
+        f"{len(uncovered)} commune(s) du territoire hors de l'extrait routier {name} : {shown} ; "
+        "elles sont « non renseigné » (sans valeur)",
+        RoadNetworkWarning,
+        stacklevel=4,
+    )
+    # a reason given by the practitioners' source comes first
+    return replace(opts, missing={**uncovered, **opts.missing})
+
+
+def _road_costs(
+    opts: AnalysisOptions,
+    demand: gpd.GeoSeries,
+    practitioners: gpd.GeoDataFrame,
+    ids: pd.Index,
+    in_territory: npt.NDArray[np.bool_],
+) -> TravelCosts:
+    """Car times over the OSM extract, pairs up to the catchment or the nearest-time bound.
+
+    ``params["coverage"]`` says what the extract misses: the territory's communes it does not
+    cover (count and up to 20 codes), the communes and supply points of the surroundings it
+    does not reach, and the straight-line rings the surroundings were taken in.
+    """
+    from geo.errors import warn_data
+    from geo.road import REPORT_SAMPLE, RoadNetworkWarning, road_costs
+
+    if opts.osm_path is None:  # pragma: no cover - checked by prepare()
+        raise DataValidationError("travel='road' needs osm_path")
+    costs = road_costs(
         Path(opts.osm_path),
         demand,
         practitioners.geometry.set_axis(ids),
@@ -1650,6 +1904,38 @@ def _road_costs(
         # reports and warnings name a practitioner by commune, never by identifier (RPPS)
         supply_labels=pd.Series(_practitioner_labels(practitioners), index=ids),
     )
+    catchment_km, pair_km = _road_reach_km(opts)
+    territory_ids = demand.index[in_territory]
+    uncovered = [
+        code
+        for code in territory_ids
+        if str(opts.missing.get(code, "")).startswith(ROAD_UNCOVERED_REASON)
+    ]
+    counts = costs.params["unreachable_count"]
+    hops = 3.0 if opts.measure == "3sfca" else 1.0
+    around = max(0, int(counts["demand"]) - len(uncovered))
+    supply_out = int(counts["supply"])
+    coverage = {
+        "territory_communes_uncovered": len(uncovered),
+        "uncovered_communes": uncovered[:REPORT_SAMPLE],
+        "surrounding_communes_uncovered": around,
+        "supply_points_uncovered": supply_out,
+        "surroundings_km": {
+            "demand": round(2.0 * catchment_km, 1),
+            "supply": round(max(pair_km, hops * catchment_km), 1),
+        },
+        "complete": not (uncovered or around or supply_out),
+    }
+    if around or supply_out:
+        warn_data(
+            f"l'extrait routier {Path(str(opts.osm_path)).name} ne couvre pas tous les environs "
+            f"nécessaires : {around} commune(s) et {supply_out} point(s) d'offre à portée du "
+            "territoire sont hors de ses routes ; les valeurs des communes proches de son bord "
+            "peuvent être sous-estimées",
+            RoadNetworkWarning,
+            stacklevel=5,
+        )
+    return replace(costs, params={**costs.params, "coverage": coverage})
 
 
 def _practitioner_labels(practitioners: pd.DataFrame) -> npt.NDArray[np.object_]:
@@ -1698,6 +1984,7 @@ def _recompute_group(group: CrsGroup, opts: AnalysisOptions) -> CrsGroup:
         sigma=opts.sigma,
         gravity_scale=opts.gravity_scale,
         gravity_alpha=opts.gravity_alpha,
+        gravity_min_minutes=opts.gravity_min_minutes,
         supply_kind=opts.supply_kind,
         nearest=nearest,
         local_supply=local_capacity,
@@ -1860,6 +2147,7 @@ def _compute(
     sigma: float | None,
     gravity_scale: float,
     gravity_alpha: float,
+    gravity_min_minutes: float,
     supply_kind: str,
     nearest: npt.NDArray[np.float64],
     local_supply: npt.NDArray[np.float64],
@@ -1895,9 +2183,14 @@ def _compute(
         return value * PER_INHABITANTS, unit_fr, {"steps": _steps_json(chosen)}
     if measure == "gravity":
         value = _fca.gravity_core(
-            *args, scale=gravity_scale, alpha=gravity_alpha, max_cost=catchment
+            *args,
+            scale=gravity_scale,
+            alpha=gravity_alpha,
+            min_dist=gravity_min_minutes,
+            max_cost=catchment,
         )
-        return value, unit_fr, {"scale": gravity_scale, "alpha": gravity_alpha}
+        params = {"scale": gravity_scale, "alpha": gravity_alpha}
+        return value, unit_fr, params | {"min_minutes": gravity_min_minutes}
     # APL: DREES bands, and 0 (not NaN) where no practitioner is within reach, as DREES
     # publishes it
     chosen = dict(steps or _fca.APL_BANDS)
@@ -2061,12 +2354,67 @@ def line_minutes(
     distance across land masses (:data:`LAND_MASS_SEPARATION_M`): no road. Rounded to 1e-9 min
     so that a pair on a band edge does not fall on either side by floating-point noise.
     """
+    model = opts.travel_model
+    return _unit_minutes(dist_m, model.unit(feature_origin), model.unit(feature_dest), opts)
+
+
+def _unit_minutes(
+    dist_m: npt.ArrayLike,
+    unit_origin: npt.ArrayLike,
+    unit_dest: npt.ArrayLike,
+    opts: AnalysisOptions,
+) -> npt.NDArray[np.float64]:
+    """:func:`line_minutes` from the ends' feature units (``TravelTimeModel.unit``)."""
     dist = np.asarray(dist_m, dtype=np.float64)
-    raw = opts.travel_model.minutes(dist / 1000.0, feature_origin, feature_dest)
-    minutes = np.asarray(np.round(np.asarray(raw, dtype=np.float64), 9), dtype=np.float64)
+    raw = opts.travel_model.minutes_from_units(dist / 1000.0, unit_origin, unit_dest)
+    minutes = np.array(raw, dtype=np.float64)
+    # np.round(x, 9) in place: x·1e9, rint, /1e9 (numpy's own steps, bitwise the same)
+    minutes *= 1e9
+    np.rint(minutes, out=minutes)
+    minutes /= 1e9
     minutes[dist == 0] = 0.0
     minutes[dist >= LAND_MASS_SEPARATION_M / 2.0] = np.nan
     return minutes
+
+
+def _sites(
+    xy: npt.NDArray[np.float64], feature: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Return the distinct locations of points (coordinates and feature) and each point's.
+
+    Practitioners located by commune share their town hall's point: the 60,493 GPs of the BPE
+    stand on 9,485 locations.
+    """
+    if not len(xy):
+        return xy, feature, np.empty(0, dtype=np.int64)
+    key = np.column_stack((xy, np.where(np.isnan(feature), np.inf, feature)))
+    order = np.lexsort(key.T[::-1])
+    ordered = key[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    site_of = np.empty(len(order), dtype=np.int64)
+    site_of[order] = np.cumsum(new) - 1
+    first = order[new]
+    return xy[first], feature[first], site_of
+
+
+def _expand(
+    site_of: npt.NDArray[np.int64], sites: npt.NDArray[np.int64], n_sites: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Expand pairs towards locations into pairs towards each point of those locations.
+
+    Returns, for each expanded pair, the position of its location pair and the point.
+    """
+    counts = np.bincount(site_of, minlength=n_sites)
+    members = np.argsort(site_of, kind="stable")
+    starts = np.cumsum(counts) - counts
+    per_pair = counts[sites]
+    first_of_pair = np.cumsum(per_pair) - per_pair
+    # position in ``members`` of each expanded pair: its location's start + its rank there
+    at = np.repeat(starts[sites] - first_of_pair, per_pair)
+    at += np.arange(len(at), dtype=np.int64)
+    pair = np.repeat(np.arange(len(sites), dtype=np.int64), per_pair)
+    return pair, members[at].astype(np.int64)
 
 
 def line_radius_m(minutes: float, opts: AnalysisOptions) -> float:
@@ -2094,6 +2442,8 @@ def line_nearest(
     best = np.full(n, np.inf)
     if not len(pool_xy) or not n:
         return np.full(n, np.nan)
+    if tree is None:  # one point per distinct location: co-located points give the same time
+        pool_xy, pool_f, _ = _sites(pool_xy, pool_f)
     built = tree.tree if tree is not None else cKDTree(pool_xy)
     k = min(8, len(pool_xy))
     dist, idx = built.query(demand_xy, k=k)
@@ -2131,23 +2481,28 @@ def _line_costs(
     """
     (demand_ids, demand_xy, demand_f), (supply_ids, supply_xy, supply_f) = demand, supply
     radius_m = line_radius_m(max_minutes, opts)
-    if len(demand_xy) and len(supply_xy):
+    # pairs are searched and timed between distinct locations, then given to each point there
+    site_xy, site_f, site_of = _sites(supply_xy, supply_f)
+    if len(demand_xy) and len(site_xy):
         pairs = cKDTree(demand_xy).sparse_distance_matrix(
-            cKDTree(supply_xy), radius_m, output_type="ndarray"
+            cKDTree(site_xy), radius_m, output_type="ndarray"
         )
-        rows, cols, dist = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64), pairs["v"]
+        rows, sites, dist = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64), pairs["v"]
     else:
-        rows = cols = np.empty(0, dtype=np.int64)
+        rows = sites = np.empty(0, dtype=np.int64)
         dist = np.empty(0)
-    minutes = line_minutes(dist, demand_f[rows], supply_f[cols], opts)
+    model = opts.travel_model
+    unit_d, unit_s = model.unit(demand_f), model.unit(site_f)
+    minutes = _unit_minutes(dist, unit_d[rows], unit_s[sites], opts)
     keep = minutes <= max_minutes
+    pair, cols = _expand(site_of, sites[keep], len(site_xy))
     return TravelCosts(
         origins=demand_ids,
         destinations=supply_ids,
-        rows=rows[keep],
-        cols=cols[keep],
-        minutes=minutes[keep],
-        km=dist[keep] / 1000.0,
+        rows=rows[keep][pair],
+        cols=cols,
+        minutes=minutes[keep][pair],
+        km=dist[keep][pair] / 1000.0,
         max_minutes=float(max_minutes),
         method="straight_line",
         params={"max_km": radius_m / 1000.0, **_travel_model_params(opts.travel_model)},
@@ -2208,7 +2563,8 @@ def _point_features(frame: gpd.GeoDataFrame, opts: AnalysisOptions) -> npt.NDArr
     if codes is not None:
         known = codes.notna().to_numpy()
         if known.any():
-            out[known] = commune_features(codes[known].astype(str).to_numpy(), feature)
+            inverse, distinct = pd.factorize(codes[known].astype(str).to_numpy(dtype=object))
+            out[known] = commune_features(distinct, feature)[inverse]
     if (~known).any():
         out[~known] = features_at(frame.geometry[~known], feature)
     return out

@@ -180,23 +180,27 @@ class TravelCosts:
 
 def _metric_xy(points: gpd.GeoSeries, crs: str, what: str) -> FloatArray:
     if points.crs is None:
-        raise DataValidationError(f"{what} points have no CRS; set one (e.g. EPSG:4326)")
+        raise DataValidationError(
+            f"points ({what}) sans système de coordonnées ; en définir un (ex. EPSG:4326)"
+        )
     if len(points) and not points.geom_type.dropna().eq("Point").all():
         kinds = sorted(set(points.geom_type.dropna()) - {"Point"})
-        raise DataValidationError(f"{what} geometries must be points, got {', '.join(kinds)}")
+        raise DataValidationError(
+            f"les géométries ({what}) doivent être des points, reçu {', '.join(kinds)}"
+        )
     projected = points.to_crs(crs)
     xy = shapely.get_coordinates(projected.to_numpy(), include_z=False)
     if len(xy) != len(points) or not np.isfinite(xy).all():
         missing = points.index[points.isna() | points.is_empty]
         where = list(missing[:5]) if len(missing) else "unknown rows"
-        raise DataValidationError(f"{what} points have missing or empty coordinates at {where}")
+        raise DataValidationError(f"points ({what}) sans coordonnées ou vides : {where}")
     return xy
 
 
 def _unique_index(index: pd.Index, what: str) -> pd.Index:
     if not index.is_unique:
         dup = index[index.duplicated()].unique()[:5].tolist()
-        raise DataValidationError(f"duplicate {what} ids: {dup}")
+        raise DataValidationError(f"identifiants en double ({what}) : {dup}")
     return index
 
 
@@ -229,16 +233,20 @@ def straight_line_costs(
         Pairs within reach, zero distances kept.
     """
     if max_km is None and max_minutes is None:
-        raise DataValidationError("give max_km or max_minutes: pairs are only kept within reach")
+        raise DataValidationError(
+            "donner max_km ou max_minutes : seules les paires à portée sont gardées"
+        )
     if detour_factor < 1 or speed_kmh <= 0:
         raise DataValidationError(
-            f"detour_factor must be ≥ 1 and speed_kmh > 0, got {detour_factor} and {speed_kmh}"
+            f"detour_factor doit être ≥ 1 et speed_kmh > 0, reçus {detour_factor} et {speed_kmh}"
         )
     limit_km = np.inf if max_km is None else float(max_km)
     if max_minutes is not None:
         limit_km = min(limit_km, minutes_to_km(max_minutes, detour_factor, speed_kmh))
     if not limit_km >= 0:
-        raise DataValidationError(f"maximum cost must be ≥ 0, got {max_km=} {max_minutes=}")
+        raise DataValidationError(
+            f"le coût maximal doit être ≥ 0, reçus max_km={max_km!r} max_minutes={max_minutes!r}"
+        )
     origins = _unique_index(pd.Index(demand.index), "demand")
     destinations = _unique_index(pd.Index(supply.index), "supply")
     d_xy = _metric_xy(demand, crs, "demand")
@@ -278,20 +286,20 @@ def _read_table(
     source: str | Path | bytes | pd.DataFrame, filename: str | None
 ) -> tuple[pd.DataFrame, str]:
     if isinstance(source, pd.DataFrame):
-        return source, filename or "the origin–destination table"
+        return source, filename or "la table origine–destination"
     if isinstance(source, bytes):  # an upload: the name only labels messages and the format
-        name = filename or "the origin–destination table"
+        name = filename or "la table origine–destination"
         try:
             if name.lower().endswith(".parquet") or source[:4] == _PARQUET_MAGIC:
                 return pd.read_parquet(io.BytesIO(source)), name
             return _read_french_csv(_gunzip(source, name)), name
         except (OSError, ValueError, EOFError) as exc:
-            raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
+            raise InputFormatError(f"{name} : fichier illisible ({exc})") from exc
     path = Path(source)
     # a stored upload has no extension: its client name (``filename``) tells the format
     name = filename or str(path)
     if not path.is_file():
-        raise InputFormatError(f"{name}: file not found")
+        raise InputFormatError(f"{name} : fichier introuvable")
     suffix = "".join(Path(name).suffixes[-2:]).lower()
     try:
         with path.open("rb") as handle:
@@ -301,8 +309,10 @@ def _read_table(
         if suffix.endswith((".csv", ".csv.gz", ".txt", ".gz")) or filename is not None:
             return _read_french_csv(_gunzip(path.read_bytes(), name)), name
     except (OSError, ValueError, EOFError) as exc:
-        raise InputFormatError(f"{name}: cannot be read ({exc})") from exc
-    raise InputFormatError(f"{name}: unsupported format {suffix!r} (use .csv or .parquet)")
+        raise InputFormatError(f"{name} : fichier illisible ({exc})") from exc
+    raise InputFormatError(
+        f"{name} : format {suffix!r} non pris en charge (.csv, .csv.gz ou .parquet)"
+    )
 
 
 #: First bytes of a Parquet file, and of a gzip stream.
@@ -373,7 +383,8 @@ def _long_pairs(
     missing = [c for c in (origin_col, dest_col, minutes_col) if c not in table.columns]
     if missing:
         raise InputFormatError(
-            f"{name}: missing column(s) {missing}; found {list(map(str, table.columns))}"
+            f"{name} : colonne(s) manquante(s) {missing} ; "
+            f"colonnes trouvées {list(map(str, table.columns))}"
         )
     o = table[origin_col].astype(str).str.strip().to_numpy()
     d = table[dest_col].astype(str).str.strip().to_numpy()
@@ -385,21 +396,21 @@ def _long_pairs(
     if bad.any():
         example = table[minutes_col].iloc[int(np.flatnonzero(bad)[0])]
         raise InputFormatError(
-            f"{name}: column {minutes_col!r} has missing or non-numeric times "
-            f"(e.g. {example!r}) at row(s) {_rows_of(bad)}"
+            f"{name} : colonne {minutes_col!r}, durée manquante ou non numérique "
+            f"(ex. {example!r}) ligne(s) {_rows_of(bad)}"
         )
     neg = values < 0
     if neg.any():
         raise InputFormatError(
-            f"{name}: column {minutes_col!r} has negative times "
-            f"(e.g. {values[neg][0]}) at row(s) {_rows_of(neg)}"
+            f"{name} : colonne {minutes_col!r}, durée négative "
+            f"(ex. {values[neg][0]}) ligne(s) {_rows_of(neg)}"
         )
     pair_keys = pd.MultiIndex.from_arrays([o, d])
     dup = pair_keys.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise InputFormatError(
-            f"{name}: duplicate pair ({o[i]!r}, {d[i]!r}) at row(s) {_rows_of(dup)}"
+            f"{name} : paire en double ({o[i]!r}, {d[i]!r}) ligne(s) {_rows_of(dup)}"
         )
     return o, d, values, minutes_col
 
@@ -576,8 +587,8 @@ def read_od_table(
             if unknown.any():
                 codes = sorted(set(vals[unknown]))[:10]
                 raise InputFormatError(
-                    f"{name}: column {col!r} has unknown code(s) {codes} "
-                    f"at row(s) {_rows_of(unknown)}"
+                    f"{name} : colonne {col!r}, code(s) commune inconnu(s) {codes} "
+                    f"ligne(s) {_rows_of(unknown)}"
                 )
     keep = np.ones(len(minutes), dtype=bool) if max_minutes is None else minutes <= max_minutes
     order = np.lexsort((cols[keep], rows[keep]))

@@ -140,7 +140,12 @@ class TravelTimeModel:
         a, b0, b1, c, p = (float(self.coefficients[k]) for k in _COEFFICIENTS)
         return a, b0, b1, c, p
 
-    def _unit(self, feature: npt.ArrayLike) -> FloatArray:
+    def unit(self, feature: npt.ArrayLike) -> FloatArray:
+        """Bring the feature to ``[0, 1]`` (NaN → the neutral value, then clamped).
+
+        Computing it once per point, then :meth:`minutes_from_units` per pair, gives the same
+        minutes as :meth:`minutes` at a fraction of the cost on millions of pairs.
+        """
         lo, hi = self.feature_range
         f = np.asarray(feature, dtype="float64")
         f = np.where(np.isnan(f), self.neutral, f)
@@ -164,15 +169,40 @@ class TravelTimeModel:
             Minutes, ≥ 0, strictly increasing in ``km``. At ``km = 0`` this is the intercept
             ``a``; the pair functions set same-point pairs to 0 themselves.
         """
+        _, b0, b1, _, _ = self._coef()
+        if b0 == b1:  # the feature is ignored: only its shape matters
+            zero = np.float64(0.0)
+            return self.minutes_from_units(
+                km,
+                np.broadcast_to(zero, np.shape(feature_origin)),
+                np.broadcast_to(zero, np.shape(feature_dest)),
+            )
+        return self.minutes_from_units(km, self.unit(feature_origin), self.unit(feature_dest))
+
+    def minutes_from_units(
+        self,
+        km: npt.ArrayLike,
+        unit_origin: npt.ArrayLike,
+        unit_dest: npt.ArrayLike,
+    ) -> FloatArray:
+        """:meth:`minutes` from the ends' :meth:`unit` values (same result, no clamping).
+
+        When the model ignores the feature (``b0 == b1``) the ends only give the broadcast
+        shape.
+        """
         a, b0, b1, c, p = self._coef()
         d = np.asarray(km, dtype="float64")
         dp = d if p == 1.0 else np.power(d, p)
         if b0 == b1:
             slope: FloatArray | float = b0
-            shape = np.broadcast_shapes(d.shape, np.shape(feature_origin), np.shape(feature_dest))
+            shape = np.broadcast_shapes(d.shape, np.shape(unit_origin), np.shape(unit_dest))
         else:
-            u = (self._unit(feature_origin) + self._unit(feature_dest)) / 2.0
-            slope = b0 + (b1 - b0) * u
+            # b0 + (b1 − b0)·(u_o + u_d)/2, in place (bitwise the same as written out)
+            u = np.add(unit_origin, unit_dest, dtype="float64")
+            u /= 2.0
+            u *= b1 - b0
+            u += b0
+            slope = u
             shape = np.broadcast_shapes(d.shape, u.shape)
         out = np.asarray(slope * dp, dtype="float64")
         if a:

@@ -6,6 +6,8 @@ neighbours are 10 min apart, diagonal neighbours 14.14 min, opposite sides 20 mi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -285,7 +287,8 @@ def test_other_errors(grid3x3: gpd.GeoDataFrame) -> None:
 def test_no_practitioner_at_all(grid3x3: gpd.GeoDataFrame) -> None:
     empty = _prac([])
     for measure in MEASURES:
-        res = analyse(grid3x3, empty, measure, surroundings=None)
+        with pytest.warns(UserWarning, match="la table des praticiens est vide"):
+            res = analyse(grid3x3, empty, measure, surroundings=None)
         if measure == "density":
             assert (res["value"] == 0).all()
         elif measure == "apl":
@@ -361,3 +364,99 @@ def test_apl_age_standardised_with_real_75_plus_shares(
     # by default the APL is standardised with the embedded age structure and DREES's weights
     assert plain.attrs["parameters"]["age_standardised"] is True
     assert "DREES" in plain.attrs["parameters"]["age_source"]
+
+
+# --------------------------------------------------------------------------------------------
+# issue 18 point 3: gravity with practitioners at a chef-lieu; point 4: one error hierarchy
+# --------------------------------------------------------------------------------------------
+def test_gravity_with_a_practitioner_at_the_chef_lieu(grid3x3: gpd.GeoDataFrame) -> None:
+    import access
+
+    from geo.analysis import GRAVITY_MIN_MINUTES
+
+    prac = _prac([CENTRE, CENTRE, (705_000.0, 6_595_000.0)])  # 2 at G5's chef-lieu, 1 at G1's
+    res = analyse(grid3x3, prac, "gravity", surroundings=None, **KM_IS_MINUTE)
+    v = _by_code(res)
+    # by hand: weight (max(t, 4) / 1) ** -1 with t in minutes = km here (times are rounded
+    # to 1e-9 min, hence rel=1e-9)
+    floor = GRAVITY_MIN_MINUTES
+    assert v["G5"] == pytest.approx(2 / floor + 1 / np.hypot(10, 10), rel=1e-9)
+    assert v["G1"] == pytest.approx(2 / np.hypot(10, 10) + 1 / floor, rel=1e-9)
+    assert res.attrs["parameters"]["min_minutes"] == floor
+    # the same as PySAL access's gravity weight with min_dist on the same pairs
+    centres = grid3x3.set_index("code")["chef_lieu"]
+    xy = shapely.get_coordinates(centres.to_numpy())
+    supply_xy = shapely.get_coordinates(prac.geometry.to_numpy())
+    cost = pd.DataFrame(
+        [
+            (code, f"P{j}", float(np.hypot(*(xy[i] - supply_xy[j])) / 1000))
+            for i, code in enumerate(centres.index)
+            for j in range(len(prac))
+        ],
+        columns=["origin", "dest", "cost"],
+    )
+    acc = access.Access(
+        demand_df=grid3x3.set_index("code")[["population"]],
+        demand_index=True,
+        demand_value="population",
+        supply_df=pd.DataFrame({"n": [1.0, 1.0, 1.0]}, index=["P0", "P1", "P2"]),
+        supply_index=True,
+        supply_value="n",
+        cost_df=cost,
+        cost_origin="origin",
+        cost_dest="dest",
+        cost_name="cost",
+    )
+    expected = acc.weighted_catchment(
+        name="g", weight_fn=access.weights.gravity(scale=1, alpha=-1, min_dist=floor), max_cost=60
+    ).iloc[:, 0]
+    np.testing.assert_allclose(v.to_numpy(), expected.loc[v.index].to_numpy(), rtol=1e-9)
+    # 0 restores access's raw weight, refused at the 0-minute pairs; the floor is validated
+    with pytest.raises(DataValidationError, match="non-finite or negative weight"):
+        analyse(grid3x3, prac, "gravity", surroundings=None, gravity_min_minutes=0, **KM_IS_MINUTE)
+    for bad in (-1, float("nan"), float("inf"), True, "4"):
+        with pytest.raises(DataValidationError, match="gravity_min_minutes doit être"):
+            analyse(grid3x3, prac, "gravity", surroundings=None, gravity_min_minutes=bad)
+
+
+def test_od_table_paths_and_encodings_go_through_the_french_reader(
+    grid3x3: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    from geo.errors import InputFormatError
+
+    prac = _prac([CENTRE], commune=["G5"])
+    codes = grid3x3["code"].tolist()
+    rows = [f"{a};{b};{'0' if a == b else '12,5'}" for a in codes for b in codes]
+    cp1252 = tmp_path / "durées.csv"
+    cp1252.write_bytes(("origine;destination;durée\n" + "\n".join(rows) + "\n").encode("cp1252"))
+    kwargs = {"surroundings": None, "travel": "od_table", "supply": "headcount"}
+    res = analyse(
+        grid3x3,
+        prac,
+        "2sfca",
+        od_table=cp1252,  # a pathlib.Path, CP1252, ';' and decimal commas
+        od_columns=("origine", "destination", "durée"),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert _by_code(res)["G1"] == pytest.approx(10_000 / 45_000)
+    with pytest.raises(InputFormatError, match=r"durées\.csv : colonne\(s\) manquante\(s\)"):
+        analyse(grid3x3, prac, "2sfca", od_table=cp1252, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InputFormatError, match=r"absent\.csv : fichier introuvable"):
+        analyse(grid3x3, prac, "2sfca", od_table=tmp_path / "absent.csv", **kwargs)  # type: ignore[arg-type]
+
+
+def test_options_that_would_give_silent_defaults_are_refused(grid3x3: gpd.GeoDataFrame) -> None:
+    prac = _prac([CENTRE])
+    with pytest.raises(DataValidationError, match="steps est vide"):
+        analyse(grid3x3, prac, "e2sfca", surroundings=None, steps={})
+    with pytest.raises(DataValidationError, match="catchment_minutes doit être un nombre ≥ 0"):
+        analyse(grid3x3, prac, "2sfca", surroundings=None, catchment_minutes=-5)
+
+
+def test_practitioners_all_out_of_reach_warn(grid3x3: gpd.GeoDataFrame) -> None:
+    far = _prac([(900_000.0, 6_300_000.0), (900_100.0, 6_300_000.0)])  # ~330 km away
+    with pytest.warns(UserWarning, match="aucun des 2 praticiens fournis n'est à 30 minutes"):
+        res = analyse(grid3x3, far, "2sfca", surroundings=None, **KM_IS_MINUTE)
+    assert res["value"].isna().all()
+    # one within reach: no warning (warnings are errors in this suite)
+    analyse(grid3x3, _prac([CENTRE]), "2sfca", surroundings=None, **KM_IS_MINUTE)

@@ -308,3 +308,13 @@ def test_travel_options_are_checked_before_computing(tmp_path: Path) -> None:
     assert legacy.exit_code == 0, legacy.output
     summary = json.loads((tmp_path / "resume_apl_communes-63113.json").read_text("utf-8"))
     assert summary["travel"]["model"] == "legacy"
+
+
+def test_gravity_on_the_real_gps_at_town_halls(tmp_path: Path) -> None:
+    args = ["analyse", "--commune", "63113", "--measure", "gravity", "--no-png"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(next(tmp_path.glob("resume_*.json")).read_text(encoding="utf-8"))
+    assert summary["parameters"]["min_minutes"] == 4.0
+    result = runner.invoke(app, [*args, "--gravity-min-minutes", "0", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "non-finite or negative weight" in result.output

@@ -59,16 +59,16 @@ def test_reprojection_matches(grid3x3: gpd.GeoDataFrame) -> None:
 def test_validation(grid3x3: gpd.GeoDataFrame) -> None:
     demand = grid3x3.set_index("code")["chef_lieu"]
     supply = _supply([(715_000, 6_585_000)], ["P"])
-    with pytest.raises(DataValidationError, match="max_km or max_minutes"):
+    with pytest.raises(DataValidationError, match="max_km ou max_minutes"):
         straight_line_costs(demand, supply)
-    with pytest.raises(DataValidationError, match="no CRS"):
+    with pytest.raises(DataValidationError, match="sans système de coordonnées"):
         straight_line_costs(demand, supply.set_crs(None, allow_override=True), max_km=1)
-    with pytest.raises(DataValidationError, match="duplicate supply ids"):
+    with pytest.raises(DataValidationError, match=r"identifiants en double \(supply\)"):
         straight_line_costs(demand, _supply([(0, 0), (1, 1)], ["P", "P"]), max_km=1)
     nan_pt = gpd.GeoSeries([shapely.Point(np.nan, np.nan)], index=["X"], crs=2154)
-    with pytest.raises(DataValidationError, match="missing or empty coordinates"):
+    with pytest.raises(DataValidationError, match="sans coordonnées ou vides"):
         straight_line_costs(demand, nan_pt, max_km=1)
-    with pytest.raises(DataValidationError, match="must be points"):
+    with pytest.raises(DataValidationError, match="doivent être des points"):
         straight_line_costs(grid3x3.set_index("code").geometry, supply, max_km=1)
 
 
@@ -91,11 +91,11 @@ def test_od_table_csv_french_format(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "match"),
     [
-        ([("A", "B", "-1")], r"negative times .* row\(s\) 1"),
-        ([("A", "B", "")], r"missing or non-numeric times .* row\(s\) 1"),
-        ([("A", "B", "abc")], "non-numeric"),
-        ([("A", "B", "1"), ("A", "B", "2")], r"duplicate pair \('A', 'B'\) at row\(s\) 2"),
-        ([("Z", "B", "1")], r"'origin' has unknown code\(s\) \['Z'\]"),
+        ([("A", "B", "-1")], r"durée négative .* ligne\(s\) 1"),
+        ([("A", "B", "")], r"durée manquante ou non numérique .* ligne\(s\) 1"),
+        ([("A", "B", "abc")], "non numérique"),
+        ([("A", "B", "1"), ("A", "B", "2")], r"paire en double \('A', 'B'\) ligne\(s\) 2"),
+        ([("Z", "B", "1")], r"'origin', code\(s\) commune inconnu\(s\) \['Z'\]"),
     ],
 )
 def test_od_table_errors(rows: list[tuple[str, str, str]], match: str) -> None:
@@ -105,13 +105,13 @@ def test_od_table_errors(rows: list[tuple[str, str, str]], match: str) -> None:
 
 
 def test_od_table_missing_column_and_file(tmp_path: Path) -> None:
-    with pytest.raises(InputFormatError, match=r"missing column\(s\) \['minutes'\]"):
+    with pytest.raises(InputFormatError, match=r"colonne\(s\) manquante\(s\) \['minutes'\]"):
         read_od_table(pd.DataFrame({"origin": ["A"], "dest": ["B"]}))
-    with pytest.raises(InputFormatError, match="file not found"):
+    with pytest.raises(InputFormatError, match="fichier introuvable"):
         read_od_table(tmp_path / "nope.csv")
     bad = tmp_path / "x.xlsx"
     bad.write_text("x")
-    with pytest.raises(InputFormatError, match="unsupported format"):
+    with pytest.raises(InputFormatError, match="non pris en charge"):
         read_od_table(bad)
 
 
@@ -125,7 +125,7 @@ def test_od_table_from_uploaded_bytes_and_gzip(tmp_path: Path) -> None:
         minutes_col="DUREE",
     )
     assert costs.to_frame()["cost"].tolist() == [0.0, 12.5]
-    with pytest.raises(InputFormatError, match=r"metric\.csv: column 'DUREE' has negative"):
+    with pytest.raises(InputFormatError, match=r"metric\.csv : colonne 'DUREE', durée négative"):
         read_od_table(
             raw.replace(b";0\n", b";-1\n"),
             filename="metric.csv",
@@ -254,7 +254,7 @@ def test_wide_matrix_unknown_codes_and_duplicates() -> None:
     with pytest.raises(InputFormatError, match=r"l'origine '38001' .* ligne\(s\) 1, 2"):
         read_od_table(rows_twice, filename="osrm.csv")
     # not codes in the header: read as long, missing columns reported as before
-    with pytest.raises(InputFormatError, match=r"missing column\(s\)"):
+    with pytest.raises(InputFormatError, match=r"colonne\(s\) manquante\(s\)"):
         read_od_table(b"id;A;B\nA;0;1\n", filename="osrm.csv")
     assert read_od_table(b"id;A;B\nA;0;1\n", layout="wide").n_pairs == 2
 

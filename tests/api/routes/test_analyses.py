@@ -236,3 +236,13 @@ def test_age_standardised_demand_and_od_travel_times(tmp_path: Path) -> None:
         table = pd.read_csv(io.BytesIO(client.get(f"/analyses/{done['id']}/communes.csv").content))
         minutes = dict(zip(table["code"].astype(str), table["nearest_minutes"], strict=True))
         assert minutes == {"63113": 3.0, "63014": 9.0}
+
+
+def test_gravity_on_the_real_gps_located_at_town_halls(shared: TestClient) -> None:
+    # the embedded BPE places every GP at its commune's chef-lieu: 0 min from that commune
+    body = {"territory": SMALL_TERRITORY, "measure": "gravity"}
+    done = run(shared, "/analyses", body)
+    assert done["status"] == "done", done
+    assert done["request"]["parameters"]["gravity_min_minutes"] == 4.0
+    refused = shared.post("/analyses", json=body | {"parameters": {"gravity_min_minutes": -1}})
+    assert refused.status_code == 422 and "gravity_min_minutes" in refused.text
