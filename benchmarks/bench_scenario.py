@@ -38,13 +38,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TARGET_SPEEDUP = 10.0
 
 
+_CPU: list[float] = []  # CPU seconds of the last _timed call, one per run
+
+
 def _timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    """Wall seconds of each run (CPU seconds of each run left in ``_CPU``) and the last result."""
     times, out = [], None
+    _CPU.clear()
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
+        _CPU.append(time.process_time() - c0)
     return times, out
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _max_rel(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
@@ -69,9 +85,9 @@ def main() -> int:
     from geo.territory import resolve_territory
 
     print(
-        f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"pandas {pd.__version__}"
+        f"{_cpu_model()}, {os.cpu_count()} CPUs, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}"
     )
     t0 = time.perf_counter()
     gps = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
@@ -97,10 +113,12 @@ def main() -> int:
     first = add_practitioners(problem, commune=code, n=1)
     t_first = time.perf_counter() - t0
     inc_times, res = _timed(lambda: add_practitioners(problem, commune=code, n=1), args.repeat)
+    inc_cpu = statistics.median(_CPU)
     meta = res.communes.attrs["scenario"]
 
     prac = scenario_practitioners(res)
     full_times, full = _timed(lambda: analyse(territory, prac, "apl"), 3)
+    full_cpu = statistics.median(_CPU)
     core_times, recomputed = _timed(lambda: res.problem.recompute(), args.repeat)
 
     inc = statistics.median(inc_times)
@@ -115,12 +133,14 @@ def main() -> int:
     print(f"\none GP added at {name} ({code}), APL before {gap['value'].iat[0]:.3f}:")
     print(
         f"  incremental scenario: first call {t_first * 1000:.1f} ms (builds the pair index), "
-        f"then median {inc * 1000:.1f} ms, best {min(inc_times) * 1000:.1f} ms over {args.repeat}; "
+        f"then median {inc * 1000:.1f} ms (CPU {inc_cpu * 1000:.1f} ms), best "
+        f"{min(inc_times) * 1000:.1f} ms over {args.repeat}; "
         f"{meta['pairs_read']:,} pair reads of {meta['pairs_total']:,} pairs, "
         f"{meta['communes_updated']} context communes updated, {changed} territory communes changed"
     )
     print(
-        f"  full recomputation analyse(): median {full_med * 1000:.0f} ms (3 runs) -> "
+        f"  full recomputation analyse(): median {full_med * 1000:.0f} ms "
+        f"(CPU {full_cpu * 1000:.0f} ms, 3 runs) -> "
         f"speed-up {speedup:.0f}x (target >= {TARGET_SPEEDUP:g}x) {'OK' if ok else 'MISSED'}; "
         f"max rel. diff {rel:.1e}, same NaN: {same_nan}"
     )
@@ -135,12 +155,17 @@ def main() -> int:
     del first
 
     ret_times, ret = _timed(lambda: retire(problem, horizon_year=2030), 3)
+    ret_cpu = statistics.median(_CPU)
     prac_2030 = scenario_practitioners(ret)
     full_ret_times, full_ret = _timed(lambda: analyse(territory, prac_2030, "apl"), 3)
     rel_ret, nan_ret = _max_rel(ret.communes["after"].to_numpy(), full_ret["value"].to_numpy())
+    s = ret.summary
     print(
-        f"\nretirements by 2030 at 67 ({ret.summary['practitioners_removed']:,} GPs nationally): "
-        f"incremental median {statistics.median(ret_times) * 1000:.0f} ms, full "
+        f"\nretirements by 2030 at 67: {s['leaving_territory']:,} GPs of the territory, "
+        f"{s['leaving_surroundings']:,} of its surroundings in reach ({s['leaving_elsewhere']:,} "
+        "others of the national input); "
+        f"incremental median {statistics.median(ret_times) * 1000:.0f} ms "
+        f"(CPU {ret_cpu * 1000:.0f} ms), full "
         f"{statistics.median(full_ret_times) * 1000:.0f} ms "
         f"({statistics.median(full_ret_times) / statistics.median(ret_times):.0f}x); max rel. "
         f"diff {rel_ret:.1e}, same NaN: {nan_ret}; population pushed into 'zone sous-dense': "

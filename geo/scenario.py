@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import geopandas as gpd
 import numpy as np
@@ -55,7 +55,7 @@ from geo.analysis import (
     metric_crs_of_lonlat,
     ratio_of,
 )
-from geo.errors import DataValidationError
+from geo.errors import DataValidationError, warn_data
 from geo.gaps import UNCLASSIFIED_LABEL, GapScheme, gap_scheme
 from geo.traveltime import features_at
 
@@ -107,6 +107,32 @@ def _real(name: str, value: object, *, positive: bool = False) -> float:
     return out
 
 
+def _commune_code(value: object, what: str = "commune") -> str:
+    """INSEE code of a commune named in a scenario, as the reference spells it.
+
+    Text is stripped and upper-cased (« 2a004 » → « 2A004 »); an integer, or text of four
+    digits, is the code that lost its leading zero in a spreadsheet: ``1004`` → « 01004 »,
+    ``15014`` → « 15014 » (Corsican codes 2A/2B are text only). Anything else is refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | np.integer):
+        raise DataValidationError(
+            f"{what} : code INSEE attendu (texte comme '01004' ou entier comme 1004), "
+            f"reçu {value!r}"
+        )
+    if isinstance(value, int | np.integer):
+        number = int(value)
+        if not 1_000 <= number <= 99_999:
+            raise DataValidationError(
+                f"{what} : l'entier {number} n'est pas un code INSEE de commune (un entier "
+                "de 4 ou 5 chiffres, lu sur 5 chiffres : 1004 → '01004')"
+            )
+        return f"{number:05d}"
+    code = value.strip().upper()
+    if not code:
+        raise DataValidationError(f"{what} : code INSEE vide")
+    return code.zfill(5) if len(code) == 4 and code.isdigit() else code
+
+
 @dataclass(frozen=True)
 class AddPractitioners:
     """``n`` new practitioners at a commune's chef-lieu or at a point.
@@ -114,7 +140,8 @@ class AddPractitioners:
     Attributes
     ----------
     commune : str or None
-        INSEE code of a commune of the territory or its surroundings.
+        INSEE code of a commune of the territory or its surroundings (an integer is read as
+        its 5-digit code: ``1004`` → « 01004 »).
     point : tuple of float or None
         Coordinates ``(x, y)`` in ``crs``.
     crs : str
@@ -138,8 +165,8 @@ class AddPractitioners:
             raise DataValidationError(
                 "give exactly one of commune=<INSEE code> or point=(x, y) for new practitioners"
             )
-        if self.commune is not None and not isinstance(self.commune, str):
-            raise DataValidationError(f"commune must be an INSEE code string, got {self.commune!r}")
+        if self.commune is not None:
+            object.__setattr__(self, "commune", _commune_code(self.commune))
         if self.point is not None:
             xy = _point_xy(self.point)
             object.__setattr__(self, "point", xy)
@@ -237,6 +264,9 @@ class ChangePopulation:
         Multiplier (≥ 0) applied to ``codes``, default every commune of the territory.
     codes : tuple of str or None
         Communes the factor applies to.
+
+    Codes may be integers, read as 5-digit codes (``1004`` → « 01004 »), as for
+    :class:`AddPractitioners`.
     """
 
     changes: Mapping[str, float] | None = None
@@ -254,10 +284,14 @@ class ChangePopulation:
                     f"population changes must be a non-empty mapping code → population, "
                     f"got {self.changes!r}"
                 )
-            checked = {
-                str(k): _real(f"new population of commune {k!r}", v)
-                for k, v in self.changes.items()
-            }
+            checked: dict[str, float] = {}
+            for key, value in self.changes.items():
+                code = _commune_code(key, f"population : commune {key!r}")
+                if code in checked:
+                    raise DataValidationError(
+                        f"population : la commune {code} est donnée deux fois (clé {key!r})"
+                    )
+                checked[code] = _real(f"new population of commune {key!r}", value)
             object.__setattr__(self, "changes", checked)
             if self.codes is not None:
                 raise DataValidationError("codes only goes with factor=")
@@ -265,10 +299,12 @@ class ChangePopulation:
             object.__setattr__(self, "factor", _real("factor", self.factor))
         codes: object = self.codes  # any iterable at runtime
         if codes is not None:
-            if isinstance(codes, str):
-                object.__setattr__(self, "codes", (codes,))
-            elif isinstance(codes, Iterable):
-                object.__setattr__(self, "codes", tuple(str(c) for c in codes))
+            if isinstance(codes, str | int | np.integer):
+                codes = (codes,)
+            if isinstance(codes, Iterable):
+                object.__setattr__(
+                    self, "codes", tuple(_commune_code(c, "codes : commune") for c in codes)
+                )
             else:
                 raise DataValidationError(f"codes must be commune codes, got {codes!r}")
 
@@ -288,6 +324,8 @@ class _NewSite:
     ids: list[str]
     capacity_each: float
     feature: float = 0.0  # the straight-line travel model's feature at the site
+    #: demand rows and minutes of the site's pairs, when computed to check its reach
+    pairs: tuple[IntArray, FloatArray] | None = None
 
 
 @dataclass
@@ -296,20 +334,54 @@ class _Batch:
     removed_ids: list[str] = field(default_factory=list)
     sites: list[_NewSite] = field(default_factory=list)
     population: dict[int, FloatArray] = field(default_factory=dict)  # group → new population
+    #: group → new population of territory communes without a point (no demand row)
+    unlocated: dict[int, dict[str, float]] = field(default_factory=dict)
     descriptions: list[str] = field(default_factory=list)
     added_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _locate_code(problem: AccessProblem, code: str) -> tuple[int, int]:
+def _locate_code(problem: AccessProblem, code: str, *, unlocated: bool = False) -> tuple[int, int]:
+    """CRS group and demand row of a commune of the analysis context.
+
+    With ``unlocated``, a commune of the territory that has no point in the reference (hence
+    no demand row) gives its group and row −1; otherwise it is refused with the reason.
+    """
     for gi, group in enumerate(problem.groups):
         pos = group.demand_ids.get_indexer(pd.Index([code]))[0]
         if pos >= 0:
             return gi, int(pos)
+    for gi, group in enumerate(problem.groups):
+        hit = group.communes["code"].astype(str).to_numpy() == code
+        if hit.any():
+            if unlocated:
+                return gi, -1
+            name = _territory_name(group, code)
+            raise DataValidationError(
+                f"la commune {name} ({code}) n'a ni contour ni chef-lieu dans le référentiel "
+                "(commune « non localisée ») : on ne peut pas y placer de praticien par son "
+                "code ; donnez un point=(lon, lat), compté dans la commune dont le contour le "
+                "contient"
+            )
     n = sum(g.n for g in problem.groups)
     raise DataValidationError(
-        f"commune code {code!r} is neither in the territory nor in its surroundings "
-        f"(the {n} communes of the analysis context)"
+        f"commune {code!r} : ni dans le territoire ni dans ses environs (les {n} communes "
+        "du contexte de l'analyse)"
     )
+
+
+def _territory_name(group: CrsGroup, code: str) -> str:
+    """Name of a territory commune of the group (the code when the layer has no name)."""
+    if "nom" not in group.communes.columns:
+        return code
+    names = group.communes.loc[group.communes["code"].astype(str) == code, "nom"]
+    return str(names.iloc[0]) if len(names) else code
+
+
+def _unlocated_codes(group: CrsGroup) -> npt.NDArray[np.bool_]:
+    """Territory communes of the group without a demand row (no point in the reference)."""
+    codes = pd.Index(group.communes["code"].astype(str).to_numpy(dtype=object), dtype=object)
+    missing: npt.NDArray[np.bool_] = group.demand_ids.get_indexer(codes) < 0
+    return missing
 
 
 def default_capacity(group: CrsGroup) -> float:
@@ -371,9 +443,9 @@ def _resolve_add(problem: AccessProblem, change: AddPractitioners, batch: _Batch
     capacity = change.capacity if change.capacity is not None else default_capacity(group)
     label = code if code is not None else "point"
     ids = [f"{NEW_PRACTITIONER_PREFIX}-{seq}-{label}-{k:02d}" for k in range(1, change.n + 1)]
-    batch.sites.append(
-        _NewSite(gi, code, row, xy, ids, capacity, _site_feature(problem, gi, row, xy))
-    )
+    site = _NewSite(gi, code, row, xy, ids, capacity, _site_feature(problem, gi, row, xy))
+    _check_reach(problem, site, where)
+    batch.sites.append(site)
     for pid in ids:
         batch.added_rows.append(
             {
@@ -390,6 +462,30 @@ def _resolve_add(problem: AccessProblem, change: AddPractitioners, batch: _Batch
     plural = "s" if change.n > 1 else ""
     batch.descriptions.append(
         f"ajout de {change.n} praticien{plural} {where} (offre {_fr(capacity)} chacun)"
+    )
+
+
+def _check_reach(problem: AccessProblem, site: _NewSite, where: str) -> None:
+    """Refuse a new site outside the territory that no commune of the territory reaches.
+
+    Inside the territory a site always counts. Outside, at least one commune of the territory
+    must reach it within the catchment, else it changes nothing the analysis shows (a point
+    at Nice for Cantal). The pairs computed here are kept for the update.
+    """
+    group = problem.groups[site.group]
+    if site.row >= 0 and group.in_territory[site.row]:
+        return
+    rows, minutes = _new_pairs(group, problem, site, site.commune)
+    site.pairs = (rows, minutes)
+    catchment = group.kernel.catchment
+    if bool((group.in_territory[rows] & (minutes <= catchment)).any()):
+        return
+    plural = "s" if len(site.ids) > 1 else ""
+    raise DataValidationError(
+        f"praticien{plural} ajouté{plural} {where} hors de portée du territoire : aucune de ses "
+        f"communes n'est à {_fr(catchment)} min ou moins (zone de patientèle de l'analyse) ; "
+        f"placez-{'les' if plural else 'le'} dans le territoire ou à portée de l'une de ses "
+        "communes"
     )
 
 
@@ -550,11 +646,11 @@ def _removal_text(
         hit = rows >= 0
         idx = np.flatnonzero(unnamed)[hit]
         name.iloc[idx] = [_commune_name(group, int(r)) for r in rows[hit]]
-    where = np.where(
-        code.isna().to_numpy(),
-        "hors des communes de l'analyse",
-        "à " + name.fillna(code).astype(str).to_numpy() + " (" + code.astype(str).to_numpy() + ")",
-    )
+    # built on the known codes only: pandas' str dtype keeps NaN through astype(str)
+    where = np.full(n, "hors des communes de l'analyse", dtype=object)
+    known = code.notna().to_numpy()
+    names = name.fillna(code)[known].to_numpy(dtype=object)
+    where[known] = [f"à {w} ({c})" for w, c in zip(names, code[known].to_numpy(), strict=True)]
     table = pd.DataFrame(
         {"label": label.map(lambda v: _lower_label(str(v))).to_numpy(), "where": where}
     )
@@ -628,12 +724,15 @@ def _resolve_retire(problem: AccessProblem, change: Retire, batch: _Batch) -> No
     leaving = problem.practitioner_ids[ages >= limit]
     gone = set(problem.removed_ids) | set(batch.removed_ids)
     ids = [i for i in leaving if i not in gone]
+    # counted where they work: the input may be national (10,656 leaving for Cantal's 88)
+    inside, around, _ = _places_of(problem, pd.Index(ids, dtype=object))
+    counts = f"{_count_fr(inside)} du territoire, {_count_fr(around)} des environs à portée"
     if change.age_at_least is not None:
-        what = f"départ des praticiens de {_fr(limit)} ans ou plus ({len(ids)}, selon l'{source})"
+        what = f"départ des praticiens de {_fr(limit)} ans ou plus : {counts} (selon l'{source})"
     else:
         what = (
-            f"départs à la retraite d'ici {change.horizon_year} à {_fr(limit)} ans "
-            f"({len(ids)} praticiens, selon l'{source})"
+            f"départs à la retraite d'ici {change.horizon_year} à {_fr(limit)} ans : "
+            f"{counts} (selon l'{source})"
         )
     if ids:
         _resolve_remove(problem, ids, batch, what)
@@ -641,15 +740,114 @@ def _resolve_retire(problem: AccessProblem, change: Retire, batch: _Batch) -> No
         batch.descriptions.append(what)
 
 
+def _current_population(problem: AccessProblem, batch: _Batch, gi: int, code: str) -> float:
+    """Return the population of an unlocated territory commune, after the batch's changes."""
+    pending = batch.unlocated.get(gi, {})
+    if code in pending:
+        return pending[code]
+    communes = problem.groups[gi].communes
+    values = communes.loc[communes["code"].astype(str) == code, "population"]
+    return float(pd.to_numeric(values).iloc[0])
+
+
+def _set_population(
+    problem: AccessProblem, batch: _Batch, code: str, new: float | None, factor: float = 1.0
+) -> bool:
+    """Set (``new``) or multiply a commune's population in the batch; True when unlocated.
+
+    A territory commune without a point in the reference has no demand row: its population
+    changes in the results but weighs in no catchment.
+    """
+    gi, row = _locate_code(problem, code, unlocated=True)
+    if row < 0:
+        value = _current_population(problem, batch, gi, code) if new is None else new
+        batch.unlocated.setdefault(gi, {})[code] = value * factor if new is None else value
+        return True
+    pop = batch.population.setdefault(gi, problem.groups[gi].population.copy())
+    pop[row] = pop[row] * factor if new is None else new
+    return False
+
+
+def _warn_unlocated(problem: AccessProblem, codes: Sequence[str]) -> None:
+    if not codes:
+        return
+    named = []
+    for code in codes:
+        gi, _ = _locate_code(problem, code, unlocated=True)
+        named.append(f"{_territory_name(problem.groups[gi], code)} ({code})")
+    warn_data(
+        f"population modifiée de {len(named)} commune(s) sans contour ni chef-lieu dans le "
+        f"référentiel ({', '.join(named[:5])}) : la nouvelle population figure dans les "
+        "résultats mais ne compte dans aucune zone de patientèle (valeurs inchangées)"
+    )
+
+
+def _count_fr(n: int) -> str:
+    """« 0 praticien », « 1 praticien », « 1 234 praticiens » (French thousands separator)."""
+    return f"{n:,}".replace(",", "\u202f") + (" praticiens" if n > 1 else " praticien")
+
+
+def _places_of(problem: AccessProblem, ids: pd.Index) -> tuple[int, int, int]:
+    """How many of these practitioners work in the territory, around it, or farther.
+
+    *Territory*: their point lies in a commune of the territory. *Around* (« environs à
+    portée »): outside it, but a commune of the territory reaches them within the catchment,
+    so their departure changes its values. *Farther*: the rest of the input (beyond every
+    territory commune's catchment, or in another CRS zone); they can only lengthen the time
+    to the nearest practitioner. Counted on ``problem``, where they must still be present.
+    """
+    inside = around = found = 0
+    for group in problem.groups:
+        pos = group.prac_ids.get_indexer(ids)
+        pos = pos[pos >= 0]
+        found += int(pos.size)
+        if not pos.size:
+            continue
+        col = group.prac_supply[pos]
+        col = col[col >= 0]
+        row = group.supply_commune[col]
+        in_territory = (row >= 0) & group.in_territory[np.maximum(row, 0)]
+        reached = np.zeros(group.m, dtype=bool)
+        pairs = group.in_reach & group.in_territory[group.rows]
+        reached[group.cols[pairs]] = True
+        inside += int(in_territory.sum())
+        around += int((~in_territory & reached[col]).sum())
+    return inside, around, len(ids) - inside - around
+
+
+def _removed_places(baseline: AccessProblem, problem: AccessProblem) -> tuple[int, int, int]:
+    """:func:`_places_of` the practitioners removed since ``baseline``.
+
+    Baseline practitioners are placed on the baseline (where they are still present); those
+    added along the chain and removed again by the commune they were added at (every added
+    site lies in the territory or within its reach).
+    """
+    removed = sorted(problem.removed_ids - baseline.removed_ids)
+    if not removed:
+        return 0, 0, 0
+    asked = pd.Index(removed, dtype=object)
+    known = np.zeros(len(asked), dtype=bool)
+    for group in baseline.groups:
+        known |= group.prac_ids.get_indexer(asked) >= 0
+    inside, around, farther = _places_of(baseline, asked[known])
+    added = problem.added.set_index(problem.added["id"].astype(str))
+    new = added.reindex(asked[~known])
+    territory = {str(c) for g in problem.groups for c in g.communes["code"]}
+    in_territory = new["commune"].astype(object).isin(territory).to_numpy(dtype=bool)
+    present = new["id"].notna().to_numpy(dtype=bool)
+    inside += int((present & in_territory).sum())
+    around += int((present & ~in_territory).sum())
+    farther += int((~present).sum())
+    return inside, around, farther
+
+
 def _resolve_population(problem: AccessProblem, change: ChangePopulation, batch: _Batch) -> None:
     if change.changes is not None:
-        targets = {c: _locate_code(problem, c) for c in change.changes}
-        for code, (gi, row) in targets.items():
-            pop = batch.population.setdefault(gi, problem.groups[gi].population.copy())
-            pop[row] = change.changes[code]
+        unlocated = [c for c, v in change.changes.items() if _set_population(problem, batch, c, v)]
+        _warn_unlocated(problem, unlocated)
         shown = ", ".join(f"{c} → {_fr(v)}" for c, v in list(change.changes.items())[:3])
         batch.descriptions.append(
-            f"population modifiée : {shown}" + (" …" if len(targets) > 3 else "")
+            f"population modifiée : {shown}" + (" …" if len(change.changes) > 3 else "")
         )
         return
     assert change.factor is not None  # checked by ChangePopulation
@@ -657,12 +855,15 @@ def _resolve_population(problem: AccessProblem, change: ChangePopulation, batch:
         for gi, group in enumerate(problem.groups):
             pop = batch.population.setdefault(gi, group.population.copy())
             pop[group.in_territory] = pop[group.in_territory] * change.factor
+            codes = group.communes["code"].astype(str).to_numpy()[_unlocated_codes(group)]
+            for code in codes.tolist():  # a handful (4 communes in France)
+                _set_population(problem, batch, str(code), None, change.factor)
         scope = "des communes du territoire"
     else:
-        for code in change.codes:
-            gi, row = _locate_code(problem, code)
-            pop = batch.population.setdefault(gi, problem.groups[gi].population.copy())
-            pop[row] = pop[row] * change.factor
+        unlocated = [
+            c for c in change.codes if _set_population(problem, batch, c, None, change.factor)
+        ]
+        _warn_unlocated(problem, unlocated)
         scope = f"de {len(change.codes)} commune(s)"
     batch.descriptions.append(f"population {scope} multipliée par {_fr(change.factor)}")
 
@@ -852,7 +1053,8 @@ def _apply_group(
         owner = site_of_col.get(col)
         key = id(owner) if owner is not None and not od else -1 - col
         if key not in pairs_of_site:  # practitioners of one site share their pairs
-            pairs_of_site[key] = _new_pairs(g, problem, owner, code)
+            known = None if owner is None or od else owner.pairs  # computed by _check_reach
+            pairs_of_site[key] = known if known is not None else _new_pairs(g, problem, owner, code)
         rows_k, minutes_k = pairs_of_site[key]
         add_rows.append(rows_k)
         add_cols.append(np.full(len(rows_k), col, dtype=np.int64))
@@ -1086,11 +1288,22 @@ def _local(supply_commune: IntArray, values: FloatArray, n: int) -> FloatArray:
     return np.bincount(supply_commune[ok], weights=values[ok], minlength=n).astype(np.float64)
 
 
-def _with_population(g: CrsGroup, population: FloatArray) -> gpd.GeoDataFrame:
-    """Territory communes of the group with their new populations."""
-    pos = g.demand_ids.get_indexer(pd.Index(g.communes["code"].astype(str)))
+def _with_population(
+    g: CrsGroup, population: FloatArray | None, unlocated: Mapping[str, float] | None = None
+) -> gpd.GeoDataFrame:
+    """Territory communes of the group with their new populations.
+
+    ``population`` by demand row; ``unlocated`` by code for communes without a demand row.
+    """
+    codes = g.communes["code"].astype(str)
     current = pd.to_numeric(g.communes["population"]).to_numpy(dtype=np.float64)
-    new = np.where(pos >= 0, population[np.maximum(pos, 0)], current)
+    new = current
+    if population is not None:
+        pos = g.demand_ids.get_indexer(pd.Index(codes))
+        new = np.where(pos >= 0, population[np.maximum(pos, 0)], current)
+    if unlocated:
+        given = codes.map(dict(unlocated)).to_numpy(dtype=np.float64, na_value=np.nan)
+        new = np.where(np.isnan(given), new, given)
     out = g.communes.copy()
     integral = bool(np.all(new == np.round(new)))
     out["population"] = new.astype(np.int64) if integral else new
@@ -1110,6 +1323,8 @@ def _apply(problem: AccessProblem, batch: _Batch) -> tuple[AccessProblem, _Stats
             batch.population.get(gi),
             stats,
         )
+    for gi, values in batch.unlocated.items():  # results only: no demand row, no pair
+        groups[gi] = replace(groups[gi], communes=_with_population(groups[gi], None, values))
     for gi, group in enumerate(groups):
         if gi not in touched:
             stats.pairs_total += int(group.rows.size)
@@ -1162,7 +1377,12 @@ class ScenarioResult:
     summary : dict
         Headline numbers: population-weighted means, population in the gap class before and
         after, lifted out of / pushed into it, communes improved / worsened, practitioners
-        added / removed, whether the update was incremental.
+        added, whether the update was incremental. Departures are counted where the
+        practitioners work, not over the whole input (often national): ``leaving_territory``
+        (in a commune of the territory), ``leaving_surroundings`` (outside it, within the
+        catchment of one of its communes), ``practitioners_removed`` (their sum: those whose
+        departure can change the territory's values) and ``leaving_elsewhere`` (the rest of
+        the input, which can only lengthen the time to the nearest practitioner).
     before, after : GeoDataFrame
         Full analysis results before and after (as :func:`geo.analysis.analyse`).
     """
@@ -1263,6 +1483,7 @@ def _compare(
         columns=pd.Index(labels, name="class_after"),
     )
     added = len(problem.added) - len(baseline.added)
+    leaving_territory, leaving_surroundings, leaving_elsewhere = _removed_places(baseline, problem)
     summary = {
         "population_weighted_mean_before": before.attrs["summary"]["population_weighted_mean"],
         "population_weighted_mean_after": after.attrs["summary"]["population_weighted_mean"],
@@ -1274,7 +1495,10 @@ def _compare(
         "communes_improved": int(up.sum()),
         "communes_worsened": int(down.sum()),
         "practitioners_added": int(added),
-        "practitioners_removed": len(problem.removed_ids) - len(baseline.removed_ids),
+        "practitioners_removed": leaving_territory + leaving_surroundings,
+        "leaving_territory": leaving_territory,
+        "leaving_surroundings": leaving_surroundings,
+        "leaving_elsewhere": leaving_elsewhere,
         "population_change": float(pop_a.sum() - pop_b.sum()),
     }
     meta: dict[str, Any] = {
@@ -1332,7 +1556,7 @@ class Scenario:
     def add_practitioners(
         self,
         *,
-        commune: str | None = None,
+        commune: str | int | None = None,
         point: tuple[float, float] | shapely.Point | None = None,
         n: int = 1,
         capacity: float | None = None,
@@ -1340,13 +1564,13 @@ class Scenario:
     ) -> Scenario:
         """Add ``n`` practitioners at a commune's chef-lieu or at a point (see AddPractitioners)."""
         xy = None if point is None else _point_xy(point)
-        return Scenario((*self.changes, AddPractitioners(commune, xy, crs, n, capacity)))
+        code = None if commune is None else _commune_code(commune)
+        return Scenario((*self.changes, AddPractitioners(code, xy, crs, n, capacity)))
 
-    def remove_practitioners(self, ids: Iterable[str]) -> Scenario:
-        """Remove practitioners by id."""
-        if isinstance(ids, str):
-            ids = [ids]
-        return Scenario((*self.changes, RemovePractitioners(tuple(ids))))
+    def remove_practitioners(self, ids: Iterable[str | int] | str | int) -> Scenario:
+        """Remove practitioners by id (integers are read as text: ``101`` is « 101 »)."""
+        many = ids if isinstance(ids, Iterable) and not isinstance(ids, str) else [ids]
+        return Scenario((*self.changes, RemovePractitioners(tuple(str(i) for i in many))))
 
     def retire(
         self,
@@ -1360,14 +1584,24 @@ class Scenario:
 
     def change_population(
         self,
-        changes: Mapping[str, float] | None = None,
+        changes: Mapping[str, float]
+        | Mapping[int, float]
+        | Mapping[str | int, float]
+        | None = None,
         *,
         factor: float | None = None,
-        codes: Iterable[str] | None = None,
+        codes: Iterable[str | int] | str | int | None = None,
     ) -> Scenario:
-        """Set populations by commune code, or multiply some (default: the territory's)."""
-        chosen = None if codes is None else tuple(codes) if not isinstance(codes, str) else (codes,)
-        return Scenario((*self.changes, ChangePopulation(changes, factor, chosen)))
+        """Set populations by commune code, or multiply some (default: the territory's).
+
+        Codes may be integers, read as 5-digit codes (``1004`` → « 01004 »).
+        """
+        chosen: tuple[str, ...] | None = None
+        if codes is not None:
+            many = codes if isinstance(codes, Iterable) and not isinstance(codes, str) else [codes]
+            chosen = tuple(_commune_code(c, "codes : commune") for c in many)
+        given = cast("Mapping[str, float] | None", changes)  # codes normalised by the change
+        return Scenario((*self.changes, ChangePopulation(given, factor, chosen)))
 
     def apply(
         self,
@@ -1426,7 +1660,7 @@ class Scenario:
 def add_practitioners(
     baseline: AccessProblem | ScenarioResult,
     *,
-    commune: str | None = None,
+    commune: str | int | None = None,
     point: tuple[float, float] | shapely.Point | None = None,
     n: int = 1,
     capacity: float | None = None,
@@ -1439,8 +1673,10 @@ def add_practitioners(
     ----------
     baseline : AccessProblem or ScenarioResult
         Prepared problem or previous scenario.
-    commune : str, optional
-        INSEE code of a commune of the territory or its surroundings (its chef-lieu).
+    commune : str or int, optional
+        INSEE code of a commune of the territory or its surroundings (its chef-lieu); an
+        integer is read as its 5-digit code (``1004`` → « 01004 »). Outside the territory, a
+        commune or point must be within the catchment of one of its communes.
     point : (x, y) or shapely Point, optional
         Location in ``crs`` (default lon/lat); must lie in France, in the territory's CRS zone.
     n : int, default 1
@@ -1464,7 +1700,10 @@ def add_practitioners(
 
 
 def remove_practitioners(
-    baseline: AccessProblem | ScenarioResult, ids: Iterable[str], *, preset: str | None = None
+    baseline: AccessProblem | ScenarioResult,
+    ids: Iterable[str | int] | str | int,
+    *,
+    preset: str | None = None,
 ) -> ScenarioResult:
     """Scenario: the given practitioners leave (ids of the baseline or added ones)."""
     return Scenario().remove_practitioners(ids).apply(baseline, preset=preset)
@@ -1506,16 +1745,19 @@ def retire(
 
 def change_population(
     baseline: AccessProblem | ScenarioResult,
-    changes: Mapping[str, float] | None = None,
+    changes: Mapping[str, float] | Mapping[int, float] | Mapping[str | int, float] | None = None,
     *,
     factor: float | None = None,
-    codes: Iterable[str] | None = None,
+    codes: Iterable[str | int] | str | int | None = None,
     preset: str | None = None,
 ) -> ScenarioResult:
     """Scenario: new populations ``{code: population}``, or a factor on some communes.
 
     Without ``codes`` the factor applies to every commune of the territory (not to the
-    surroundings). An age-standardised demand keeps each commune's age structure.
+    surroundings), those without a point in the reference included. Codes may be integers
+    (``1004`` → « 01004 »). A commune of the territory without a point (4 in Cantal) can be
+    named: its population changes in the results, but it weighs in no catchment (warning). An
+    age-standardised demand keeps each commune's age structure.
     """
     return (
         Scenario()

@@ -323,7 +323,10 @@ S = Scenario
 @pytest.mark.parametrize(
     ("scenario", "match"),
     [
-        (lambda: S().add_practitioners(commune="63113"), r"commune code '63113' is neither"),
+        (
+            lambda: S().add_practitioners(commune="63113"),
+            r"commune '63113' : ni dans le territoire ni dans ses environs \(les 9 communes",
+        ),
         (lambda: S().add_practitioners(commune="G5", n=0), "n must be a positive integer, got 0"),
         (lambda: S().add_practitioners(commune="G5", n=2.5), "got 2.5"),
         (
@@ -352,7 +355,7 @@ S = Scenario
         (lambda: S().retire(horizon_year=1850), "horizon_year 1850 is not a plausible year"),
         (lambda: S().retire(horizon_year=2030.5), "got 2030.5"),
         (lambda: S().change_population({"G1": -5}), "population of commune 'G1'.*got -5"),
-        (lambda: S().change_population({"X1": 5}), r"commune code 'X1' is neither"),
+        (lambda: S().change_population({"X1": 5}), r"commune 'X1' : ni dans le territoire"),
         (lambda: S().change_population(), "exactly one of a mapping"),
         (lambda: S(), "the scenario has no change"),
     ],
@@ -403,7 +406,10 @@ def test_puy_de_dome_one_site_and_retirements(national_gps: gpd.GeoDataFrame) ->
     full = analyse(territory, scenario_practitioners(retired), "apl")
     np.testing.assert_allclose(retired.communes["after"], full["value"], rtol=1e-9, equal_nan=True)
     assert retired.summary["population_pushed_into_gap"] > 0
-    assert retired.summary["practitioners_removed"] > 1000  # national: those near count
+    # departures counted where they work, not over the national input
+    s = retired.summary
+    assert s["practitioners_removed"] == s["leaving_territory"] + s["leaving_surroundings"]
+    assert s["leaving_elsewhere"] > 10 * s["practitioners_removed"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -468,3 +474,180 @@ def test_missing_age_is_reported_without_the_id(grid3x3: gpd.GeoDataFrame) -> No
     with pytest.raises(DataValidationError, match="1 infirmier à Commune G1") as caught:
         retire(base, age_at_least=60)
     assert not any(pid in str(caught.value) for pid in RPPS_IDS)
+
+
+# --------------------------------------------------------------------------------------------
+# issue 18 point 7: headlines of the territory, integer codes, reach, communes without a point
+# --------------------------------------------------------------------------------------------
+def test_retirement_headlines_count_where_practitioners_work(grid3x3: gpd.GeoDataFrame) -> None:
+    # all 70: one in G5 (territory), one 5 km east of the grid (10 min from G3, G6 and G9's
+    # chefs-lieux: in reach), one 35 km east (35 min: in the supply context, out of reach),
+    # one 100 km east (outside the context)
+    east = [(735_000.0, 6_585_000.0), (760_000.0, 6_585_000.0), (825_000.0, 6_585_000.0)]
+    prac = _prac([CENTRE["G5"], *east], age=[70, 70, 70, 70])
+    base = prepare(grid3x3, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE)
+    res = retire(base, age_at_least=67)
+    s = res.summary
+    assert (s["leaving_territory"], s["leaving_surroundings"], s["leaving_elsewhere"]) == (1, 1, 2)
+    assert s["practitioners_removed"] == 2  # not the 4 of the input
+    assert res.problem.history == (
+        "départ des praticiens de 67 ans ou plus : 1 praticien du territoire, 1 praticien des "
+        "environs à portée (selon l'âge)",
+    )
+    # explicit removals are counted the same way, along a chain too (added then removed)
+    far = remove_practitioners(base, ["P3"])
+    assert (far.summary["practitioners_removed"], far.summary["leaving_elsewhere"]) == (0, 1)
+    chain = remove_practitioners(add_practitioners(base, commune="G2"), ["NOUVEAU-1-G2-01", "P1"])
+    assert (chain.summary["leaving_territory"], chain.summary["leaving_surroundings"]) == (1, 1)
+
+
+def test_cantal_retirements_count_its_88_gps_not_the_nation(
+    national_gps: gpd.GeoDataFrame,
+) -> None:
+    # the demo GPs are national (58,499): 10,656 of them reach 67 by 2030, 13 of Cantal's 88
+    cantal = national_gps["commune"].str.startswith("15").to_numpy()
+    leaving = (2030 - national_gps["birth_year"] >= 67).to_numpy()
+    assert cantal.sum() == 88
+    base = prepare(resolve_territory(departements="15"), national_gps, "apl")
+    res = retire(base, horizon_year=2030)
+    s = res.summary
+    assert s["leaving_territory"] == (cantal & leaving).sum() == 13
+    assert 0 < s["leaving_surroundings"] < 88  # those within 20 min of a Cantal commune
+    assert s["practitioners_removed"] == s["leaving_territory"] + s["leaving_surroundings"]
+    assert s["practitioners_removed"] + s["leaving_elsewhere"] == leaving.sum() == 10_656
+    assert res.problem.history[0].startswith(
+        "départs à la retraite d'ici 2030 à 67 ans : 13 praticiens du territoire, "
+    )
+    assert "10656" not in res.problem.history[0] and "10 656" not in res.problem.history[0]
+
+
+@pytest.fixture
+def numbered_grid(grid3x3: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The 3×3 grid with INSEE-like codes 01001..01009 (a leading zero Excel drops)."""
+    out = grid3x3.copy()
+    out["code"] = [f"0100{i}" for i in range(1, 10)]
+    return out
+
+
+def test_integer_commune_codes_in_every_change(numbered_grid: gpd.GeoDataFrame) -> None:
+    xy = [CENTRE["G1"], CENTRE["G9"]]
+    prac = _prac(xy, id=[101, 102], age=[70, 40])  # integer ids too
+    base = prepare(
+        numbered_grid, prac, "apl", surroundings=None, supply="headcount", **KM_IS_MINUTE
+    )
+
+    def same(a: Scenario, b: Scenario) -> ScenarioResult:
+        left, right = a.apply(base), b.apply(base)
+        np.testing.assert_array_equal(left.communes["after"], right.communes["after"])
+        np.testing.assert_array_equal(
+            left.communes["population_after"], right.communes["population_after"]
+        )
+        assert left.problem.history == right.problem.history
+        return left
+
+    added = same(
+        S().add_practitioners(commune=1005, n=2), S().add_practitioners(commune="01005", n=2)
+    )
+    assert added.problem.history[0].startswith("ajout de 2 praticiens à Commune G5 (01005)")
+    assert (added.communes["delta"] > 0).all()
+    assert add_practitioners(base, commune=np.int64(1005)).summary["practitioners_added"] == 1
+    assert add_practitioners(base, commune="1005").summary["practitioners_added"] == 1  # text
+    popped = same(S().change_population({1009: 0}), S().change_population({"01009": 0}))
+    assert popped.summary["population_change"] == -9000
+    same(
+        S().change_population(factor=2, codes=[1009]),
+        S().change_population(factor=2, codes="01009"),
+    )
+    same(
+        S().change_population(factor=2, codes=1009),
+        S().change_population(factor=2, codes=["01009"]),
+    )
+    gone = same(S().remove_practitioners([101]), S().remove_practitioners(["101"]))
+    assert gone.summary["leaving_territory"] == 1
+    for bad, match in [
+        (lambda: S().add_practitioners(commune=True), "code INSEE attendu.*reçu True"),
+        (lambda: S().add_practitioners(commune=1005.0), "code INSEE attendu.*reçu 1005.0"),
+        (lambda: S().add_practitioners(commune=123), "l'entier 123 n'est pas un code INSEE"),
+        (lambda: S().change_population({1009: 1, "01009": 2}), "01009 est donnée deux fois"),
+        (lambda: S().change_population(factor=2, codes=[None]), "reçu None"),
+    ]:
+        with pytest.raises(DataValidationError, match=match):
+            bad().apply(base)  # type: ignore[no-untyped-call]
+
+
+def test_added_far_outside_the_territory_is_refused(grid3x3: gpd.GeoDataFrame) -> None:
+    base = prepare(
+        grid3x3,
+        _prac([CENTRE["G5"]]),
+        "apl",
+        surroundings=None,
+        supply="headcount",
+        **KM_IS_MINUTE,
+    )
+    # 15 km east of G3, G6 and G9's chefs-lieux: within their 20 minutes, accepted
+    near = add_practitioners(base, point=(740_000.0, 6_585_000.0), crs="EPSG:2154")
+    assert near.communes.set_index("code")["delta"]["G6"] > 0
+    # 30 km east: no commune of the territory reaches it
+    with pytest.raises(
+        DataValidationError,
+        match=r"praticiens ajoutés au point \(755000, 6\.585e\+06\) \[EPSG:2154\] hors de portée "
+        r"du territoire : aucune de ses communes n'est à 20 min ou moins",
+    ):
+        add_practitioners(base, point=(755_000.0, 6_585_000.0), crs="EPSG:2154", n=2)
+    # 100 km east, in France but outside every commune of the analysis
+    with pytest.raises(DataValidationError, match=r"praticien ajouté au point .* hors de portée"):
+        add_practitioners(base, point=(825_000.0, 6_585_000.0), crs="EPSG:2154")
+
+
+@pytest.fixture(scope="module")
+def cantal() -> AccessProblem:
+    prac = gpd.GeoDataFrame(
+        {"id": ["A", "B"], "age": [50, 70]},
+        geometry=[shapely.Point(2.44495, 44.93032), shapely.Point(2.97836, 45.12631)],
+        crs=4326,
+    )  # Aurillac and Neussargues-Moissac's town halls
+    return prepare(resolve_territory(departements="15"), prac, "apl", supply="headcount")
+
+
+def test_far_from_cantal_is_refused(cantal: AccessProblem) -> None:
+    with pytest.raises(DataValidationError, match=r"au point \(7\.26, 43\.7\) .*hors de portée"):
+        add_practitioners(cantal, point=(7.26, 43.70))
+    with pytest.raises(DataValidationError, match=r"commune '06088' : ni dans le territoire"):
+        add_practitioners(cantal, commune="06088")
+    # in the surroundings: Rodez is 1 h away, refused; Brommat, on the border, is reached
+    with pytest.raises(DataValidationError, match=r"ajouté à Rodez \(12202\) hors de portée"):
+        add_practitioners(cantal, commune="12202")
+    near = add_practitioners(cantal, commune=12036)
+    assert near.problem.history[0].startswith("ajout de 1 praticien à Brommat (12036)")
+    assert (near.communes["delta"] > 0).any()
+
+
+UNLOCATED = {"15031": ("Celles", 217), "15035": ("Chalinargues", 304)}
+
+
+def test_communes_without_geometry_can_be_named(cantal: AccessProblem) -> None:
+    frame = cantal.frame.set_index("code")
+    assert (frame.loc[list(UNLOCATED), "status"] == "non localisée").all()
+    with pytest.warns(UserWarning, match=r"sans contour ni chef-lieu .*\(Celles \(15031\)\)"):
+        res = change_population(cantal, {"15031": 500, 15014: 30_000})
+    after = res.communes.set_index("code")["population_after"]
+    assert after["15031"] == 500 and after["15014"] == 30_000
+    assert res.summary["population_change"] == (500 - 217) + (
+        30_000 - frame.loc["15014", "population"]
+    )
+    # a factor on the territory scales them too; values do not move for them (no point)
+    doubled = change_population(cantal, factor=2)
+    np.testing.assert_array_equal(
+        doubled.communes["population_after"], 2 * doubled.communes["population_before"]
+    )
+    assert np.isnan(doubled.communes.set_index("code")["after"]["15031"])
+    with pytest.warns(UserWarning, match=r"Chalinargues \(15035\)"):
+        chained = change_population(res, factor=3, codes=[15031, "15035"])
+    assert chained.communes.set_index("code")["population_after"]["15031"] == 1500
+    assert chained.communes.set_index("code")["population_after"]["15035"] == 912
+    # practitioners cannot be placed by its code (no point): the error says why and what to do
+    with pytest.raises(
+        DataValidationError,
+        match=r"Celles \(15031\) n'a ni contour ni chef-lieu.*point=\(lon, lat\)",
+    ):
+        add_practitioners(cantal, commune=15031)
