@@ -40,7 +40,7 @@ from geo.maps.offline import save_offline_html
 from geo.maps.static import analysis_static_map, save_static_map
 from geo.reference import list_departements, list_epci
 from geo.scenario import Scenario
-from geo.siting import recommend_sites
+from geo.siting import DEFAULT_COVERAGE_MINUTES, recommend_sites
 from geo.territory import Territory, resolve_territory
 
 app = typer.Typer(
@@ -688,14 +688,42 @@ def site_command(
     k: Annotated[int, typer.Option("--k", "-k", help="Number of sites.")] = 3,
     n_per_site: Annotated[int, typer.Option(help="Practitioners per site.")] = 1,
     objective: Annotated[
-        str, typer.Option(help="gap_population, weighted_gain or max_coverage.")
+        str, typer.Option(help="gap_population, shortfall, weighted_gain or max_coverage.")
     ] = "gap_population",
+    candidates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--candidates",
+            help="Candidate site: a commune code, or an address as LABEL:LON:LAT (WGS 84), "
+            "e.g. 'Maison de santé:3.08:45.77'; repeat it (default: every commune).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Commune code never to propose; repeat it.")
+    ] = None,
+    per_site: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--practitioners-per-site",
+            help="A different number for one candidate, CANDIDATE=N (code or label); repeat it.",
+        ),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="greedy or milp (exact, max_coverage only).")
+    ] = "greedy",
+    coverage_minutes: Annotated[
+        float, typer.Option(help="max_coverage: the time within which people count as covered.")
+    ] = DEFAULT_COVERAGE_MINUTES,
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
 ) -> None:
     """Recommend where k new sites of n practitioners help most; map, GeoPackage, summary."""
     try:
+        if method not in ("greedy", "milp"):
+            raise DataValidationError(f"--method {method!r} inconnue : greedy ou milp")
+        site_candidates = _site_candidates(candidates)
+        capacities = _per_site(per_site)
         dataset = _dataset_of(practitioners, profession, demo_data)
         with _reporting() as report:  # also shows the engine's warnings as notes
             territory, pracs, _ = _prepare_inputs(
@@ -717,7 +745,18 @@ def site_command(
                 report,
             )
             report(0.5, "Recherche des meilleurs sites…")
-            found = recommend_sites(problem, k, n_per_site, objective)
+            found = recommend_sites(
+                problem,
+                k,
+                n_per_site,
+                objective,
+                candidates=site_candidates,
+                exclude=exclude,
+                practitioners_per_site=capacities,
+                method=method,  # type: ignore[arg-type]  # checked above
+                coverage_minutes=coverage_minutes,
+                progress=lambda f, text: report(0.5 + 0.3 * f, text),
+            )
             opts = problem.options
             radius = line_radius_m(opts.catchment, opts) / 1000.0  # the farthest reach
             sites = core.sites_for_map(
@@ -763,6 +802,44 @@ def site_command(
         console.print(f"  {row.rank}. {row.nom} ({row.code}) : gain {row.marginal_gain:,.1f}")
     for path in (html_path, gpkg_path, json_path):
         console.print(f"  écrit : {path}")
+
+
+def _site_candidates(values: list[str] | None) -> list[str | tuple[str, float, float]] | None:
+    """``--candidates`` values: commune codes, or LABEL:LON:LAT addresses."""
+    if not values:
+        return None
+    out: list[str | tuple[str, float, float]] = []
+    for value in values:
+        label, sep, rest = value.rpartition(":")
+        if not sep:
+            out.append(value.strip())
+            continue
+        name, _, lon = label.rpartition(":")
+        try:
+            out.append((name.strip(), float(lon.replace(",", ".")), float(rest.replace(",", "."))))
+        except ValueError:
+            raise DataValidationError(
+                f"--candidates {value!r} : un code commune, ou LIBELLÉ:LON:LAT avec des "
+                "coordonnées en degrés (ex. 'Maison de santé:3.08:45.77')"
+            ) from None
+        if not name.strip():
+            raise DataValidationError(f"--candidates {value!r} : le libellé est vide")
+    return out
+
+
+def _per_site(values: list[str] | None) -> dict[str, int] | None:
+    """``--practitioners-per-site`` values: CANDIDATE=N."""
+    if not values:
+        return None
+    out: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.rpartition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise DataValidationError(
+                f"--practitioners-per-site {value!r} : CANDIDAT=N attendu, N entier ≥ 1"
+            )
+        out[name.strip()] = int(count)
+    return out
 
 
 @app.command("serve")

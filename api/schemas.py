@@ -486,6 +486,16 @@ class ScenarioCreate(BaseModel):
     shareable: bool = False
 
 
+class CandidatePoint(BaseModel):
+    """A candidate site at an address (WGS 84)."""
+
+    model_config = _STRICT
+
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90)]
+
+
 class SitingCreate(BaseModel):
     """Where ``k`` new sites of ``n_per_site`` practitioners would help most."""
 
@@ -493,16 +503,34 @@ class SitingCreate(BaseModel):
 
     k: Annotated[int, Field(ge=1, le=50)] = 3
     n_per_site: Annotated[int, Field(ge=1, le=100)] = 1
-    objective: Literal["gap_population", "weighted_gain", "max_coverage"] = Field(
+    objective: Literal["gap_population", "shortfall", "weighted_gain", "max_coverage"] = Field(
         default="gap_population",
-        description="Population lifted out of the gap class, population-weighted gain (capped "
-        "at the best class), or maximal coverage within coverage_minutes.",
+        description="Population lifted out of the gap class; shortfall: Σ population × "
+        "max(0, threshold − value) reduced (favours the worst-off); population-weighted gain "
+        "(capped at the best class); or maximal coverage within coverage_minutes. Ties: see "
+        "the README (tie-break gain, population, travel time, code).",
     )
     method: Literal["greedy", "milp"] = Field(
         default="greedy", description="milp: exact, max_coverage only."
     )
     candidates: Annotated[list[Code], Field(min_length=1, max_length=40000)] | None = Field(
         default=None, description="Candidate communes (default: every commune of the territory)."
+    )
+    candidate_points: (
+        Annotated[list[CandidatePoint], Field(min_length=1, max_length=1000)] | None
+    ) = Field(default=None, description="Candidate sites at addresses, besides communes.")
+    exclude: Annotated[list[Code], Field(min_length=1, max_length=40000)] | None = Field(
+        default=None, description="Communes never to propose (nor points lying in them)."
+    )
+    practitioners_per_site: (
+        Annotated[
+            dict[str, Annotated[int, Field(ge=1, le=100)]], Field(min_length=1, max_length=1000)
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="A different number of practitioners for some candidates (commune code or "
+        "point label → n); the others get n_per_site, which must then be 1.",
     )
     coverage_minutes: Annotated[float, Field(gt=0, le=300)] = 20.0
     only_uncovered: bool = True
@@ -518,8 +546,8 @@ class SitingCreate(BaseModel):
             raise ValueError(
                 f"method 'milp' solves objective 'max_coverage' only, not {self.objective!r}"
             )
-        if self.candidates is not None and self.k > len(set(self.candidates)):
-            raise ValueError(
-                f"k={self.k} is larger than the {len(set(self.candidates))} candidates"
-            )
+        listed = len(set(self.candidates or [])) + len(self.candidate_points or [])
+        if self.candidates is not None or self.candidate_points is not None:
+            if self.k > listed:
+                raise ValueError(f"k={self.k} is larger than the {listed} candidates")
         return self

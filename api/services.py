@@ -1022,8 +1022,11 @@ class Services:
             )
         if request.candidates is not None:
             self._check_communes(parent, "candidates", request.candidates)
+        if request.exclude is not None:
+            self._check_communes(parent, "exclude", request.exclude)
         communes = int((parent.summary or {}).get("communes") or 0)
-        if request.candidates is None and request.k > communes:
+        listed = request.candidates is not None or request.candidate_points is not None
+        if not listed and request.k > communes:
             raise DataValidationError(
                 f"k={request.k} is larger than the number of communes of the territory ({communes})"
             )
@@ -1051,7 +1054,9 @@ class Services:
                 request.k,
                 request.n_per_site,
                 request.objective,
-                candidates=request.candidates,
+                candidates=_siting_candidates(request),
+                exclude=request.exclude,
+                practitioners_per_site=request.practitioners_per_site,
                 coverage_minutes=request.coverage_minutes,
                 only_uncovered=request.only_uncovered,
                 capacity=request.capacity,
@@ -1181,6 +1186,14 @@ def _png(frame: gpd.GeoDataFrame, title: str, label: str) -> bytes:
     # matplotlib's font cache and text layout are not safe across threads
     with _PNG_LOCK:
         return core.render_map_png(frame, title, label)
+
+
+def _siting_candidates(request: SitingCreate) -> list[str | tuple[str, float, float]] | None:
+    """Return the engine's candidates: commune codes, then the points (label, lon, lat)."""
+    if request.candidates is None and request.candidate_points is None:
+        return None
+    points = [(p.label, p.lon, p.lat) for p in request.candidate_points or []]
+    return [*(request.candidates or []), *points]
 
 
 def _hash(kind: str, canonical: dict[str, Any]) -> str:

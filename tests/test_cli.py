@@ -318,3 +318,24 @@ def test_gravity_on_the_real_gps_at_town_halls(tmp_path: Path) -> None:
     assert summary["parameters"]["min_minutes"] == 4.0
     result = runner.invoke(app, [*args, "--gravity-min-minutes", "0", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "non-finite or negative weight" in result.output
+
+
+def test_site_takes_the_engine_options(tmp_path: Path) -> None:
+    args = ["site", "-d", "15", "-k", "2", "--objective", "shortfall", "--out", str(tmp_path)]
+    args += ["--candidates", "15014", "--candidates", "MSP de Dienne:2,79:45,14"]
+    args += ["--candidates", "15187", "--exclude", "15187", "--practitioners-per-site", "15014=3"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(next(tmp_path.glob("resume_sites_*.json")).read_text(encoding="utf-8"))
+    assert summary["objective"] == "shortfall"
+    assert {s["code"] for s in summary["sites"]} == {"15014", "MSP de Dienne"}  # not 15187
+    base = args[:7]  # site -d 15 -k 2 --objective shortfall
+    bad = runner.invoke(app, [*base, "--candidates", "Maison:abc:45", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "LIBELLÉ:LON:LAT" in _flat(bad.output)
+    bad = runner.invoke(app, [*base, "--method", "exact", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "--method'exact'inconnue" in _flat(bad.output)
+
+
+def _flat(output: str) -> str:
+    """The CLI's text without the error box's borders and line breaks."""
+    return "".join(output.replace("│", "").split())

@@ -76,3 +76,23 @@ def test_siting_checks_what_the_analysis_allows(tmp_path_factory: pytest.TempPat
         )
         response = client.post(url, json={"k": 1, "capacity": 2.0})
         assert response.status_code == 422 and "supply 'headcount'" in response.json()["detail"]
+
+
+def test_siting_options_of_the_engine(shared: TestClient, baseline: dict[str, Any]) -> None:
+    body = {
+        "k": 2,
+        "objective": "shortfall",
+        "candidates": ["15014", "15187"],
+        "candidate_points": [{"label": "MSP de Dienne", "lon": 2.79, "lat": 45.14}],
+        "exclude": ["15187"],
+        "practitioners_per_site": {"15014": 3},
+    }
+    siting = run(shared, f"/analyses/{baseline['id']}/siting", body)
+    assert siting["status"] == "done", siting
+    names = {s["nom"] for s in siting["summary"]["sites"]}
+    assert siting["summary"]["objective"] == "shortfall"
+    assert not any("15187" == s["code"] for s in siting["summary"]["sites"]), names
+    unknown = shared.post(f"/analyses/{baseline['id']}/siting", json=body | {"exclude": ["99999"]})
+    assert unknown.status_code == 422 and "99999" in unknown.text
+    too_many = shared.post(f"/analyses/{baseline['id']}/siting", json=body | {"k": 4})
+    assert too_many.status_code == 422 and "3 candidates" in too_many.text
