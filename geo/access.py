@@ -15,9 +15,18 @@ Shared conventions
   demand points with no pair in reach, exactly where PySAL access puts NaN.
 * ``normalize=True`` divides by the population-weighted mean exactly as access does (see
   :func:`geo._fca.normalize_like_access`): ``A / (Σ_{A_i not NaN} P_i A_i / Σ_all P_i)``.
+* Cost rows whose origin is not in ``demand_df.index`` or whose dest is not in
+  ``supply_df.index`` are ignored, as PySAL access does (a regional matrix, a subset of the
+  demand), and counted in the result's ``attrs["ignored_cost_rows"]`` (``{"origin": n_o,
+  "dest": n_d}``); ``strict_ids=True`` refuses them instead. A cost table none of whose rows
+  links a known origin to a known dest is always refused.
 * Errors in the inputs raise :class:`~geo.errors.DataValidationError` naming the argument, the
   bad values and their ids: missing column, non-numeric / NaN / negative / infinite values,
-  duplicate ids, duplicate (origin, dest) pairs, cost rows whose ids are unknown, empty frames.
+  duplicate ids, duplicate (origin, dest) pairs among the rows kept, unknown ids (with
+  ``strict_ids=True``), empty frames.
+* Validation is linear in the number of cost rows: integer ids go through a dense lookup table
+  when their range is compact, strings are hashed once per distinct id, and duplicate pairs
+  are found by two counting sorts, not a comparison sort.
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.sparse import coo_array
 
 from geo._fca import (
     APL_BANDS,
@@ -43,6 +55,8 @@ from geo._fca import (
     StepWeights,
     SupplyUnit,
     WeightFunction,
+    _checked_pairs,
+    _two_step_fca_checked,
     apl_core,
     apl_unit,
     gravity_core,
@@ -51,7 +65,6 @@ from geo._fca import (
     normalize_like_access,
     standardise_population_core,
     three_step_fca_core,
-    two_step_fca_core,
 )
 from geo.errors import DataValidationError
 
@@ -95,20 +108,35 @@ class _Problem:
     index: pd.Index
     demand: FloatArray
     supply: FloatArray
-    rows: npt.NDArray[np.intp]
-    cols: npt.NDArray[np.intp]
+    rows: npt.NDArray[np.integer[Any]]
+    cols: npt.NDArray[np.integer[Any]]
     cost: FloatArray
+    #: Positions in ``cost_df`` of the rows kept (None: every row).
+    kept: npt.NDArray[np.intp] | None = None
+    #: Rows of ``cost_df`` ignored because their origin / dest id is unknown.
+    ignored: tuple[int, int] = (0, 0)
 
     @property
     def arrays(
         self,
-    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
+    ) -> tuple[
+        FloatArray,
+        FloatArray,
+        npt.NDArray[np.integer[Any]],
+        npt.NDArray[np.integer[Any]],
+        FloatArray,
+    ]:
         """``(demand, supply, rows, cols, cost)``, the positional arguments of every core."""
         return self.demand, self.supply, self.rows, self.cols, self.cost
 
 
 def _shown(items: Sequence[str]) -> str:
     more = f" (and {len(items) - _SHOWN} more)" if len(items) > _SHOWN else ""
+    return ", ".join(items[:_SHOWN]) + more
+
+
+def _shown_fr(items: Sequence[str]) -> str:
+    more = f" (et {len(items) - _SHOWN} autres)" if len(items) > _SHOWN else ""
     return ", ".join(items[:_SHOWN]) + more
 
 
@@ -145,67 +173,197 @@ def _numeric(label: str, series: pd.Series) -> FloatArray:
         raise DataValidationError(
             f"{label} must be numeric, got dtype {series.dtype} (convert with pd.to_numeric)"
         )
+    if series.dtype == np.float64:
+        # NaN is already NaN: no na_value, which would copy the column.
+        return np.asarray(series.to_numpy(), dtype=np.float64)
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _all_finite_non_negative(values: FloatArray) -> bool:
+    # Two reductions and no temporary array on millions of costs; NaN fails both comparisons.
+    return values.size == 0 or bool(values.min() >= 0 and values.max() < np.inf)
 
 
 def _amounts(frame_name: str, frame: pd.DataFrame, column: Hashable) -> FloatArray:
     label = f"{frame_name}[{column!r}]"
     values = _numeric(label, frame[column])
+    if _all_finite_non_negative(values):
+        return values
     bad = ~(np.isfinite(values) & (values >= 0))
-    if bad.any():
-        shown = [
-            f"id {i!r}: {v!r}" for i, v in zip(frame.index[bad], values[bad].tolist(), strict=True)
-        ]
-        raise DataValidationError(
-            f"{label} must be finite and ≥ 0; {int(bad.sum())} bad value(s): {_shown(shown)}"
-        )
-    return values
+    shown = [
+        f"id {i!r}: {v!r}" for i, v in zip(frame.index[bad], values[bad].tolist(), strict=True)
+    ]
+    raise DataValidationError(
+        f"{label} must be finite and ≥ 0; {int(bad.sum())} bad value(s): {_shown(shown)}"
+    )
 
 
-def _positions(
-    cost_df: pd.DataFrame, column: Hashable, frame_name: str, index: pd.Index
-) -> npt.NDArray[np.intp]:
+#: A dense lookup table (one int per possible id) is used for integer ids when it holds at most
+#: this many entries per id of the frame (plus a fixed allowance): 4 bytes each.
+_DENSE_PER_ID = 8
+_DENSE_ALLOWANCE = 1 << 16
+
+
+def _position_dtype(size: int) -> type[np.int32] | type[np.int64]:
+    return np.int32 if size < np.iinfo(np.int32).max else np.int64
+
+
+def _integer_positions(
+    ids: npt.NDArray[np.integer[Any]], index: pd.Index
+) -> npt.NDArray[np.integer[Any]] | None:
+    """Positions of integer ids in an integer index through a dense table, or None if too sparse.
+
+    One gather per cost row (no hashing): ``table[id - low]`` holds the position of ``id`` in
+    ``index`` or -1. Used when the index's id range is at most ``_DENSE_PER_ID`` times its length
+    (ids such as 1..n, commune numbers, positions), else the caller falls back to hashing.
+    """
+    keys = index.to_numpy()
+    low, high = int(keys.min()), int(keys.max())
+    if high - low + 1 > _DENSE_PER_ID * len(keys) + _DENSE_ALLOWANCE:
+        return None
+    dtype = _position_dtype(len(keys))
+    # Start the table at 0 when the ids are non-negative and small: ids index it directly.
+    base = 0 if 0 <= low and high < _DENSE_PER_ID * len(keys) + _DENSE_ALLOWANCE else low
+    table = np.full(high - base + 1, -1, dtype=dtype)
+    table[keys - base] = np.arange(len(keys), dtype=dtype)
+    out = np.empty(ids.size, dtype=dtype)
+    if ids.size == 0:
+        return out
+    id_min, id_max = int(ids.min()), int(ids.max())
+    if base == 0 and 0 <= id_min and id_max <= high:
+        np.take(table, ids, out=out)
+        return out
+    # Some ids fall outside the table, or need shifting: by blocks, to bound the temporaries.
+    block = 1 << 20
+    for start in range(0, ids.size, block):
+        part = ids[start : start + block].astype(np.int64) - base
+        inside = (part >= 0) & (part < table.size)
+        chunk = np.full(part.size, -1, dtype=dtype)
+        chunk[inside] = table[part[inside]]
+        out[start : start + block] = chunk
+    return out
+
+
+def _positions(ids: pd.Series, index: pd.Index) -> npt.NDArray[np.integer[Any]]:
+    """Position of each id of a cost column in ``index``, -1 for ids not in it."""
+    dtype = _position_dtype(len(index))
+    if (
+        isinstance(ids.dtype, np.dtype)
+        and ids.dtype.kind in "iu"
+        and isinstance(index.dtype, np.dtype)
+        and index.dtype.kind in "iu"
+    ):
+        found = _integer_positions(ids.to_numpy(), index)
+        if found is not None:
+            return found
+    if pd.api.types.is_numeric_dtype(ids) and not isinstance(ids.dtype, pd.CategoricalDtype):
+        return index.get_indexer(pd.Index(ids, copy=False)).astype(dtype, copy=False)
+    # Strings (or anything hashable): hashing millions of strings once (factorize) and looking
+    # the distinct ones up beats a get_indexer on each of them.
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
+        arrow = pa.array(ids)  # zero copy
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+        if arrow.null_count == 0:
+            # Arrow's dictionary encoding gives int32 codes directly (pandas' factorize of the
+            # same column widens them to int64 and back): a third less time and memory.
+            encoded = pc.dictionary_encode(arrow)
+            uniques = pd.Index(encoded.dictionary.to_pylist(), dtype=ids.dtype)
+            table = index.get_indexer(uniques).astype(dtype, copy=False)
+            codes: npt.NDArray[np.int32] = encoded.indices.to_numpy(zero_copy_only=False)
+            return np.take(table, codes)
+    all_codes, uniques = pd.factorize(ids, use_na_sentinel=False)
+    unique_positions = index.get_indexer(pd.Index(uniques)).astype(dtype, copy=False)
+    return np.take(unique_positions, all_codes)
+
+
+def _unknown_ids_message(
+    cost_df: pd.DataFrame, column: Hashable, frame_name: str, index: pd.Index, unknown: Any
+) -> str:
     ids = cost_df[column]
-    if pd.api.types.is_numeric_dtype(ids):
-        positions = index.get_indexer(pd.Index(ids, copy=False))
-        unknown = list(pd.unique(ids[positions < 0]))
-    else:
-        # Hashing millions of strings once (factorize) beats a get_indexer on each of them.
-        codes, uniques = pd.factorize(ids, use_na_sentinel=False)
-        unique_positions = index.get_indexer(pd.Index(uniques))
-        positions = unique_positions[codes]
-        unknown = list(uniques[unique_positions < 0])
-    if len(unknown):
-        hint = ""
-        if ids.dtype != index.dtype:
-            hint = f" (cost_df[{column!r}] has dtype {ids.dtype}, {frame_name}.index {index.dtype})"
-        raise DataValidationError(
-            f"cost_df[{column!r}] has {len(unknown)} id(s) not in {frame_name}.index: "
-            f"{_shown([repr(u) for u in unknown])}{hint}"
+    values = list(pd.unique(ids[unknown]))
+    hint = ""
+    if ids.dtype != index.dtype:
+        hint = (
+            f" (cost_df[{column!r}] est de type {ids.dtype}, {frame_name}.index de type "
+            f"{index.dtype})"
         )
-    return positions
+    return (
+        f"cost_df[{column!r}] contient {len(values)} identifiant(s) absent(s) de "
+        f"{frame_name}.index : {_shown_fr([repr(u) for u in values])}{hint}"
+    )
 
 
-def _check_unique_pairs(
+def _has_duplicate_pairs(
+    rows: npt.NDArray[np.integer[Any]], cols: npt.NDArray[np.integer[Any]], n: int, m: int
+) -> bool:
+    """Whether some (row, col) pair occurs twice, in O(pairs) time (no comparison sort).
+
+    Two stable counting sorts (scipy's COO → CSR conversion), by row then by column, are a
+    radix sort on (col, row): the rows of each column come out in increasing order and a
+    repeated pair shows as two equal neighbours. Pairs already sorted by row (or by column)
+    need one counting sort only. On 12.5 million pairs this costs a third of a comparison sort.
+    """
+    if rows.size < 2:
+        return False
+    index_dtype = np.int32 if max(n, m, rows.size) < np.iinfo(np.int32).max else np.int64
+    if bool(np.all(rows[1:] >= rows[:-1])):
+        major, minor, n_major, n_minor = cols, rows, m, n
+    elif bool(np.all(cols[1:] >= cols[:-1])):
+        major, minor, n_major, n_minor = rows, cols, n, m
+    else:
+        by_row = _group(rows, cols, n, m, index_dtype)
+        if by_row is None:
+            return True
+        indptr, cols_by_row = by_row
+        rows_sorted: npt.NDArray[np.integer[Any]] = np.repeat(
+            np.arange(n, dtype=index_dtype), np.diff(indptr)
+        )
+        major, minor, n_major, n_minor = cols_by_row, rows_sorted, m, n
+    grouped = _group(major, minor, n_major, n_minor, index_dtype)
+    if grouped is None:
+        return True
+    indptr, minor_sorted = grouped
+    same = minor_sorted[1:] == minor_sorted[:-1]
+    starts = indptr[1:-1]
+    same[starts[(starts > 0) & (starts < minor_sorted.size)] - 1] = False  # across two groups
+    return bool(same.any())
+
+
+def _group(
+    major: npt.NDArray[np.integer[Any]],
+    minor: npt.NDArray[np.integer[Any]],
+    n_major: int,
+    n_minor: int,
+    index_dtype: type[np.int32] | type[np.int64],
+) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]]] | None:
+    """Stable counting sort of the pairs by ``major``: ``(group starts, minor in that order)``.
+
+    scipy's COO → CSR conversion is that counting sort; the canonical-format flag skips its
+    duplicate summation (a comparison sort of each group). None if a scipy version summed
+    anyway and fewer entries came out: that means duplicates.
+    """
+    flags = np.ones(major.size, dtype=np.int8)
+    coo = coo_array(
+        (flags, (major.astype(index_dtype, copy=False), minor.astype(index_dtype, copy=False))),
+        shape=(n_major, n_minor),
+    )
+    coo.has_canonical_format = True
+    grouped = coo.tocsr()
+    if grouped.nnz < major.size:  # pragma: no cover - depends on the scipy version
+        return None
+    return grouped.indptr, grouped.indices
+
+
+def _raise_duplicate_pairs(
     cost_df: pd.DataFrame,
     origin_col: Hashable,
     dest_col: Hashable,
-    rows: npt.NDArray[np.intp],
-    cols: npt.NDArray[np.intp],
-    n_dest: int,
+    kept: npt.NDArray[np.intp] | None,
 ) -> None:
-    # A sort is faster than a hash-based duplicated() on millions of integer keys, and twice as
-    # fast again on 32-bit keys.
-    keys: npt.NDArray[np.uint32] | npt.NDArray[np.int64]
-    if (int(rows.max()) + 1) * n_dest <= np.iinfo(np.uint32).max:
-        keys = rows.astype(np.uint32) * np.uint32(n_dest) + cols.astype(np.uint32)
-    else:
-        keys = rows.astype(np.int64) * np.int64(n_dest) + cols.astype(np.int64)
-    sorted_keys = np.sort(keys)
-    if not np.any(sorted_keys[1:] == sorted_keys[:-1]):
-        return
-    dup = cost_df.duplicated(subset=[origin_col, dest_col], keep=False).to_numpy()
-    groups = cost_df.loc[dup, [origin_col, dest_col]].groupby([origin_col, dest_col]).groups
+    frame = cost_df if kept is None else cost_df.iloc[kept]
+    dup = frame.duplicated(subset=[origin_col, dest_col], keep=False).to_numpy()
+    groups = frame.loc[dup, [origin_col, dest_col]].groupby([origin_col, dest_col]).groups
     shown = [f"{pair!r} at rows {list(labels)}" for pair, labels in groups.items()]
     raise DataValidationError(
         f"cost_df has {len(shown)} duplicate ({origin_col}, {dest_col}) pair(s): {_shown(shown)}; "
@@ -225,10 +383,12 @@ def _prepare(
     cost_col: Hashable,
     max_cost: float | None = None,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> _Problem:
     """Validate the three frames and the options; turn them into the core's arrays."""
     _check_max_cost(max_cost)
     _check_flag("normalize", normalize)
+    _check_flag("strict_ids", strict_ids)
     demand_df = _check_frame("demand_df", demand_df)
     supply_df = _check_frame("supply_df", supply_df)
     cost_df = _check_frame("cost_df", cost_df)
@@ -251,8 +411,8 @@ def _prepare(
         else _amounts("supply_df", supply_df, supply_col)
     )
     cost = _numeric(f"cost_df[{cost_col!r}]", cost_df[cost_col])
-    bad = ~(np.isfinite(cost) & (cost >= 0))
-    if bad.any():
+    if not _all_finite_non_negative(cost):
+        bad = ~(np.isfinite(cost) & (cost >= 0))
         rows_bad = cost_df.loc[bad, [origin_col, dest_col]]
         shown = [
             f"row {label!r} ({o!r} → {d!r}): {v!r}"
@@ -268,19 +428,52 @@ def _prepare(
             f"cost_df[{cost_col!r}] must be finite and ≥ 0 (drop unreachable pairs instead of "
             f"coding them as NaN or inf); {int(bad.sum())} bad value(s): {_shown(shown)}"
         )
-    rows = _positions(cost_df, origin_col, "demand_df", demand_df.index)
-    cols = _positions(cost_df, dest_col, "supply_df", supply_df.index)
-    _check_unique_pairs(cost_df, origin_col, dest_col, rows, cols, len(supply_df))
-    return _Problem(demand_df.index, demand, supply, rows, cols, cost)
+    rows = _positions(cost_df[origin_col], demand_df.index)
+    cols = _positions(cost_df[dest_col], supply_df.index)
+    kept: npt.NDArray[np.intp] | None = None
+    ignored = (0, 0)
+    # min() < 0 is one pass without a temporary array: the usual case (every id known) stops here.
+    if rows.min() < 0 or cols.min() < 0:
+        unknown_origin, unknown_dest = rows < 0, cols < 0
+        messages = [
+            _unknown_ids_message(cost_df, column, frame_name, index, mask)
+            for column, frame_name, index, mask in (
+                (origin_col, "demand_df", demand_df.index, unknown_origin),
+                (dest_col, "supply_df", supply_df.index, unknown_dest),
+            )
+            if mask.any()
+        ]
+        keep = ~(unknown_origin | unknown_dest)
+        if strict_ids:
+            raise DataValidationError(
+                "; ".join(messages) + " (strict_ids=True refuse ces lignes ; par défaut elles "
+                "sont ignorées et comptées dans attrs['ignored_cost_rows'])"
+            )
+        if not keep.any():
+            raise DataValidationError(
+                "aucune ligne de cost_df ne relie un identifiant de demand_df.index à un "
+                "identifiant de supply_df.index : " + "; ".join(messages)
+            )
+        ignored = (int(unknown_origin.sum()), int(unknown_dest.sum()))
+        kept = np.flatnonzero(keep)
+        rows, cols, cost = rows[kept], cols[kept], cost[kept]
+    if _has_duplicate_pairs(rows, cols, len(demand_df), len(supply_df)):
+        _raise_duplicate_pairs(cost_df, origin_col, dest_col, kept)
+    return _Problem(demand_df.index, demand, supply, rows, cols, cost, kept, ignored)
 
 
 def _check_max_cost(max_cost: object) -> float | None:
     if max_cost is None:
         return None
     if isinstance(max_cost, bool) or not isinstance(max_cost, int | float | np.number):
-        raise DataValidationError(f"max_cost must be a real number or None, got {max_cost!r}")
+        raise DataValidationError(f"max_cost doit être un nombre réel ou None, reçu {max_cost!r}")
     if np.isnan(max_cost):
-        raise DataValidationError("max_cost must not be NaN (use None for no limit)")
+        raise DataValidationError("max_cost ne peut pas être NaN (None : pas de limite)")
+    if max_cost < 0:
+        raise DataValidationError(
+            f"max_cost={max_cost!r} < 0 : aucune paire ne serait gardée, toutes les valeurs "
+            "seraient vides ; donnez un coût maximal ≥ 0, ou None pour ne pas limiter"
+        )
     return float(max_cost)
 
 
@@ -308,7 +501,10 @@ def _result(
 ) -> pd.Series:
     if normalize:
         values = normalize_like_access(values, problem.demand)
-    return pd.Series(values, index=problem.index, name=name)
+    result = pd.Series(values, index=problem.index, name=name)
+    origin, dest = problem.ignored
+    result.attrs["ignored_cost_rows"] = {"origin": origin, "dest": dest}
+    return result
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,6 +525,7 @@ def two_step_fca(
     max_cost: float | None = None,
     weights: WeightSpec | None = None,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Two-step floating catchment area (2SFCA), weighted in both steps when asked.
 
@@ -366,11 +563,19 @@ def two_step_fca(
         (:class:`StepWeights`, access's ``step_fn`` semantics ``cost <= threshold``).
     normalize : bool, default False
         Divide by the population-weighted mean, exactly as access's ``normalize=True``.
+    strict_ids : bool, default False
+        By default, rows of ``cost_df`` whose origin is not in ``demand_df.index`` or whose
+        dest is not in ``supply_df.index`` are ignored, as PySAL access does (a regional
+        matrix, a subset of the demand), and counted in ``attrs["ignored_cost_rows"]``. True
+        refuses them with a :class:`~geo.errors.DataValidationError` listing the unknown ids.
 
     Returns
     -------
     pandas.Series
         :math:`A_i` (supply per inhabitant) indexed like ``demand_df``, named ``"2sfca"``.
+        ``attrs["ignored_cost_rows"]`` is ``{"origin": n_o, "dest": n_d}``: the number of
+        ``cost_df`` rows ignored because their origin (resp. dest) id is unknown (a row with
+        both unknown counts in both); ``{"origin": 0, "dest": 0}`` when none was.
 
     Raises
     ------
@@ -396,10 +601,13 @@ def two_step_fca(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
         normalize=normalize,
     )
-    values = two_step_fca_core(
-        *problem.arrays,
+    values = _two_step_fca_checked(
+        problem.demand,
+        problem.supply,
+        _checked_pairs(len(problem.demand), len(problem.supply), *problem.arrays[2:]),
         weights=weight_fn,
         max_cost=max_cost,
     )
@@ -419,6 +627,7 @@ def enhanced_two_step_fca(
     max_cost: float | None = None,
     weights: WeightSpec = E2SFCA_DEFAULT_STEPS,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Enhanced 2SFCA (Luo & Qi 2009): 2SFCA with step weights in both steps.
 
@@ -434,7 +643,8 @@ def enhanced_two_step_fca(
     Parameters
     ----------
     demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
-        See :func:`two_step_fca`.
+    strict_ids
+        See :func:`two_step_fca` (``attrs["ignored_cost_rows"]`` likewise).
     max_cost : float, optional
         Pairs with ``cost > max_cost`` are ignored.
     weights : mapping or WeightFunction, default E2SFCA_DEFAULT_STEPS
@@ -458,10 +668,13 @@ def enhanced_two_step_fca(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
         normalize=normalize,
     )
-    values = two_step_fca_core(
-        *problem.arrays,
+    values = _two_step_fca_checked(
+        problem.demand,
+        problem.supply,
+        _checked_pairs(len(problem.demand), len(problem.supply), *problem.arrays[2:]),
         weights=weight_fn,
         max_cost=max_cost,
     )
@@ -481,6 +694,7 @@ def kernel_two_step_fca(
     cost_col: Hashable = "cost",
     max_cost: float | None = None,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Kernel-density 2SFCA: Gaussian weight :math:`e^{-c^2 / 2\sigma^2}` in both steps.
 
@@ -492,7 +706,8 @@ def kernel_two_step_fca(
     Parameters
     ----------
     demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
-        See :func:`two_step_fca`.
+    strict_ids
+        See :func:`two_step_fca` (``attrs["ignored_cost_rows"]`` likewise).
     sigma : float
         Kernel width (> 0), same unit as the costs.
     max_cost : float, optional
@@ -516,6 +731,7 @@ def kernel_two_step_fca(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
         normalize=normalize,
     )
     values = kernel_two_step_fca_core(
@@ -539,6 +755,7 @@ def three_step_fca(
     max_cost: float | None = None,
     weights: WeightSpec = THREE_STEP_DEFAULT_STEPS,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Three-step floating catchment area (Wan, Zou & Sternberg 2012), as PySAL access.
 
@@ -561,7 +778,8 @@ def three_step_fca(
     Parameters
     ----------
     demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
-        See :func:`two_step_fca`.
+    strict_ids
+        See :func:`two_step_fca` (``attrs["ignored_cost_rows"]`` likewise).
     max_cost : float, optional
         Pairs with ``cost > max_cost`` are ignored in the ratio steps.
     weights : mapping or WeightFunction, default THREE_STEP_DEFAULT_STEPS
@@ -585,6 +803,7 @@ def three_step_fca(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
         normalize=normalize,
     )
     values = three_step_fca_core(
@@ -610,6 +829,7 @@ def gravity(
     cost_col: Hashable = "cost",
     max_cost: float | None = None,
     normalize: bool = False,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Hansen gravity potential :math:`A_i = \sum_j S_j (\max(c_{ij}, x_\min)/s)^\alpha`.
 
@@ -624,7 +844,8 @@ def gravity(
     Parameters
     ----------
     demand_df, supply_df, cost_df, demand_col, supply_col, origin_col, dest_col, cost_col
-        See :func:`two_step_fca`.
+    strict_ids
+        See :func:`two_step_fca` (``attrs["ignored_cost_rows"]`` likewise).
     scale : float
         :math:`s` (> 0), same unit as the costs.
     alpha : float
@@ -653,12 +874,14 @@ def gravity(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
         normalize=normalize,
     )
     if fn.alpha < 0 and fn.min_dist == 0:
         zero = problem.cost == 0
         if zero.any() and (max_cost is None or max_cost >= 0):
-            pairs = cost_df.loc[zero, [origin_col, dest_col]]
+            at = np.flatnonzero(zero) if problem.kept is None else problem.kept[zero]
+            pairs = cost_df.iloc[at][[origin_col, dest_col]]
             shown = [
                 f"({o!r}, {d!r})" for o, d in zip(pairs[origin_col], pairs[dest_col], strict=True)
             ]
@@ -686,6 +909,7 @@ def nearest_cost(
     dest_col: Hashable = "dest",
     cost_col: Hashable = "cost",
     max_cost: float | None = None,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""Cost to the nearest supply point in reach: :math:`N_i = \min_j c_{ij}`.
 
@@ -694,7 +918,7 @@ def nearest_cost(
 
     Parameters
     ----------
-    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col
+    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col, strict_ids
         See :func:`two_step_fca`.
     supply_col : hashable, optional
         Capacity column; None counts every supply point.
@@ -717,6 +941,7 @@ def nearest_cost(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
     )
     values = nearest_cost_core(
         *problem.arrays,
@@ -739,6 +964,7 @@ def apl(
     dest_col: Hashable = "dest",
     cost_col: Hashable = "cost",
     max_cost: float | None = None,
+    strict_ids: bool = False,
 ) -> pd.Series:
     r"""French APL (accessibilité potentielle localisée, DREES / IRDES), per commune.
 
@@ -752,7 +978,7 @@ def apl(
 
     Parameters
     ----------
-    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col
+    demand_df, supply_df, cost_df, origin_col, dest_col, cost_col, strict_ids
         See :func:`two_step_fca`; costs in minutes.
     demand_col : hashable
         Population, or age-standardised population (see :func:`standardise_population`).
@@ -786,6 +1012,7 @@ def apl(
         dest_col=dest_col,
         cost_col=cost_col,
         max_cost=max_cost,
+        strict_ids=strict_ids,
     )
     values = apl_core(
         *problem.arrays,

@@ -325,7 +325,9 @@ def test_grid_large_catchment_values_of_access_suite() -> None:
     assert np.allclose(
         enhanced_two_step_fca(p.demand, p.supply, p.cost, max_cost=0.9, **KW), 1.0, rtol=REL_TOL
     )
-    assert two_step_fca(p.demand, p.supply, p.cost, max_cost=-1, **KW).isna().all()
+    # access returns NaN everywhere for max_cost=-1; here it is an input error (issue 18)
+    with pytest.raises(DataValidationError, match=r"max_cost=-1 < 0 : aucune paire"):
+        two_step_fca(p.demand, p.supply, p.cost, max_cost=-1, **KW)
 
 
 # --------------------------------------------------------------------------------------------
@@ -611,14 +613,20 @@ def _cost(**changes: list[Any]) -> pd.DataFrame:
         ({"cost_df": _cost(cost=[1.0, 2.0, -2.0, 3.0])}, r"row 2 \('B' → 'X'\): -2.0"),
         ({"cost_df": _cost(cost=[1.0, 2.0, 2.0, np.inf])}, r"row 3 \('B' → 'Y'\): inf"),
         (
-            {"cost_df": _cost(origin=["A", "A", "Z", "Q"])},
-            r"cost_df\['origin'\] has 2 id\(s\) not in demand_df.index: 'Z', 'Q'",
+            {"cost_df": _cost(origin=["A", "A", "Z", "Q"]), "strict_ids": True},
+            r"cost_df\['origin'\] contient 2 identifiant\(s\) absent\(s\) de demand_df.index : "
+            r"'Z', 'Q'.*strict_ids=True refuse ces lignes",
         ),
-        ({"cost_df": _cost(dest=["X", "Y", "X", "W"])}, r"cost_df\['dest'\].*supply_df.index: 'W'"),
         (
-            {"demand_df": HAND_DEMAND.set_axis([1, 2])},
-            r"not in demand_df.index.*dtype str, demand_df.index int64",
+            {"cost_df": _cost(dest=["X", "Y", "X", "W"]), "strict_ids": True},
+            r"cost_df\['dest'\].*absent\(s\) de supply_df.index : 'W'",
         ),
+        (  # no row left: refused even by default, with the dtype hint
+            {"demand_df": HAND_DEMAND.set_axis([1, 2])},
+            r"aucune ligne de cost_df.*absent\(s\) de demand_df.index.*"
+            r"de type str, demand_df.index de type int64",
+        ),
+        ({"strict_ids": "yes"}, r"strict_ids must be True or False, got 'yes'"),
         (
             {"cost_df": _cost(dest=["X", "X", "X", "Y"])},
             r"1 duplicate \(origin, dest\) pair\(s\): \('A', 'X'\) at rows \[0, 1\]",
@@ -631,8 +639,8 @@ def _cost(**changes: list[Any]) -> pd.DataFrame:
             {"supply_df": pd.DataFrame({"doc": [1.0, 2.0]}, index=["X", None])},
             r"supply_df.index has missing id",
         ),
-        ({"max_cost": float("nan")}, r"max_cost must not be NaN"),
-        ({"max_cost": "20"}, r"max_cost must be a real number or None, got '20'"),
+        ({"max_cost": float("nan")}, r"max_cost ne peut pas être NaN"),
+        ({"max_cost": "20"}, r"max_cost doit être un nombre réel ou None, reçu '20'"),
         ({"normalize": "yes"}, r"normalize must be True or False, got 'yes'"),
         ({"weights": {10: -1.0}}, r"step weights must be ≥ 0, got 10: -1"),
         ({"weights": {}}, r"non-empty mapping"),
