@@ -428,6 +428,7 @@ def _context(
         candidates = located
     else:
         _check_communes(surroundings, "surrounding communes")
+        surroundings = _in_box(surroundings, terr_xy, crs, 2.0 * reach_km * 1000.0)
         extra = surroundings[~_isin(surroundings["code"], located["code"])]
         points = _points_of(extra)
         extra, points = extra[points.notna()], points[points.notna()]
@@ -454,6 +455,47 @@ def _context(
         crs=crs,
         practitioner_mask=np.asarray(near, dtype=bool),
     )
+
+
+def _in_box(
+    communes: gpd.GeoDataFrame, terr_xy: npt.NDArray[np.float64], crs: str, radius_m: float
+) -> gpd.GeoDataFrame:
+    """Communes whose chef-lieu may lie within ``radius_m`` of the territory: a cheap filter.
+
+    The territory's bounding box (metric ``crs``), widened by the radius, is densified and
+    brought to the communes' geographic CRS with a 0.05° margin; communes outside it are
+    dropped before any reprojection (all of France is 35,000 rows for a département of 500).
+    Communes without a chef-lieu are kept (the exact selection follows).
+    """
+    if (
+        communes.crs is None
+        or not communes.crs.is_geographic
+        or "chef_lieu" not in communes.columns
+        or getattr(communes["chef_lieu"], "crs", communes.crs) != communes.crs
+        or not len(terr_xy)
+    ):
+        return communes
+    (x0, y0), (x1, y1) = (
+        terr_xy[:, :2].min(axis=0) - radius_m,
+        terr_xy[:, :2].max(axis=0) + radius_m,
+    )
+    t = np.linspace(0.0, 1.0, 65)
+    xs = np.concatenate([x0 + (x1 - x0) * t, np.full(65, x1), x1 - (x1 - x0) * t, np.full(65, x0)])
+    ys = np.concatenate([np.full(65, y0), y0 + (y1 - y0) * t, np.full(65, y1), y1 - (y1 - y0) * t])
+    lon, lat = _transformer(pyproj.CRS(crs), communes.crs).transform(xs, ys)
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        return communes
+    points = np.asarray(communes["chef_lieu"].to_numpy(), dtype=object)
+    px, py = shapely.get_x(points), shapely.get_y(points)
+    margin = 0.05
+    inside = (
+        (px >= lon.min() - margin)
+        & (px <= lon.max() + margin)
+        & (py >= lat.min() - margin)
+        & (py <= lat.max() + margin)
+    )
+    keep = inside | np.isnan(px)
+    return communes if keep.all() else communes[keep]
 
 
 def _isin(values: pd.Series, allowed: pd.Series) -> npt.NDArray[np.bool_]:
@@ -1342,6 +1384,12 @@ def prepare(
     if len(communes) == 0:
         raise DataValidationError("the territory has no commune")
     source_attrs = dict(getattr(practitioners, "attrs", None) or {})
+    synthetic = is_synthetic(practitioners)
+    if source_attrs and isinstance(practitioners, pd.DataFrame):
+        # read once above; pandas deep-copies ``attrs`` (here a dict of the missing communes)
+        # on every selection of the frame: a bare copy spares that on the 60,000 rows
+        practitioners = practitioners.copy(deep=False)
+        practitioners.attrs = {}
     missing = dict(
         missing_communes
         if missing_communes is not None
@@ -1459,7 +1507,7 @@ def prepare(
         groups=tuple(groups),
         exclude_aged_from=exclude_aged_from,
         reference_year=reference_year,
-        synthetic=is_synthetic(practitioners),
+        synthetic=synthetic,
         prepare_seconds=time.perf_counter() - started,
     )
 
@@ -1482,6 +1530,9 @@ def _warn_if_out_of_reach(
         inside = g.supply_commune[g.supply_commune >= 0]
         if g.in_reach_count[g.in_territory].any() or g.in_territory[inside].any():
             return
+    codes = pd.concat([g.communes["code"] for g in groups]).astype(str)
+    if codes.isin(list(opts.missing)).all():  # « non renseigné » already says why, everywhere
+        return
     count = f"{n_practitioners:,}".replace(",", "\u202f")
     warn_data(
         f"aucun des {count} praticiens fournis n'est à {opts.catchment:g} minutes ou moins "

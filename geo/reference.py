@@ -247,18 +247,22 @@ def _national(path: str) -> gpd.GeoDataFrame:
         raise ReferenceDataError(f"cannot read {path}: {exc}") from exc
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def _national_in(
     path: str, column: str, crs: str
 ) -> tuple[dict[int, int], npt.NDArray[np.object_]]:
     """One geometry column of the national layer reprojected to ``crs``, once per process.
 
-    Returns the position of each original geometry object (by identity) and the reprojected
-    geometries. The cached national frame keeps the originals alive, so an identity found here
-    is that very geometry.
+    Only the communes whose own metric CRS is ``crs`` (:func:`geo.crs.metric_crs_for`: the
+    mainland's, or one overseas département's) are reprojected. Returns the position of each
+    of their original geometry objects (by identity) and the reprojected geometries. The cached
+    national frame keeps the originals alive, so an identity found here is that very geometry.
     """
+    from geo.crs import metric_crs_for
+
     national = _national(path)
-    original = gpd.GeoSeries(national[column], crs=national.crs)
+    own = national["departement"].map(lambda d: metric_crs_for([d])).to_numpy() == crs
+    original = gpd.GeoSeries(national[column], crs=national.crs)[own]
     objects = original.to_numpy()
     positions = {id(g): i for i, g in enumerate(objects) if g is not None}
     return positions, original.to_crs(crs).to_numpy()
@@ -269,7 +273,8 @@ def reference_to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries | None:
 
     Communes cut from :func:`load_communes` share their polygon and chef-lieu objects with the
     national layer read once per process: reprojecting them again on every analysis cost
-    0.3 s for all of France. Only the mainland CRS (:data:`geo.crs.METROPOLE_CRS`) is cached.
+    0.3 s for all of France. Each metric CRS of :mod:`geo.crs` is cached for the communes that
+    use it.
 
     Parameters
     ----------
@@ -281,19 +286,20 @@ def reference_to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries | None:
     Returns
     -------
     geopandas.GeoSeries or None
-        The reprojected series (same index; geometries that are not the reference's own are
-        reprojected here), or None when the series is not made of reference geometries or
-        ``crs`` is not cached (the caller reprojects then).
+        The reprojected series (same index; geometries that are not cached are reprojected
+        here), or None when the series is not made of reference geometries or ``crs`` is not
+        one of the metric CRSs (the caller reprojects then).
     """
-    from geo.crs import METROPOLE_CRS
+    from geo.crs import METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
 
-    if str(crs) != METROPOLE_CRS or geoms.crs is None or not geoms.crs.equals("EPSG:4326"):
+    known = {METROPOLE_CRS, *METRIC_CRS_BY_DEPARTEMENT.values()}
+    if str(crs) not in known or geoms.crs is None or not geoms.crs.equals("EPSG:4326"):
         return None
     path = str(_path("communes.parquet"))
     objects = geoms.to_numpy()
+    first = next((g for g in objects if g is not None), None)
     for column in ("geometry", "chef_lieu"):
-        positions, reprojected = _national_in(path, column, METROPOLE_CRS)
-        first = next((g for g in objects if g is not None), None)
+        positions, reprojected = _national_in(path, column, str(crs))
         if first is None or id(first) not in positions:
             continue
         at = [-1 if g is None else positions.get(id(g), -2) for g in objects]
@@ -304,7 +310,7 @@ def reference_to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries | None:
         other = np.flatnonzero(index == -2)  # e.g. a point computed inside a polygon
         if other.size:
             out[other] = geoms.iloc[other].to_crs(crs).to_numpy()
-        return gpd.GeoSeries(out, index=geoms.index, crs=METROPOLE_CRS)
+        return gpd.GeoSeries(out, index=geoms.index, crs=crs)
     return None
 
 

@@ -17,6 +17,7 @@ import shapely
 from geo.analysis import MEASURES, analyse
 from geo.demo import SYNTHETIC_LABEL, generate_practitioners
 from geo.errors import DataValidationError
+from geo.offer import load_gp_offer
 from geo.reference import load_communes
 from geo.territory import resolve_territory
 from tests.conftest import requires_shared_data
@@ -460,3 +461,10 @@ def test_practitioners_all_out_of_reach_warn(grid3x3: gpd.GeoDataFrame) -> None:
     assert res["value"].isna().all()
     # one within reach: no warning (warnings are errors in this suite)
     analyse(grid3x3, _prac([CENTRE]), "2sfca", surroundings=None, **KM_IS_MINUTE)
+
+
+def test_no_out_of_reach_warning_where_the_data_say_non_renseigne() -> None:
+    # the embedded BPE has no DROM GP: the communes are « non renseigné », which already says
+    # why (warnings are errors in this suite)
+    res = analyse(load_communes(departements="972"), load_gp_offer().practitioners(), "apl")
+    assert (res["status"] == "non renseigné").all()
