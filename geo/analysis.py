@@ -1739,7 +1739,7 @@ def _prepare_group(
     pool_f = prac_f[in_pool]
     pool_tree = _LazyTree(pool_xy)
     if line:
-        nearest = line_nearest(demand_xy, demand_f, pool_xy, pool_f, opts)
+        nearest = line_nearest(demand_xy, demand_f, pool_xy, pool_f, opts, distinct=True)
     else:
         nearest = _pair_nearest(rows, cols, minutes, supply_capacity, len(demand_ids))
     supply_commune = supply_commune.astype(np.int64)
@@ -2481,8 +2481,12 @@ def line_nearest(
     opts: AnalysisOptions,
     *,
     tree: _LazyTree | None = None,
+    distinct: bool = False,
 ) -> npt.NDArray[np.float64]:
     """Exact least travel time from each demand point to a pool point on its land mass.
+
+    ``distinct=True`` first merges the pool points that share a location (practitioners
+    located by commune stand on their town hall): worth its sort when many do.
 
     Not limited by the catchment. The 8 nearest points by distance give a candidate time
     ``t``; every other point lies at least as far as the 8th, ``d_8``, so it needs at least
@@ -2493,7 +2497,7 @@ def line_nearest(
     best = np.full(n, np.inf)
     if not len(pool_xy) or not n:
         return np.full(n, np.nan)
-    if tree is None:  # one point per distinct location: co-located points give the same time
+    if tree is None and distinct:  # co-located points give the same time: one per location
         pool_xy, pool_f, _ = _sites(pool_xy, pool_f)
     built = tree.tree if tree is not None else cKDTree(pool_xy)
     k = min(8, len(pool_xy))
