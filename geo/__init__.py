@@ -32,11 +32,12 @@ from geo.errors import (
 )
 from geo.gaps import classify_gaps, summarise_gaps
 from geo.io import read_population_table, read_practitioners
+from geo.location import CostPairs, LocationSolution, max_coverage, p_median, set_covering
 from geo.measures import cumulative_opportunities, fca_ratio, polygon_distances, raam
 from geo.offer import load_gp_offer
 from geo.reference import list_departements, list_epci, load_communes
 from geo.scenario import Scenario, ScenarioResult
-from geo.siting import SitingResult, recommend_sites
+from geo.siting import SitingResult, max_coverage_milp, recommend_sites
 from geo.territory import Territory, resolve_territory
 
 __all__ = [
@@ -45,8 +46,10 @@ __all__ = [
     "PROFESSIONS",
     "AccessProblem",
     "CartosoinsError",
+    "CostPairs",
     "DataValidationError",
     "InputFormatError",
+    "LocationSolution",
     "ReferenceDataError",
     "Scenario",
     "ScenarioResult",
@@ -69,7 +72,10 @@ __all__ = [
     "list_epci",
     "load_communes",
     "load_gp_offer",
+    "max_coverage",
+    "max_coverage_milp",
     "nearest_cost",
+    "p_median",
     "polygon_distances",
     "practitioners_per_commune",
     "prepare",
@@ -79,6 +85,7 @@ __all__ = [
     "read_practitioners",
     "recommend_sites",
     "resolve_territory",
+    "set_covering",
     "straight_line_costs",
     "summarise_gaps",
     "three_step_fca",
