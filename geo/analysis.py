@@ -1487,6 +1487,8 @@ def prepare(
     by_crs = _crs_of_communes(communes)
     prac_crs = _crs_of_lonlat(lonlat)
     keys = [None] if by_crs is None else sorted(set(by_crs))
+    # the surroundings' CRS of each commune, once for every group
+    around_crs = None if surroundings is None or keys == [None] else _crs_of_communes(surroundings)
     groups = []
     for crs in keys:
         part = communes if crs is None else communes[by_crs == crs]
@@ -1495,9 +1497,8 @@ def prepare(
         # overseas points are never projected into Lambert-93 (and conversely)
         supply_part = prac[in_group] if in_group.any() or work_crs in _CRS_OF_BOX.values() else prac
         around = surroundings
-        if around is not None and crs is not None:
-            around_crs = _crs_of_communes(around)
-            around = around if around_crs is None else around[around_crs == crs]
+        if around is not None and crs is not None and around_crs is not None:
+            around = around[around_crs == crs]
         groups.append(_prepare_group(part, supply_part, around, work_crs, opts))
     _warn_if_out_of_reach(groups, len(prac), opts)
     return AccessProblem(
