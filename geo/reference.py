@@ -250,13 +250,14 @@ def _national(path: str) -> gpd.GeoDataFrame:
 @lru_cache(maxsize=16)
 def _national_in(
     path: str, column: str, crs: str
-) -> tuple[dict[int, int], npt.NDArray[np.object_]]:
+) -> tuple[dict[int, int], npt.NDArray[np.object_], npt.NDArray[np.object_]]:
     """One geometry column of the national layer reprojected to ``crs``, once per process.
 
     Only the communes whose own metric CRS is ``crs`` (:func:`geo.crs.metric_crs_for`: the
     mainland's, or one overseas département's) are reprojected. Returns the position of each
-    of their original geometry objects (by identity) and the reprojected geometries. The cached
-    national frame keeps the originals alive, so an identity found here is that very geometry.
+    of their original geometry objects (by identity), the reprojected geometries, and the
+    originals themselves: holding them keeps them alive as long as this cache entry, so an
+    identity found here is that very geometry (a dead object's id could be reused).
     """
     from geo.crs import metric_crs_for
 
@@ -265,7 +266,7 @@ def _national_in(
     original = gpd.GeoSeries(national[column], crs=national.crs)[own]
     objects = original.to_numpy()
     positions = {id(g): i for i, g in enumerate(objects) if g is not None}
-    return positions, original.to_crs(crs).to_numpy()
+    return positions, original.to_crs(crs).to_numpy(), objects
 
 
 def reference_to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries | None:
@@ -299,7 +300,7 @@ def reference_to_crs(geoms: gpd.GeoSeries, crs: str) -> gpd.GeoSeries | None:
     objects = geoms.to_numpy()
     first = next((g for g in objects if g is not None), None)
     for column in ("geometry", "chef_lieu"):
-        positions, reprojected = _national_in(path, column, str(crs))
+        positions, reprojected, _ = _national_in(path, column, str(crs))
         if first is None or id(first) not in positions:
             continue
         at = [-1 if g is None else positions.get(id(g), -2) for g in objects]

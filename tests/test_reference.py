@@ -173,3 +173,35 @@ def test_matches_shared_samples(shared_data: object) -> None:
         shapely.area(shapely.union(polys.geometry.values, mine.geometry.values))
     )
     assert float(np.min(iou)) > 0.999
+
+
+def test_reference_reprojection_cache_equals_geopandas() -> None:
+    import shapely
+
+    from geo.reference import reference_to_crs
+
+    for deps, crs in ((["63", "15"], "EPSG:2154"), (["972"], "EPSG:5490")):
+        communes = load_communes(departements=deps)
+        for column in ("geometry", "chef_lieu"):
+            series = gpd.GeoSeries(communes[column], crs=communes.crs)
+            cached = reference_to_crs(series, crs)
+            assert cached is not None and cached.crs == crs
+            expected = series.to_crs(crs)
+            present = expected.notna().to_numpy()  # 4 Cantal communes have no polygon
+            assert (cached.notna().to_numpy() == present).all()
+            assert shapely.equals_exact(
+                cached.to_numpy()[present], expected.to_numpy()[present], 0
+            ).all()
+    # a geometry that is not the reference's own is reprojected, not looked up
+    communes = load_communes(departements="63").head(3)
+    mixed = gpd.GeoSeries(
+        [communes["chef_lieu"].iloc[0], shapely.Point(3.08, 45.77), None], crs=4326
+    )
+    out = reference_to_crs(mixed, "EPSG:2154")
+    assert out is not None and out.iloc[2] is None
+    assert shapely.equals_exact(
+        out.iloc[:2].to_numpy(), mixed.iloc[:2].to_crs(2154).to_numpy(), 0
+    ).all()
+    # geometries made elsewhere, or a CRS that is not a metric one of France: not cached
+    assert reference_to_crs(gpd.GeoSeries([shapely.Point(3, 45)], crs=4326), "EPSG:2154") is None
+    assert reference_to_crs(gpd.GeoSeries(communes["chef_lieu"], crs=4326), "EPSG:3857") is None
