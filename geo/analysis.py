@@ -594,7 +594,9 @@ def _age_structure(
         raise DataValidationError(
             f"age table lacks the band column(s) {missing}; it has {list(age_table.columns)}"
         )
-    index = pd.Index(np.asarray(age_table.index.astype(str), dtype=object), dtype=object)
+    index = age_table.index
+    if index.dtype != object or index.inferred_type != "string":
+        index = pd.Index(np.asarray(index.astype(str), dtype=object), dtype=object)
     codes = np.asarray(communes["code"].astype(str), dtype=object)
     pos = index.get_indexer(pd.Index(codes, dtype=object))
     if (pos < 0).any():
@@ -1633,14 +1635,25 @@ def _apl_supply(
 
 def _embedded_age_table(edition: str) -> tuple[pd.DataFrame, Mapping[str, float]]:
     """Age-band shares of every reference commune and DREES's weights of ``edition``."""
-    from geo.agestructure import load_age_structure  # a 35,000-row table, read on demand
-
     if edition not in AGE_WEIGHTS:
         raise DataValidationError(
             f"age_weights_edition {edition!r} inconnue ; éditions : {', '.join(AGE_WEIGHTS)}"
         )
     weights = AGE_WEIGHTS[edition]
-    return load_age_structure()[list(weights)], weights
+    return _age_table_of(tuple(weights)), weights
+
+
+@lru_cache(maxsize=4)
+def _age_table_of(bands: tuple[str, ...]) -> pd.DataFrame:
+    """Return the embedded age table's ``bands``, indexed by Python-string codes (cached).
+
+    Read-only for its callers (:func:`_age_structure` reads it by position).
+    """
+    from geo.agestructure import load_age_structure
+
+    table = load_age_structure()[list(bands)]
+    codes = np.asarray(table.index.astype(str), dtype=object)
+    return table.set_axis(pd.Index(codes, dtype=object, name=table.index.name), axis=0)
 
 
 def _prepare_group(

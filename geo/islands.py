@@ -359,7 +359,10 @@ def _land_mass_index(path: str) -> tuple[pd.Index, npt.NDArray[np.object_]]:
     mass[on_island] = (
         islands.set_index("code").loc[communes["code"][on_island], "ile_id"].to_numpy()
     )
-    return pd.Index(communes["code"].astype(str)), mass.to_numpy(dtype=object)
+    # Python strings (object dtype): looking codes up in an Arrow-string index converted its
+    # 35,000 entries on every call
+    codes = np.asarray(communes["code"].astype(str), dtype=object)
+    return pd.Index(codes, dtype=object), mass.to_numpy(dtype=object)
 
 
 def _as_codes(codes: Any, name: str) -> npt.NDArray[np.object_]:

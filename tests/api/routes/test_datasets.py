@@ -205,7 +205,9 @@ def test_population_and_od_tables(client: TestClient) -> None:
     wrong = upload(client, b"origin;dest;minutes\n63113;63014;6\n", "x.csv", "od", unit="heures")
     assert wrong.status_code == 422
     bad = upload(client, b"CODGEO;DUREE\n63113;8\n", "metric.csv", "od", origin_column="CODGEO")
-    assert bad.status_code == 422 and bad.json()["detail"].startswith("metric.csv : colonne(s) manquante(s)")
+    assert bad.status_code == 422 and bad.json()["detail"].startswith(
+        "metric.csv : colonne(s) manquante(s)"
+    )
     negative = upload(client, b"origin;dest;minutes\n63113;63014;-3\n", "neg.csv", "od")
     assert negative.status_code == 422
     assert "neg.csv" in negative.json()["detail"] and "ligne(s) 1" in negative.json()["detail"]
