@@ -322,27 +322,22 @@ def _transformer(source: pyproj.CRS, target: pyproj.CRS) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 
-def _points_to_crs(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
-    """``frame.to_crs(crs)`` for validated points, transforming each distinct location once.
+def _points_xy(frame: gpd.GeoDataFrame, crs: str) -> npt.NDArray[np.float64]:
+    """Coordinates in ``crs`` of validated points, each distinct location transformed once.
 
     Practitioners located by commune share their town hall's point (60,493 GPs on 9,485
-    locations): the coordinates are the same as geopandas', at a sixth of the work.
+    locations): the same coordinates as geopandas' ``to_crs``, without building 60,000 point
+    geometries the analysis never needs.
     """
-    if frame.crs is None or frame.crs.equals(crs) or frame.geometry.isna().any():
-        return frame.to_crs(crs)
     xy = shapely.get_coordinates(frame.geometry.to_numpy())
-    if len(xy) != len(frame):  # empty or multi-part geometries: the general path
-        return frame.to_crs(crs)
+    if len(xy) != len(frame) or frame.crs is None:  # empty or multi-part: the general path
+        return _xy(frame.geometry, crs)
+    if frame.crs.equals(crs):
+        return xy
     sites, _, site_of = _sites(xy, np.zeros(len(xy)))
     x, y = _transformer(frame.crs, pyproj.CRS(crs)).transform(sites[:, 0], sites[:, 1])
-    moved = np.column_stack((np.asarray(x), np.asarray(y)))[site_of]
-    geometry = frame.geometry.name
-    out = gpd.GeoDataFrame(
-        frame.drop(columns=geometry),
-        geometry=gpd.GeoSeries(shapely.points(moved), index=frame.index, crs=crs).rename(geometry),
-        crs=crs,
-    )
-    return out[list(frame.columns)]
+    out: npt.NDArray[np.float64] = np.column_stack((np.asarray(x), np.asarray(y)))[site_of]
+    return out
 
 
 def _xy(points: gpd.GeoSeries, crs: str) -> npt.NDArray[np.float64]:
@@ -412,6 +407,7 @@ class _Context:
 def _context(
     territory: gpd.GeoDataFrame,
     practitioners: gpd.GeoDataFrame,
+    practitioners_xy: npt.NDArray[np.float64],
     surroundings: gpd.GeoDataFrame | None,
     reach_km: float,
 ) -> _Context:
@@ -445,7 +441,7 @@ def _context(
     # supply: within 3× the reach of a chef-lieu, or inside a commune of the territory (what
     # density counts, whatever the catchment)
     codes = assign_communes(practitioners, context)
-    near = _near(_xy(practitioners.geometry, crs), terr_xy, 3.0 * reach_km * 1000.0)
+    near = _near(practitioners_xy, terr_xy, 3.0 * reach_km * 1000.0)
     near |= _isin(codes, located["code"])
     return _Context(
         communes=context,
@@ -1675,12 +1671,13 @@ def _prepare_group(
         # road times from a table can beat the straight-line model (motorways): bound the
         # context with a crow-fly speed no road reaches
         reach_km = max(catchment, opts.threshold_minutes) / 60.0 * MAX_CROW_FLY_SPEED_KMH
-    prac_metric = _points_to_crs(prac, work_crs)
-    ctx = _context(communes_metric, prac_metric, surroundings, reach_km)
+    # the practitioners stay in their own CRS: only their coordinates are needed in work_crs
+    prac_metric = prac
+    prac_xy = _points_xy(prac, work_crs)
+    ctx = _context(communes_metric, prac_metric, prac_xy, surroundings, reach_km)
     if opts.travel == "road":
         ctx = _road_trim(ctx, opts)
-    # every practitioner's coordinates (with the land mass) and travel feature, computed once
-    prac_xy = _xy(prac_metric.geometry, ctx.crs)
+    # every practitioner's travel feature (and, below, land mass), computed once
     prac_f = np.zeros(len(prac_xy))
     demand_ids = pd.Index(ctx.communes["code"].astype(str))
     demand_xy = _xy(_points_of(ctx.communes), ctx.crs)
@@ -1962,7 +1959,7 @@ def _road_costs(
     costs = road_costs(
         Path(opts.osm_path),
         demand,
-        practitioners.geometry.set_axis(ids),
+        practitioners.geometry.to_crs(demand.crs).set_axis(ids),
         max_minutes=opts.pair_max_minutes,
         crs=str(demand.crs),
         cache_dir=None if opts.road_cache_dir is None else Path(opts.road_cache_dir),
