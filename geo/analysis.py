@@ -593,6 +593,11 @@ def _age_structure(
     index = age_table.index
     if index.dtype != object or index.inferred_type != "string":
         index = pd.Index(np.asarray(index.astype(str), dtype=object), dtype=object)
+    if not index.is_unique:
+        twice = sorted(set(index[index.duplicated()]))
+        raise DataValidationError(
+            f"la table par âge a plusieurs lignes pour {len(twice)} commune(s), ex. {twice[:5]}"
+        )
     codes = np.asarray(communes["code"].astype(str), dtype=object)
     pos = index.get_indexer(pd.Index(codes, dtype=object))
     if (pos < 0).any():

@@ -468,3 +468,21 @@ def test_no_out_of_reach_warning_where_the_data_say_non_renseigne() -> None:
     # why (warnings are errors in this suite)
     res = analyse(load_communes(departements="972"), load_gp_offer().practitioners(), "apl")
     assert (res["status"] == "non renseigné").all()
+
+
+def test_age_table_with_a_commune_twice_is_refused(grid3x3: gpd.GeoDataFrame) -> None:
+    table = pd.DataFrame(
+        {"jeunes": [1.0] * 10, "vieux": [1.0] * 10},
+        index=[*grid3x3["code"], "G1"],
+    )
+    with pytest.raises(
+        DataValidationError, match=r"plusieurs lignes pour 1 commune\(s\), ex\. \['G1'\]"
+    ):
+        analyse(
+            grid3x3,
+            _prac([CENTRE]),
+            "2sfca",
+            surroundings=None,
+            age_table=table,
+            consumption_weights={"jeunes": 1.0, "vieux": 2.0},
+        )
