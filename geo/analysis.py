@@ -1030,12 +1030,16 @@ class _LazyOD:
         return self._lookup
 
 
-def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
-    if opts.od_table is None:  # pragma: no cover - only built for od_table travel
+def _read_od(opts: AnalysisOptions) -> TravelCosts:
+    """Read the analysis' whole OD table, up to the pair reach.
+
+    A path, bytes or a frame; long or wide; minutes or seconds as given, else detected by
+    :func:`geo.costs.read_od_table`.
+    """
+    if opts.od_table is None:  # pragma: no cover - checked by prepare()
         raise DataValidationError("travel='od_table' needs od_table")
     o, d, m = opts.od_columns
-    # a path, bytes or a frame, long or wide, minutes or seconds: read_od_table decides
-    costs = read_od_table(
+    return read_od_table(
         opts.od_table,
         origin_col=o,
         dest_col=d,
@@ -1043,7 +1047,11 @@ def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
         max_minutes=opts.pair_max_minutes,
         layout=opts.od_layout,
         unit=opts.od_unit,
-    ).restricted(origins=demand_ids)
+    )
+
+
+def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
+    costs = _read_od(opts).restricted(origins=demand_ids)
     dest = pd.Index(costs.destinations.to_numpy()[costs.cols].astype(str), dtype=object)
     return _ODLookup(costs.rows, dest, costs.minutes)
 
@@ -2184,20 +2192,9 @@ def _in_reference(communes: gpd.GeoDataFrame) -> bool:
 
 
 def _od_costs(opts: AnalysisOptions, origins: pd.Index, destinations: pd.Index) -> TravelCosts:
-    # the table may cover more than the territory: read it whole (layout and unit as given, or
-    # detected by read_od_table), then keep the pairs between the analysis' communes
-    if opts.od_table is None:  # pragma: no cover - checked by prepare()
-        raise DataValidationError("travel='od_table' needs od_table")
-    o, d, m = opts.od_columns
-    costs = read_od_table(
-        opts.od_table,
-        origin_col=o,
-        dest_col=d,
-        minutes_col=m,
-        max_minutes=opts.pair_max_minutes,
-        layout=opts.od_layout,
-        unit=opts.od_unit,
-    )
+    # the table may cover more than the territory: read it whole, then keep the pairs between
+    # the analysis' communes
+    costs = _read_od(opts)
     return costs.restricted(origins=origins, destinations=destinations)
 
 
