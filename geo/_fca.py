@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csc_array, csr_array
 
 from geo.errors import DataValidationError
 
@@ -400,9 +401,25 @@ def _sum_by(
     return out
 
 
-def _with_nan(values: FloatArray, pairs: _Pairs) -> FloatArray:
-    """Set NaN where a demand point has no pair (in ``pairs``, already cut at max_cost)."""
-    values[np.bincount(pairs.rows, minlength=pairs.n) == 0] = np.nan
+def _with_nan(values: FloatArray, pairs: _Pairs, empty: float = 0.0) -> FloatArray:
+    """Set NaN where a demand point has no pair (in ``pairs``, already cut at max_cost).
+
+    ``empty`` is the value a demand point without pair gets from the reduction (0 for a sum,
+    inf for a minimum): a point with another value has a pair, so the pairs are counted only
+    when some value equals ``empty`` (a sum of non-negative terms that happens to be 0).
+    """
+    candidates = np.flatnonzero(values == empty)
+    if candidates.size == 0:
+        return values
+    if candidates.size > pairs.n // 8:
+        values[np.bincount(pairs.rows, minlength=pairs.n) == 0] = np.nan
+        return values
+    # Few candidates: one boolean gather over the pairs instead of counting every row's pairs.
+    asked = np.zeros(pairs.n, dtype=bool)
+    asked[candidates] = True
+    has_pair = np.zeros(pairs.n, dtype=bool)
+    has_pair[pairs.rows[asked[pairs.rows]]] = True
+    values[candidates[~has_pair[candidates]]] = np.nan
     return values
 
 
@@ -494,19 +511,89 @@ def _two_step_fca_checked(
     return _with_nan(_two_step(demand, supply, reach, w), reach)
 
 
-def _checked_pairs(
-    n: int,
-    m: int,
-    rows: npt.NDArray[np.integer[Any]],
-    cols: npt.NDArray[np.integer[Any]],
-    cost: FloatArray,
-) -> _Pairs:
-    """Pairs from positions the caller has checked (1-D, same length, within bounds)."""
-    if max(n, m, cost.size) < np.iinfo(np.int32).max:
-        return _Pairs(
-            n, m, rows.astype(np.int32, copy=False), cols.astype(np.int32, copy=False), cost
-        )
-    return _Pairs(n, m, rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False), cost)
+@dataclass(frozen=True)
+class _Grouped:
+    """Pairs grouped by demand point (CSR, ``by_row``) or by supply point (CSC).
+
+    ``indptr`` are the group starts, ``minor`` the other end of each pair (supply positions
+    when grouped by row), ``cost`` the pairs' costs in that order. :mod:`geo.access` builds it
+    with the counting sort of its duplicate check, so the products need no other sort.
+    """
+
+    n: int
+    m: int
+    indptr: npt.NDArray[np.integer[Any]]
+    minor: npt.NDArray[np.integer[Any]]
+    cost: FloatArray
+    by_row: bool
+    #: ``cost`` is a private copy (made by the grouping), not the caller's array.
+    owns_cost: bool = False
+
+    def matrix(self, data: FloatArray) -> csr_array | csc_array:
+        """Build the (n × m) sparse matrix of ``data`` (one value per pair, in this order)."""
+        arrays = (data, self.minor, self.indptr)
+        if self.by_row:
+            return csr_array(arrays, shape=(self.n, self.m), copy=False)
+        return csc_array(arrays, shape=(self.n, self.m), copy=False)
+
+    def rows_with_pair(self, keep: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
+        """Whether each demand point has a pair (among ``keep``; None: every pair)."""
+        if self.by_row:
+            if keep is None:
+                return np.diff(self.indptr) > 0
+            kept = np.zeros(keep.size + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept[1:])
+            has_pair: npt.NDArray[np.bool_] = kept[self.indptr[1:]] > kept[self.indptr[:-1]]
+            return has_pair
+        has = np.zeros(self.n, dtype=bool)
+        has[self.minor if keep is None else self.minor[keep]] = True
+        return has
+
+
+def _two_step_fca_grouped(
+    demand: FloatArray,
+    supply: FloatArray,
+    grouped: _Grouped,
+    *,
+    weights: WeightFunction | None,
+    max_cost: float | None,
+    consume: bool = False,
+) -> FloatArray:
+    """:func:`two_step_fca_core` on checked pairs grouped by :mod:`geo.access`.
+
+    The same sums as the pair form: :math:`R = S / (W^T P)` and :math:`A = W R` as sparse
+    matrix-vector products (scipy's compiled CSR/CSC kernels, no scatter of millions of pairs
+    from Python). Grouped by row, each :math:`A_i` adds its pairs in their input order, like
+    the pair form; the sums per supply point add them by increasing demand position (the last
+    bits may differ from the pair form's order). ``consume``: the caller drops ``grouped``
+    after the call, so a private ``grouped.cost`` may hold the weights (one array less).
+    """
+    keep = None if max_cost is None else grouped.cost <= _finite_or_inf("max_cost", max_cost)
+    if keep is not None and keep.all():
+        keep = None
+    if weights is None:
+        if consume and grouped.owns_cost:
+            data = grouped.cost
+            if keep is None:
+                data.fill(1.0)
+            else:
+                np.copyto(data, keep)
+        else:
+            data = np.ones(grouped.cost.size) if keep is None else keep.astype(np.float64)
+    elif keep is None:
+        data = _weights(weights, grouped.cost)
+    else:  # weights of the pairs in reach only, as the pair form: 0 beyond max_cost
+        data = np.zeros(grouped.cost.size)
+        data[keep] = _weights(weights, grouped.cost[keep])
+    w = grouped.matrix(data)
+    weighted_demand = np.asarray(w.T @ demand, dtype=np.float64)
+    ratio = np.zeros_like(weighted_demand)
+    np.divide(supply, weighted_demand, out=ratio, where=weighted_demand > 0)
+    values = np.asarray(w @ ratio, dtype=np.float64)
+    candidates = np.flatnonzero(values == 0)  # a positive sum has a pair; 0 may have none
+    if candidates.size:
+        values[candidates[~grouped.rows_with_pair(keep)[candidates]]] = np.nan
+    return values
 
 
 def enhanced_two_step_fca_core(
@@ -716,7 +803,7 @@ def nearest_cost_core(
     reach = _subset(pairs, keep)
     nearest = np.full(reach.n, np.inf)
     np.minimum.at(nearest, reach.rows, reach.cost)
-    return _with_nan(nearest, reach)
+    return _with_nan(nearest, reach, np.inf)
 
 
 def apl_core(

@@ -712,3 +712,103 @@ def test_two_step_fca_rejects(kwargs: dict[str, Any], match: str) -> None:
 def test_other_error_contracts(call: Callable[[], object], match: str) -> None:
     with pytest.raises(DataValidationError, match=match):
         call()
+
+
+# ------------------------------------------------------------------ grouped pairs (issue #18)
+def _random_problem(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """300 origins, 120 destinations, distinct random pairs; some origins without pair, some
+    destinations with no capacity, costs beyond the catchment."""
+    rng = np.random.default_rng(seed)
+    n, m = 300, 120
+    keys = rng.choice(n * m, size=6000, replace=False)
+    origin, dest = keys // m, keys % m
+    demand = pd.DataFrame(
+        {"pop": rng.integers(0, 5000, n).astype(float)}, index=pd.Index(np.arange(n) + 7, name="o")
+    )
+    supply = pd.DataFrame(
+        {"doc": rng.integers(0, 4, m).astype(float)}, index=pd.Index(np.arange(m) * 3, name="d")
+    )
+    cost = pd.DataFrame(
+        {"origin": origin + 7, "dest": dest * 3, "cost": rng.uniform(0.0, 40.0, origin.size)}
+    )
+    cost = cost[~cost["origin"].isin([7, 8, 9])]  # three origins without any pair
+    return demand, supply, cost
+
+
+@pytest.mark.parametrize("order", ["shuffled", "by_origin", "by_dest"])
+@pytest.mark.parametrize("counter", ["compiled", "fallback"])
+def test_grouped_products_equal_the_pair_form(
+    order: str, counter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The public 2SFCA/E2SFCA (grouped CSR/CSC products) equal the pair-form core and access,
+    whatever the order of the cost rows, and leave the caller's frames untouched."""
+    import geo.access as geo_access
+
+    if counter == "fallback":
+        monkeypatch.setattr(geo_access, "_csr_count_blocks", None)
+    demand, supply, cost = _random_problem(1)
+    if order != "shuffled":
+        cost = cost.sort_values("origin" if order == "by_origin" else "dest", kind="stable")
+    before = cost.copy()
+    rows = demand.index.get_indexer(cost["origin"])
+    cols = supply.index.get_indexer(cost["dest"])
+    args = (demand["pop"], supply["doc"], rows, cols, cost["cost"].to_numpy())
+    for max_cost in (None, 25.0):
+        ours = two_step_fca(
+            demand, supply, cost, demand_col="pop", supply_col="doc", max_cost=max_cost
+        )
+        pair_form = _fca.two_step_fca_core(*args, max_cost=max_cost)
+        np.testing.assert_allclose(ours.to_numpy(), pair_form, rtol=1e-13, equal_nan=True)
+        assert ours.isna().sum() >= 3  # origins 7, 8, 9 have no pair
+        steps = {10.0: 1.0, 20.0: 0.5, 30.0: 0.25}
+        e2 = enhanced_two_step_fca(
+            demand,
+            supply,
+            cost,
+            demand_col="pop",
+            supply_col="doc",
+            weights=steps,
+            max_cost=max_cost,
+        )
+        e2_pairs = _fca.enhanced_two_step_fca_core(*args, steps=steps, max_cost=max_cost)
+        np.testing.assert_allclose(e2.to_numpy(), e2_pairs, rtol=1e-13, equal_nan=True)
+    pd.testing.assert_frame_equal(cost, before)
+    model = Access(
+        demand_df=demand,
+        demand_index=True,
+        demand_value="pop",
+        supply_df=supply,
+        supply_index=True,
+        supply_value="doc",
+        cost_df=cost,
+        cost_origin="origin",
+        cost_dest="dest",
+        cost_name="cost",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = model.two_stage_fca(name="v", max_cost=25.0)["v_doc"].reindex(demand.index)
+    ours = two_step_fca(demand, supply, cost, demand_col="pop", supply_col="doc", max_cost=25.0)
+    finite = np.isfinite(theirs.to_numpy())
+    np.testing.assert_allclose(ours.to_numpy()[finite], theirs.to_numpy()[finite], rtol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["shuffled", "by_origin", "by_dest"])
+@pytest.mark.parametrize("counter", ["compiled", "fallback"])
+def test_duplicate_pair_found_in_every_order(
+    order: str, counter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geo.access as geo_access
+
+    if counter == "fallback":
+        monkeypatch.setattr(geo_access, "_csr_count_blocks", None)
+    demand, supply, cost = _random_problem(2)
+    twice = pd.concat([cost, cost.iloc[[1234]]], ignore_index=True)
+    twice = (
+        twice.sample(frac=1.0, random_state=3)
+        if order == "shuffled"
+        else twice.sort_values("origin" if order == "by_origin" else "dest", kind="stable")
+    )
+    origin, dest = cost.iloc[1234][["origin", "dest"]].astype(int)
+    with pytest.raises(DataValidationError, match=rf"1 duplicate.*\({origin}, {dest}\)"):
+        two_step_fca(demand, supply, twice, demand_col="pop", supply_col="doc")
