@@ -108,10 +108,10 @@ __all__ = [
 SIZE_CLASS_LOWER_BOUNDS_INHABITANTS: Final[tuple[int, ...]] = (0, 500, 2_000, 5_000, 10_000, 50_000)
 
 #: Population municipale 2023 of the communes that can host practitioners (with a polygon and a
-#: chef-lieu), by size class: sums over ``load_communes()`` of the COG 2026 reference (the 4
-#: communes without a polygon, 731 inhabitants, are left out). Checked by ``tests/test_demo.py``.
+#: chef-lieu), by size class: sums over ``load_communes()`` of the COG 2026 reference (every
+#: commune is located since the reference repair of issue #16). Checked by ``tests/test_demo.py``.
 NATIONAL_POPULATION_BY_SIZE_CLASS: Final[tuple[int, ...]] = (
-    4_088_302,
+    4_089_033,
     10_946_419,
     10_060_699,
     8_344_146,

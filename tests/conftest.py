@@ -61,3 +61,24 @@ def grid3x3() -> gpd.GeoDataFrame:
 def offline_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineBrowser]:
     """Headless Chromium, launched once, that blocks every request but the page's own."""
     yield from launch_offline_browser(tmp_path_factory)
+
+
+def reference_without_geometry(folder: Path, codes: list[str]) -> Path:
+    """A copy of data/reference in ``folder`` where ``codes`` have no polygon nor chef-lieu.
+
+    The committed layer locates every commune; tests of the "commune non localisée" paths (a
+    user's reference, a future COG) point ``CARTOSOINS_REFERENCE_DIR`` at this copy.
+    """
+    import shutil
+
+    source = ROOT / "data" / "reference"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and path.name != "communes.parquet":
+            shutil.copy(path, folder / path.name)
+    communes = gpd.read_parquet(source / "communes.parquet")
+    emptied = communes["code"].isin(codes)
+    communes.loc[emptied, "geometry"] = None
+    communes["chef_lieu"] = communes["chef_lieu"].where(~emptied, None)
+    communes.to_parquet(folder / "communes.parquet")
+    return folder

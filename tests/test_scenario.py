@@ -9,6 +9,8 @@ as DREES words them (each includes its lower bound): < 10 min → 1, [10, 15) �
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ from geo.scenario import (
     scenario_practitioners,
 )
 from geo.territory import resolve_territory
+from tests.conftest import reference_without_geometry
 
 KM_IS_MINUTE = {"detour_factor": 1.0, "speed_kmh": 60.0}
 #: Chef-lieu of each grid commune (EPSG:2154).
@@ -625,7 +628,21 @@ def test_far_from_cantal_is_refused(cantal: AccessProblem) -> None:
 UNLOCATED = {"15031": ("Celles", 217), "15035": ("Chalinargues", 304)}
 
 
-def test_communes_without_geometry_can_be_named(cantal: AccessProblem) -> None:
+@pytest.fixture
+def cantal_unlocated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AccessProblem:
+    """Cantal on a reference copy where Celles and Chalinargues have no polygon."""
+    folder = reference_without_geometry(tmp_path / "reference", list(UNLOCATED))
+    monkeypatch.setenv("CARTOSOINS_REFERENCE_DIR", str(folder))
+    prac = gpd.GeoDataFrame(
+        {"id": ["A", "B"], "age": [50, 70]},
+        geometry=[shapely.Point(2.44495, 44.93032), shapely.Point(2.97836, 45.12631)],
+        crs=4326,
+    )
+    return prepare(resolve_territory(departements="15"), prac, "apl", supply="headcount")
+
+
+def test_communes_without_geometry_can_be_named(cantal_unlocated: AccessProblem) -> None:
+    cantal = cantal_unlocated
     frame = cantal.frame.set_index("code")
     assert (frame.loc[list(UNLOCATED), "status"] == "non localisée").all()
     with pytest.warns(UserWarning, match=r"sans contour ni chef-lieu .*\(Celles \(15031\)\)"):

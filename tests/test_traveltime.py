@@ -170,10 +170,10 @@ def test_committed_model_loads_and_round_trips() -> None:
 
 def test_commune_features_and_features_at() -> None:
     model = load_default_model()
-    codes = ["38185", "75056", "38001", "99999", "15031"]  # Grenoble, Paris, a village, unknown
+    codes = ["38185", "75056", "38001", "99999"]  # Grenoble, Paris, a village, unknown
     f = commune_features(codes)
     assert f[1] > f[0] > f[2]  # Paris denser than Grenoble, denser than a village
-    assert f[3] == f[4] == pytest.approx(model.neutral)  # unknown code, commune not located
+    assert f[3] == pytest.approx(model.neutral)  # unknown code
     points = gpd.GeoSeries(
         [shapely.Point(5.7245, 45.1885), shapely.Point(2.3522, 48.8566), None], crs="EPSG:4326"
     )
