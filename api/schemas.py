@@ -32,6 +32,7 @@ __all__ = [
     "JobPublic",
     "Measure",
     "Profession",
+    "RegionPublic",
     "RemovePractitionersChange",
     "RetireChange",
     "ScenarioCreate",
@@ -56,6 +57,8 @@ GapPreset = Literal["apl", "ratio", "travel_time"]
 
 #: A département (2A, 974), EPCI (SIREN) or commune (INSEE) code.
 Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{1,9}$")]
+#: A région INSEE code ("84", "94"; "1" is read "01").
+RegionCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,2}$")]
 #: A profession code (the simulated ones, or those read from a file: bpe_D307, rpps_21…).
 ProfessionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 #: A dataset id: "bpe" (real GPs), "demo" (simulated practitioners) or an upload ("ds_…").
@@ -105,35 +108,60 @@ class ErrorPublic(BaseModel):
 # territories
 # --------------------------------------------------------------------------------------------
 class TerritorySelection(BaseModel):
-    """Exactly one of: départements, EPCI (SIREN codes) or communes (INSEE codes)."""
+    """Exactly one of: France, régions, départements, EPCI (SIREN codes) or communes (INSEE)."""
 
     model_config = _STRICT
 
+    france: Literal["metropole", "entiere"] | None = Field(
+        default=None,
+        description="All of France: « metropole » (mainland and Corse) or « entiere » (with "
+        "the five DROM).",
+    )
+    regions: Annotated[list[RegionCode], Field(min_length=1, max_length=18)] | None = Field(
+        default=None, description="Région INSEE codes (« 84 » Auvergne-Rhône-Alpes, « 94 » Corse)."
+    )
     departements: Annotated[list[Code], Field(min_length=1, max_length=200)] | None = None
     epci: Annotated[list[Code], Field(min_length=1, max_length=2000)] | None = None
     communes: Annotated[list[Code], Field(min_length=1, max_length=40000)] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TerritorySelection:
-        given = [k for k in ("departements", "epci", "communes") if getattr(self, k)]
+        given = [k for k in _TERRITORY_KEYS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "choose a territory with exactly one of: departements, epci or communes "
-                f"(got {given or 'none'})"
+                "choose a territory with exactly one of: france, regions, departements, epci or "
+                f"communes (got {given or 'none'}) — un seul critère de territoire"
             )
         return self
 
-    def canonical(self) -> dict[str, list[str]]:
+    def canonical(self) -> dict[str, Any]:
         """Sorted, upper-cased, de-duplicated codes (the cache key does not depend on order)."""
-        out: dict[str, list[str]] = {}
-        for key in ("departements", "epci", "communes"):
+        out: dict[str, Any] = {}
+        if self.france:
+            out["france"] = self.france
+        for key in _TERRITORY_KEYS[1:]:
             codes = getattr(self, key)
             if codes:
                 norm = {c.upper() for c in codes}
-                if key == "departements":
+                if key in ("departements", "regions"):
                     norm = {c.zfill(2) if c.isdigit() and len(c) == 1 else c for c in norm}
                 out[key] = sorted(norm)
         return out
+
+
+#: The kinds of territory selection, France first.
+_TERRITORY_KEYS = ("france", "regions", "departements", "epci", "communes")
+
+
+class RegionPublic(BaseModel):
+    """A région (INSEE COG 2024 code and name)."""
+
+    code: str
+    nom: str
+    zone: Literal["metro", "drom"]
+    departements: list[str]
+    communes: int
+    population: int = Field(description="Population municipale 2023.")
 
 
 class DepartementPublic(BaseModel):

@@ -31,19 +31,20 @@ from geo.errors import (
     UnknownCodeError,
 )
 from geo.gaps import classify_gaps, summarise_gaps
-from geo.io import read_population_table, read_practitioners
+from geo.io import profession_code, read_population_table, read_practitioners, select_profession
 from geo.location import CostPairs, LocationSolution, max_coverage, p_median, set_covering
 from geo.measures import cumulative_opportunities, fca_ratio, polygon_distances, raam
 from geo.offer import load_gp_offer
 from geo.reference import list_departements, list_epci, load_communes
 from geo.scenario import Scenario, ScenarioResult
 from geo.siting import SitingResult, max_coverage_milp, recommend_sites
-from geo.territory import Territory, resolve_territory
+from geo.territory import REGIONS, Territory, UnknownRegionError, list_regions, resolve_territory
 
 __all__ = [
     "GRAVITY_MIN_MINUTES",
     "MEASURES",
     "PROFESSIONS",
+    "REGIONS",
     "AccessProblem",
     "CartosoinsError",
     "CostPairs",
@@ -57,6 +58,7 @@ __all__ = [
     "Territory",
     "TravelCosts",
     "UnknownCodeError",
+    "UnknownRegionError",
     "analyse",
     "apl",
     "classify_gaps",
@@ -70,6 +72,7 @@ __all__ = [
     "kernel_two_step_fca",
     "list_departements",
     "list_epci",
+    "list_regions",
     "load_communes",
     "load_gp_offer",
     "max_coverage",
@@ -79,12 +82,14 @@ __all__ = [
     "polygon_distances",
     "practitioners_per_commune",
     "prepare",
+    "profession_code",
     "raam",
     "read_od_table",
     "read_population_table",
     "read_practitioners",
     "recommend_sites",
     "resolve_territory",
+    "select_profession",
     "set_covering",
     "straight_line_costs",
     "summarise_gaps",

@@ -1,4 +1,4 @@
-"""Territories: départements, EPCI and communes of the reference layer (COG 2026)."""
+"""Territories: régions, départements, EPCI and communes of the reference layer (COG 2026)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query
 
 from api import core
-from api.schemas import CommunePublic, DepartementPublic, EpciPublic, ErrorPublic
+from api.schemas import CommunePublic, DepartementPublic, EpciPublic, ErrorPublic, RegionPublic
 from geo.errors import UnknownCodeError
 from geo.reference import list_departements, list_epci
+from geo.territory import UnknownRegionError, list_regions
 
 router = APIRouter(prefix="/territories", tags=["territories"])
 
 DepCode = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{1,3}$", description="Département code.")]
+RegionCode = Annotated[str, Path(pattern=r"^[0-9]{1,2}$", description="Région INSEE code.")]
 Siren = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="EPCI SIREN code.")]
 InseeCode = Annotated[str, Path(pattern=r"^[0-9A-Za-z]{5}$", description="Commune INSEE code.")]
 _404: dict[int | str, dict[str, Any]] = {
@@ -72,6 +74,33 @@ def _commune(row: dict[str, Any]) -> CommunePublic:
 def _normalise_dep(code: str) -> str:
     code = code.strip().upper()
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
+
+
+def _region(row: dict[str, Any]) -> RegionPublic:
+    return RegionPublic(
+        code=row["code"],
+        nom=row["nom"],
+        zone=row["zone"],
+        departements=list(row["departements"]),
+        communes=int(row["communes"]),
+        population=int(row["population"]),
+    )
+
+
+@router.get("/regions", summary="List the régions")
+def read_regions() -> list[RegionPublic]:
+    """List the 18 régions (13 of métropole, 5 DROM), their départements and population."""
+    return [_region(r) for r in _records(list_regions())]
+
+
+@router.get("/regions/{code}", summary="One région", responses=_404)
+def read_region(code: RegionCode) -> RegionPublic:
+    """Return a région by INSEE code (``84``, ``94``, ``1`` for ``01``)."""
+    table = list_regions()
+    found = table[table["code"] == code.zfill(2)]
+    if found.empty:
+        raise UnknownRegionError([code])
+    return _region(_records(found)[0])
 
 
 @router.get("/departements", summary="List the départements")

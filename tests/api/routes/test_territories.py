@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.api.conftest import run
+
 
 def test_departements_list_and_one(client: TestClient) -> None:
     deps = client.get("/territories/departements").json()
@@ -51,3 +53,36 @@ def test_commune_search_ignores_accents_and_ranks_exact_names_first(client: Test
 def test_one_commune(client: TestClient) -> None:
     assert client.get("/territories/communes/63113").json()["nom"] == "Clermont-Ferrand"
     assert client.get("/territories/communes/99999").status_code == 404
+
+
+def test_regions_list_and_one(client: TestClient) -> None:
+    regions = client.get("/territories/regions").json()
+    assert len(regions) == 18 and sum(r["zone"] == "drom" for r in regions) == 5
+    corse = client.get("/territories/regions/94").json()
+    assert corse["nom"] == "Corse" and corse["departements"] == ["2A", "2B"]
+    assert corse["communes"] == 360
+    assert client.get("/territories/regions/1").json()["nom"] == "Guadeloupe"
+
+
+def test_unknown_region_is_404_in_french(client: TestClient) -> None:
+    response = client.get("/territories/regions/99")
+    assert response.status_code == 404
+    body = response.json()
+    assert body["error"] == "unknown_code" and body["kind"] == "région"
+    assert body["codes"] == ["99"] and body["detail"].startswith("région inconnue : '99'")
+    assert client.get("/territories/regions/abc").status_code == 422
+
+
+def test_analysis_of_a_region_and_bad_france_or_region(client: TestClient) -> None:
+    done = run(client, "/analyses", {"territory": {"regions": ["94"]}, "measure": "density"})
+    assert done["summary"]["territory"] == "Corse"
+    assert done["summary"]["communes"] == 360
+    same = client.post("/analyses", json={"territory": {"regions": ["94"]}, "measure": "density"})
+    assert same.json()["id"] == done["id"]  # the same cache key
+    unknown = client.post("/analyses", json={"territory": {"regions": ["99"]}})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["detail"].startswith("région inconnue")
+    for territory in ({"france": "partout"}, {"france": "metropole", "regions": ["94"]}):
+        response = client.post("/analyses", json={"territory": territory})
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "validation"
