@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,8 +15,21 @@ import shapely
 from geo.analysis import analyse
 from geo.demo import generate_practitioners
 from geo.errors import DataValidationError
-from geo.maps.choropleth import SYNTHETIC_LABEL
-from geo.maps.compare import comparison_map, delta_breaks, sites_layer
+from geo.maps.choropleth import (
+    APL_ZONAGE_COLOURS,
+    NO_ACCESS_COLOUR,
+    NO_DATA_COLOUR,
+    PALETTES,
+    SYNTHETIC_LABEL,
+    analysis_spec,
+)
+from geo.maps.compare import (
+    _delta_spec,
+    comparison_map,
+    delta_breaks,
+    displayed_change,
+    sites_layer,
+)
 from geo.maps.offline import save_offline_html, to_offline_html
 from geo.reference import load_communes
 from geo.territory import resolve_territory
@@ -141,3 +156,75 @@ def test_map_of_a_real_scenario_and_siting() -> None:
     assert page.count("cs-site") >= 3 + 1  # three markers and the stylesheet
     assert "Classe avant → après" in page
     assert SYNTHETIC_LABEL in page
+
+
+# --- issue #12: words, fixed colours and tooltips that add up ---------------------------------
+
+
+def _grid_scenario(grid: gpd.GeoDataFrame, measure: str = "apl") -> gpd.GeoDataFrame:
+    """Before / after on the 3×3 grid, G1 chosen so that rounding the raw change misleads."""
+    before = [2.14, 0.0, 3.0, 4.2, 5.0, 1.0, 2.0, 6.0, np.nan]
+    after = [1.76, 0.0, 3.0, 4.2, 5.55, 1.0, 2.6, 6.0, np.nan]
+    result = grid.assign(
+        before=before,
+        after=after,
+        delta=np.subtract(after, before),
+        status=["ok", "aucun médecin à moins de 20 min", *["ok"] * 6, "non renseigné"],
+    )
+    result.attrs = {
+        "measure": measure,
+        "label_fr": "Accessibilité potentielle localisée (APL)",
+        "unit_fr": "consultations par an et par habitant standardisé",
+        "parameters": {"catchment_minutes": 20.0, "supply": "consultations"},
+        "higher_is_better": measure != "nearest",
+        "sources": {"practitioners": "médecins généralistes libéraux — INSEE BPE, 2017"},
+    }
+    return result
+
+
+def test_tooltip_before_after_and_change_add_up(grid3x3: gpd.GeoDataFrame) -> None:
+    result = _grid_scenario(grid3x3)
+    base, _ = analysis_spec(result, "x")
+    shown = displayed_change(result, replace(base, column="before"), "after", 1)
+    before, after, change = (np.asarray(v) for v in shown)
+    ok = np.isfinite(before)
+    assert np.allclose(np.round(after[ok] - before[ok], 1), change[ok])
+    assert change[0] == -0.3 and round(float(result["delta"].iloc[0]), 1) == -0.4
+    page = to_offline_html(comparison_map(result, "Hautes-Alpes (05)", scenario="essai"))
+    g1 = page[page.index('"code":"G1"') :]
+    g1 = g1[: g1.index("]")]
+    assert '"2,1"' in g1 and '"1,8"' in g1 and '"-0,3"' in g1 and '"-0,4"' not in g1
+    assert '"-0,0"' not in page
+
+
+def test_comparison_title_colours_and_orientation(grid3x3: gpd.GeoDataFrame) -> None:
+    result = _grid_scenario(grid3x3)
+    page = to_offline_html(comparison_map(result, "Hautes-Alpes (05)", scenario="départs"))
+    assert "Accès aux médecins généralistes (APL) — Hautes-Alpes (05)" in page
+    # before / after in the fixed APL zonage colours, the commune without a GP in maroon
+    for colour in (*APL_ZONAGE_COLOURS, NO_ACCESS_COLOUR, NO_DATA_COLOUR):
+        assert colour in page
+    assert "aucun médecin à moins de 20 min" in page
+    # a worsening is orange: a fall of the APL, a rise of the minutes to the nearest GP
+    spec = _delta_spec(analysis_spec(result, "x")[0], "d", delta_breaks([-1.0, 1.0]), False)
+    assert spec.colours is not None and spec.colours[0] == PALETTES["PuOr"][0]
+    worse_up = _delta_spec(analysis_spec(result, "x")[0], "d", delta_breaks([-1.0, 1.0]), True)
+    assert worse_up.colours is not None and worse_up.colours[-1] == PALETTES["PuOr"][0]
+
+
+def test_retirement_title_counts_the_territory_s_own_practitioners() -> None:
+    from geo import prepare
+    from geo.scenario import Scenario
+
+    gps = generate_practitioners(load_communes(), seed=0, professions=["medecin_generaliste"])
+    territory = resolve_territory(departements="05")
+    retired = Scenario().retire(horizon_year=2030).apply(prepare(territory, gps, "apl"))
+    own = int(retired.summary["leaving_territory"])
+    in_05 = gps[gps["commune"].astype(str).str.startswith("05")]
+    assert 0 < own < len(in_05) < 1_000 < len(gps)  # not the national count
+    changes = "; ".join(retired.problem.history)
+    page = to_offline_html(comparison_map(retired.communes, "Hautes-Alpes (05)", scenario=changes))
+    assert f"{own} praticiens du territoire" in page
+    national = f"{len(gps):,}".replace(",", "\u202f")
+    for count in (national, str(len(gps))):  # as a count of practitioners (not in coordinates)
+        assert not re.search(rf"(?<![\d.,]){count}\s+praticiens", page)

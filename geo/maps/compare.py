@@ -27,15 +27,20 @@ from geo.maps.choropleth import (
     commune_layer,
     decorate,
     format_fr,
+    no_access_mask,
+    palette_colours,
     simplify_coverage,
 )
 from geo.maps.layers import MapScript
+from geo.maps.words import count_fr
 
 __all__ = [
     "DIVERGING",
     "SITE_COLOUR",
     "comparison_map",
     "delta_breaks",
+    "displayed_change",
+    "shared_spec",
     "sites_for_map",
     "sites_layer",
 ]
@@ -97,8 +102,13 @@ def comparison_map(
     sites: pd.DataFrame | None = None,
     tiles: bool = False,
     tolerance_m: float = 100.0,
+    profession: str | None = None,
 ) -> folium.Map:
     """Before / after / change map of a scenario, optionally with proposed sites.
+
+    The title names the profession and the measure (as :func:`analysis_spec`), the subtitle
+    the scenario. The tooltip's before, after and change are rounded as displayed and add up
+    (:func:`displayed_change`); the change view is classed on the displayed change.
 
     Parameters
     ----------
@@ -117,48 +127,43 @@ def comparison_map(
         OpenStreetMap background (needs the network).
     tolerance_m : float
         Simplification tolerance.
+    profession : str, optional
+        Profession code for the words (default: what the result says).
     """
     missing = [c for c in (before, after, delta, "code", "nom") if c not in result.columns]
     if missing:
         raise DataValidationError(f"the scenario result lacks column(s) {missing}")
-    base, _ = analysis_spec(result, place)
-    both = pd.to_numeric(pd.concat([result[before], result[after]]), errors="coerce").to_numpy(
-        dtype="float64"
-    )
-    if base.scheme == "fixed":
-        shared = base
-    else:  # one classification of before and after together, so that colours compare
-        _, bounds = classify(both, base.scheme, k=base.k, breaks=base.breaks)
-        shared = replace(base, scheme="fixed", breaks=tuple(bounds[:-1]) or tuple(bounds))
-    title = f"{base.label} — {place} : {scenario}"
+    base, _ = analysis_spec(result, place, profession=profession)
+    shared = shared_spec(result, base, before, after)
     simple = simplify_coverage(result, tolerance_m)
-    fmap = _framed_map(simple, title, tiles)
+    fmap = _framed_map(simple, base.title, tiles)
+    worse_up = not bool(result.attrs.get("higher_is_better", True))
+    shown = displayed_change(
+        simple,
+        replace(base, column=before),
+        after,
+        base.decimals,
+        no_access_as_zero=not worse_up,
+    )
+    simple = simple.assign(**{_SHOWN[0]: shown[0], _SHOWN[1]: shown[1], _SHOWN[2]: shown[2]})
     tips = {
         "population": "Population 2023",
         "population_before": "Population",
-        before: "Avant",
-        after: "Après",
-        delta: "Écart",
+        _SHOWN[0]: "Avant",
+        _SHOWN[1]: "Après",
+        _SHOWN[2]: "Écart",
         "class_change": "Classe avant → après",
     }
     tips = {k: v for k, v in tips.items() if k in simple.columns}
     legends = []
-    d_bounds = delta_breaks(simple[delta], base.decimals)
+    d_bounds = delta_breaks(shown[2], base.decimals)
     views = [
-        ("Écart", _delta_spec(base, delta, d_bounds), True),
+        ("Écart", _delta_spec(base, _SHOWN[2], d_bounds, worse_up), True),
         ("Avant", replace(shared, column=before), False),
         ("Après", replace(shared, column=after), False),
     ]
     for view, spec, show in views:
-        layer, legend = commune_layer(
-            simple,
-            spec,
-            tips,
-            overlay=False,
-            show=show,
-            layer_name=view,
-            class_labels=_delta_labels(d_bounds, base.decimals) if view == "Écart" else None,
-        )
+        layer, legend = commune_layer(simple, spec, tips, overlay=False, show=show, layer_name=view)
         layer.add_to(fmap)
         legends.append(legend)
     _outlines(simple, "epci").add_to(fmap)
@@ -167,23 +172,121 @@ def comparison_map(
     folium.LayerControl(collapsed=False).add_to(fmap)
     decorate(
         fmap,
-        replace(base, title=title),
+        base,
         "".join(legends),
-        subtitle="Écart = après − avant ; choisir la vue (Écart, Avant, Après) en haut à droite",
+        subtitle=f"{scenario} — écart = après − avant ; choisir la vue (Écart, Avant, Après) "
+        "en haut à droite",
     )
     _legend_switch(fmap)
     return fmap
 
 
-def _delta_spec(base: ChoroplethSpec, column: str, bounds: list[float]) -> ChoroplethSpec:
+#: Tooltip columns of the values as displayed (rounded), so that Avant + Écart = Après.
+_SHOWN = ("_avant_affiche", "_apres_affiche", "_ecart_affiche")
+
+
+def shared_spec(
+    result: pd.DataFrame, base: ChoroplethSpec, before: str, after: str
+) -> ChoroplethSpec:
+    """Classify before and after together, so that their colours compare.
+
+    The interactive comparison map and the static before / after page should both use it. A
+    fixed scheme (APL zonage, minutes) is kept; a data-driven one becomes fixed breaks on
+    both columns, with the palette positions of the analysis map's ``k`` classes.
+    """
+    if base.scheme == "fixed":
+        return base
+    both = pd.to_numeric(pd.concat([result[before], result[after]]), errors="coerce")
+    values = both.to_numpy(dtype="float64")
+    _, bounds = classify(values, base.scheme, k=base.k, breaks=base.breaks)
+    if len(bounds) < 2:
+        bounds = [*bounds, *bounds] if bounds else [0.0, 0.0]
+    colours = palette_colours(PALETTES[base.palette], max(base.k, len(bounds)))[: len(bounds)]
+    return replace(base, scheme="fixed", breaks=tuple(bounds[:-1]), colours=tuple(colours))
+
+
+def displayed_change(
+    frame: pd.DataFrame,
+    before_spec: ChoroplethSpec,
+    after: str,
+    decimals: int,
+    *,
+    no_access_as_zero: bool = True,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Before, after and their difference as the tooltip shows them.
+
+    Before and after are rounded to ``decimals`` first and the difference taken on the
+    rounded values, so that the numbers a reader sees add up ("Avant 2,1 / Après 1,8 /
+    Écart −0,3", never "−0,4"). With ``no_access_as_zero``, a commune out of reach of every
+    practitioner on a measure without a value there (2SFCA family) counts as 0 in the
+    difference, so that gaining or losing all access shows as a change (not for times, where
+    it would mean 0 minutes).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The communes with ``before_spec.column`` and ``after``.
+    before_spec : ChoroplethSpec
+        The map's spec on the "before" column (tells the communes without access).
+    after : str
+        Column of the values after the scenario.
+    decimals : int
+        Decimals shown.
+    no_access_as_zero : bool
+        See above.
+
+    Returns
+    -------
+    (before, after, change)
+        Rounded arrays (NaN where a value is missing).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from geo.maps.choropleth import ChoroplethSpec
+    >>> spec = ChoroplethSpec(column="b", title="", label="", unit="")
+    >>> frame = pd.DataFrame({"b": [2.14], "a": [1.76]})
+    >>> [float(v[0]) for v in displayed_change(frame, spec, "a", 1)]
+    [2.1, 1.8, -0.3]
+    """
+    after_spec = replace(before_spec, column=after)
+    shown = []
+    for spec in (before_spec, after_spec):
+        values = pd.to_numeric(frame[spec.column], errors="coerce").to_numpy(dtype="float64")
+        rounded = np.round(values, decimals) + 0.0  # + 0.0: no "-0,0"
+        shown.append(rounded)
+    gap = []
+    for spec, rounded in zip((before_spec, after_spec), shown, strict=True):
+        none = no_access_mask(frame, spec) & no_access_as_zero & (not spec.no_access_zero)
+        gap.append(np.where(none, 0.0, rounded))
+    change = np.round(gap[1] - gap[0], decimals) + 0.0
+    return shown[0], shown[1], change
+
+
+def _delta_spec(
+    base: ChoroplethSpec, column: str, bounds: list[float], worse_up: bool
+) -> ChoroplethSpec:
+    """Change classes: seven fixed colours of the diverging palette, a worsening in orange."""
+    palette = PALETTES["PuOr_r" if worse_up else "PuOr"]
+    if len(bounds) == 1:  # nothing changed: the same three colours as any change map's middle
+        breaks: tuple[float, ...] = (-_UNCHANGED, _UNCHANGED)
+        names: list[str] = ["baisse", "inchangé", "hausse"]
+        colours = [palette[2], palette[3], palette[4]]
+    else:
+        breaks = tuple(bounds[:-1])
+        names = _delta_labels(bounds, base.decimals)
+        colours = list(palette)
     return replace(
         base,
         column=column,
         label=f"Écart : {base.label}",
         scheme="fixed",
-        breaks=tuple(bounds),
-        palette="PuOr" if len(bounds) > 1 else "neutre",
-        no_data_label="sans objet",
+        breaks=breaks,
+        class_names=tuple(names),
+        colours=tuple(colours),
+        lower_inclusive=False,
+        no_access_label=None,
+        no_data_label="non renseigné",
     )
 
 
@@ -267,7 +370,10 @@ def sites_for_map(
     points = sites.geometry.to_crs(4326)
     points = points.where(points.geom_type == "Point", points.representative_point())
     count = (
-        sites["practitioners"].astype(int).astype(str) + " praticien(s)"
+        pd.Series(
+            [count_fr(n, "praticien") for n in sites["practitioners"].astype(int)],
+            index=sites.index,
+        )
         if "practitioners" in sites.columns
         else pd.Series("", index=sites.index)
     )
