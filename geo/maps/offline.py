@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +24,7 @@ import folium
 from branca.element import Element, Figure, Link
 
 from geo.errors import DataValidationError, ReferenceDataError
+from geo.maps.layers import MapScript, RawScript
 
 __all__ = ["base_map", "save_offline_html", "to_offline_html"]
 
@@ -197,6 +199,14 @@ _COMMENT_OPEN = "<!--"
 #: Deepest zoom of :func:`base_map` (OpenStreetMap's standard tiles go to 19).
 _MAX_ZOOM_LEVEL = 18
 
+#: Metric scale only (Leaflet adds miles by default) and French zoom buttons, for every control
+#: the page creates afterwards.
+_CONTROL_DEFAULTS_JS = (
+    "L.Control.Scale.mergeOptions({imperial: false});\n"
+    "L.Control.Zoom.mergeOptions({zoomInTitle: 'Zoom avant', zoomOutTitle: 'Zoom arrière'});\n"
+)
+_HTML_TAG = re.compile(r"<html(?=[\s>])(?![^>]*\blang=)", re.IGNORECASE)
+
 _DEFAULT_ICONS = {
     "iconUrl": "marker-icon.png",
     "iconRetinaUrl": "marker-icon-2x.png",
@@ -226,8 +236,9 @@ def base_map(
     Returns
     -------
     folium.Map
-        Map with ``prefer_canvas=True``, a scale control, a maximum zoom of 18 (which
-        MarkerCluster needs when there are no tiles), and no CDN-only element.
+        Map with ``prefer_canvas=True``, a metric scale control, French zoom buttons, a
+        maximum zoom of 18 (which MarkerCluster needs when there are no tiles), and no
+        CDN-only element.
 
     Examples
     --------
@@ -246,9 +257,15 @@ def base_map(
     # maxZoom specified" (folium.Map drops its max_zoom argument when tiles=None).
     m.options["max_zoom"] = _MAX_ZOOM_LEVEL
     m.fit_bounds([[south, west], [north, east]])
-    if title is not None:
-        figure = m.get_root()
-        if isinstance(figure, Figure):  # always, for a new map
+    figure = m.get_root()
+    if isinstance(figure, Figure):  # always, for a new map
+        # Before the map's own script: Leaflet's controls read these defaults when created.
+        figure.script.add_child(RawScript(_CONTROL_DEFAULTS_JS), name="cartosoins_control_defaults")
+        # the territory, for the page layout to frame it again beside the title and sources
+        MapScript(
+            f"{{map}}.cartosoinsBounds = {json.dumps([[south, west], [north, east]])};\n"
+        ).add_to(m)
+        if title is not None:
             # branca puts the title in <title> without escaping it.
             figure.title = html.escape(title, quote=False)
     return m
@@ -313,7 +330,8 @@ def to_offline_html(m: folium.Map, *, allow_remote_tiles: bool = False) -> str:
         html=_Rendered(body),
         script=_Rendered(script),
     )
-    return str(figure._template.render(this=view, kwargs={}))
+    page = str(figure._template.render(this=view, kwargs={}))
+    return _HTML_TAG.sub('<html lang="fr"', page, count=1)  # French text: screen readers, hyphens
 
 
 def save_offline_html(m: folium.Map, path: str | Path, *, allow_remote_tiles: bool = False) -> Path:
