@@ -3,6 +3,7 @@
 #   make test   install the dev extras, then ruff, mypy and pytest
 # Maps and pages show the real GPs embedded in cartosoins (INSEE BPE) by default;
 #   make map DEMO=1   draws the simulated practitioners instead (files suffixed _demo).
+#   make notebooks    installs Jupyter in the venv and opens the notebooks (notebooks/).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ MEASURE ?= apl
 DEMO ?=
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
-.PHONY: run map test lint typecheck pytest bench reference clean install install-dev
+.PHONY: run map test lint typecheck pytest bench reference clean install install-dev notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +27,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]'
 	touch $@
 
+$(VENV)/.installed-notebooks: $(VENV)/.installed
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e '.[notebooks]'
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+
+# JupyterLab on the notebooks, served on this machine only (JUPYTER_FLAGS=--no-browser…)
+JUPYTER_FLAGS ?=
+notebooks: $(VENV)/.installed-notebooks
+	$(BIN)/jupyter trust notebooks/*.ipynb  # built by scripts/build_notebooks.py: show their maps
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks $(JUPYTER_FLAGS)
 
 run: $(VENV)/.installed
 	$(BIN)/cartosoins serve --host 127.0.0.1 --port 8000

@@ -1,20 +1,56 @@
 #!/usr/bin/env python3
-"""Write the notebooks of notebooks/ from the cell sources below (outputs stripped).
+"""Write the notebooks of notebooks/ from the cell sources below, executed, with their outputs.
 
-Keeping the sources here makes the notebooks reviewable as code and always clean in git;
-`python scripts/build_notebooks.py` rewrites them, `--check` fails if a committed notebook differs.
+Keeping the sources here makes the notebooks reviewable as code. `.venv/bin/python
+scripts/build_notebooks.py` rewrites them and runs each one top to bottom (nbclient, the venv's
+ipykernel, in a temporary folder, with every network connection refused) so that they are
+committed with their outputs: tables, figures and maps show when a notebook is opened, even
+without internet (the maps are offline pages in an iframe, see geo.maps.notebook).
+`--no-execute` writes them without outputs; `--check` fails if a committed notebook's cells
+differ from the sources here, or if it was not executed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: Loaded by the kernel's Python (PYTHONPATH) while a notebook runs: any connection or name
+#: lookup beyond this machine fails, so a notebook that needs the network fails to build.
+OFFLINE_SITECUSTOMIZE = """
+import socket
+
+_LOCAL = ("127.0.0.1", "::1", "localhost", "0.0.0.0")
+_connect, _getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+
+def _local(host):
+    return host is None or str(host) in _LOCAL or str(host).startswith("127.")
+
+
+def connect(self, address):
+    if isinstance(address, tuple) and not _local(address[0]):
+        raise OSError(f"réseau coupé pendant l'exécution du carnet : {address!r}")
+    return _connect(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if not _local(host):
+        raise OSError(f"réseau coupé pendant l'exécution du carnet : {host!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = connect
+socket.getaddrinfo = getaddrinfo
+"""
 
 QUICK_START = [
     (
@@ -36,6 +72,8 @@ commune. Pour vos propres données (RPPS, BPE récente…), voir le carnet `02_v
 
 from geo import analyse, resolve_territory
 from geo.maps import analysis_map, analysis_static_map, save_offline_html, save_static_map
+from geo.maps.choropleth import format_fr  # nombres à la française : 12 345,6
+from geo.maps.notebook import notebook_map
 from geo.offer import cnam_headcounts, load_gp_offer
 
 OUT = Path("sorties")
@@ -57,8 +95,8 @@ pas (l'outre-mer ; Paris, dont l'effectif est estimé) sont listées avec la rai
 offre = load_gp_offer()
 medecins = offre.practitioners()
 print("Source :", offre.source_label)
-print(territoire.name, len(territoire.communes), "communes,", territoire.population, "habitants")
-print(len(medecins), "médecins généralistes en France ;", len(offre.missing), "communes non couvertes")""",
+print(territoire.name, len(territoire.communes), "communes,", format_fr(territoire.population, 0), "habitants")
+print(format_fr(len(medecins), 0), "médecins généralistes en France ;", len(offre.missing), "communes non couvertes")""",
     ),
     (
         "md",
@@ -73,7 +111,7 @@ cet écart en tête.""",
         """cnam = cnam_headcounts().set_index("departement").loc[DEPARTEMENT]
 dans_la_bpe = int((medecins["commune"].str[: len(DEPARTEMENT)] == DEPARTEMENT).sum())
 print(f"{cnam['nom']} — INSEE BPE (2017 probable) : {dans_la_bpe} médecins ; "
-      f"CNAM 2024 : {cnam['medecins_generalistes_2024']} ({cnam['densite_2024']} pour 100 000 hab.)")""",
+      f"CNAM 2024 : {cnam['medecins_generalistes_2024']} ({format_fr(cnam['densite_2024'], 1)} pour 100 000 hab.)")""",
     ),
     (
         "md",
@@ -93,16 +131,18 @@ apl[["code", "nom", "population", "value", "nearest_minutes", "status"]].sort_va
     (
         "code",
         """resume = apl.attrs["summary"]
-print(f"APL moyenne pondérée : {resume['population_weighted_mean']:.2f} consultations/hab./an")
+print(f"APL moyenne pondérée : {format_fr(resume['population_weighted_mean'], 2)} consultations/hab./an")
 sous_denses = apl[apl["value"] < 2.5]
-print(f"{len(sous_denses)} communes sous 2,5 ({int(sous_denses['population'].sum())} habitants)")
+print(f"{len(sous_denses)} communes sous 2,5 ({format_fr(sous_denses['population'].sum(), 0)} habitants)")
 apl["status"].value_counts()""",
     ),
     (
         "md",
         """## La carte interactive (hors ligne) et l'image pour diaporama
 
-La ligne des sources, sous la carte, nomme la BPE et son millésime.""",
+La ligne des sources, sous la carte, nomme la BPE et son millésime. `notebook_map` affiche la
+carte dans le carnet **sans internet** (Leaflet et les styles sont inclus dans la page, montrée
+dans un cadre) ; le fichier HTML enregistré s'ouvre de même dans un navigateur hors ligne.""",
     ),
     (
         "code",
@@ -111,7 +151,7 @@ chemin_html = save_offline_html(carte, OUT / f"apl_{territoire.slug}.html")
 chemin_png = save_static_map(analysis_static_map(apl, territoire.name), OUT / f"apl_{territoire.slug}.png")
 print(chemin_html, chemin_html.stat().st_size // 1024, "ko")
 print(chemin_png)
-carte""",
+notebook_map(carte)""",
     ),
 ]
 
@@ -137,6 +177,7 @@ from pathlib import Path
 import geo
 from geo import analyse, load_communes, read_population_table, read_practitioners, resolve_territory
 from geo.maps import analysis_static_map, save_static_map
+from geo.maps.choropleth import format_fr
 
 OUT = Path("sorties")
 OUT.mkdir(exist_ok=True)
@@ -177,7 +218,7 @@ else:
         LAMBERT_Y=simules.geometry.y.round(1),
     )[["DEPCOM", "TYPEQU", "LAMBERT_X", "LAMBERT_Y"]].to_csv(fichier_bpe, sep=";", index=False)
 
-praticiens = read_practitioners(fichier_bpe)
+praticiens = read_practitioners(fichier_bpe, all_professions=True)
 print(praticiens.attrs["format"], praticiens.attrs["rows_read"], "lignes lues")
 praticiens["profession_libelle"].value_counts().head(8)""",
     ),
@@ -214,7 +255,7 @@ apl = analyse(
     territoire, medecins, "apl", supply="headcount", age_table=ages, consumption_weights=POIDS
 )
 print(apl.attrs["unit_fr"])
-print("moyenne pondérée :", round(apl.attrs["summary"]["population_weighted_mean"], 1))
+print("moyenne pondérée :", format_fr(apl.attrs["summary"]["population_weighted_mean"], 1))
 apl[["code", "nom", "population", "demand", "value", "status"]].sort_values("value").head()""",
     ),
     (
@@ -266,7 +307,9 @@ Annuaire Santé, voir `02_vos_donnees.ipynb`) et `Scenario().retire(horizon_year
 from geo import prepare, recommend_sites, resolve_territory
 from geo.gaps import summarise_gaps
 from geo.maps import save_offline_html
+from geo.maps.choropleth import format_fr
 from geo.maps.compare import comparison_map, sites_for_map
+from geo.maps.notebook import notebook_map
 from geo.offer import load_gp_offer
 from geo.scenario import Scenario
 
@@ -276,7 +319,8 @@ territoire = resolve_territory(departements="15")  # le Cantal
 medecins = load_gp_offer().practitioners()
 aujourd_hui = prepare(territoire, medecins, "apl")
 print("Praticiens :", aujourd_hui.result().attrs["sources"]["practitioners"])
-print(territoire.name, "—", aujourd_hui.result().attrs["summary"])""",
+moyenne = aujourd_hui.result().attrs["summary"]["population_weighted_mean"]
+print(territoire.name, "— APL moyenne pondérée :", format_fr(moyenne, 2))""",
     ),
     ("md", "## Aujourd'hui : qui est en zone sous-dense ?"),
     (
@@ -299,7 +343,7 @@ Un scénario sur les données réelles : on retire deux des médecins de la comm
         "code",
         """RIOM = "15162"
 partants = medecins.loc[medecins["commune"] == RIOM, "id"].head(2).tolist()
-print(len(medecins[medecins["commune"] == RIOM]), "médecins à Riom-ès-Montagnes ; partent :", partants)
+print(len(medecins[medecins["commune"] == RIOM]), "médecins à Riom-ès-Montagnes ;", len(partants), "partent")
 apres_depart = Scenario().remove_practitioners(partants).apply(aujourd_hui)
 apres_depart.summary""",
     ),
@@ -331,7 +375,7 @@ carte_sites = comparison_map(
     sites=sites_for_map(sites.sites, catchment_km=15.4, gain_label="habitants sortis de la zone sous-dense"),
 )
 save_offline_html(carte_sites, OUT / "cantal_residence.html")
-carte_sites""",
+notebook_map(carte_sites)""",
     ),
 ]
 
@@ -357,22 +401,71 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     return nb
 
 
+def execute(nb: nbformat.NotebookNode, workdir: Path, *, timeout: int = 300) -> None:
+    """Run ``nb`` in place, in ``workdir``, its kernel cut from the network."""
+    from nbclient import NotebookClient
+
+    guard = workdir / "_hors_ligne"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(OFFLINE_SITECUSTOMIZE, encoding="utf-8")
+    previous = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(guard), previous) if p)
+    try:
+        NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(workdir)}},
+        ).execute()
+    finally:
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
+
+
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
+    return [(c["id"], c["cell_type"], c["source"]) for c in nb.cells]
+
+
+def _executed(nb: nbformat.NotebookNode) -> bool:
+    code = [c for c in nb.cells if c["cell_type"] == "code"]
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    return all(c.get("execution_count") for c in code) and not errors
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare, write nothing")
+    parser.add_argument("--no-execute", action="store_true", help="write without outputs")
+    parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
     args = parser.parse_args()
     stale = []
     for name, cells in NOTEBOOKS.items():
+        if args.names and name not in args.names and Path(name).stem not in args.names:
+            continue
         path = ROOT / "notebooks" / name
-        text = nbformat.writes(build(cells)) + "\n"
+        nb = build(cells)
         if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
+            committed = nbformat.read(path, as_version=4) if path.exists() else None
+            if committed is None or _cells(committed) != _cells(nb) or not _executed(committed):
                 stale.append(name)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print("wrote", path)
+            continue
+        if not args.no_execute:
+            with tempfile.TemporaryDirectory(prefix="carnet-") as work:
+                execute(nb, Path(work))
+            if not _executed(nb):
+                print("error while running", name, file=sys.stderr)
+                return 1
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+        print("wrote", path, path.stat().st_size // 1024, "kB")
     if stale:
-        print("notebooks out of date:", ", ".join(stale), "- run scripts/build_notebooks.py")
+        print(
+            "notebooks out of date or not executed:",
+            ", ".join(stale),
+            "- run .venv/bin/python scripts/build_notebooks.py",
+        )
         return 1
     return 0
 
