@@ -34,14 +34,16 @@ from api.core import PLURAL_LABELS
 from geo import demo
 from geo.analysis import GRAVITY_MIN_MINUTES, MEASURES, analyse, line_radius_m
 from geo.errors import CartosoinsError, DataValidationError, collect_data_warnings
-from geo.io import read_practitioners
+from geo.io import profession_code, read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, format_fr, individual_points_of
+from geo.maps.figures import PageSize, page_size, save_figure, scenario_figure, titled_static_map
 from geo.maps.offline import save_offline_html
-from geo.maps.static import analysis_static_map, save_static_map
+from geo.maps.slideshow import save_slideshow, territory_slideshow
+from geo.maps.words import count_fr, profession_words, sites_fr
 from geo.reference import list_departements, list_epci
 from geo.scenario import Scenario
 from geo.siting import DEFAULT_COVERAGE_MINUTES, recommend_sites
-from geo.territory import Territory, resolve_territory
+from geo.territory import Territory
 
 app = typer.Typer(
     name="cartosoins",
@@ -65,6 +67,82 @@ DemoOpt = Annotated[
         "real GPs embedded in cartosoins (INSEE BPE); outputs get a _demo suffix.",
     ),
 ]
+
+# image options of map, analyse, scenario and site (the static PNG / SVG / PDF for slides)
+TitleOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--titre", "--title", help="Titre de l'image (défaut : l'indicateur et le territoire)."
+    ),
+]
+SubtitleOpt = Annotated[
+    str | None,
+    typer.Option("--sous-titre", "--subtitle", help="Sous-titre de l'image ('' : aucun)."),
+]
+WidthCmOpt = Annotated[
+    float | None, typer.Option("--largeur-cm", help="Largeur de l'image, en centimètres.")
+]
+HeightCmOpt = Annotated[
+    float | None,
+    typer.Option("--hauteur-cm", help="Hauteur de l'image, en cm (seule : proportions gardées)."),
+]
+WidthPxOpt = Annotated[
+    float | None,
+    typer.Option("--largeur-px", help="Largeur en pixels, au lieu des centimètres (voir --dpi)."),
+]
+HeightPxOpt = Annotated[
+    float | None, typer.Option("--hauteur-px", help="Hauteur de l'image, en pixels.")
+]
+DpiOpt = Annotated[
+    float | None,
+    typer.Option("--dpi", help="Résolution en points par pouce (défaut 200 ; 150 avant/après)."),
+]
+ImageFormatOpt = Annotated[
+    str, typer.Option("--format-image", help="Format de l'image : png, svg ou pdf.")
+]
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    """The static image asked for on the command line: page, format, title, subtitle."""
+
+    page: PageSize
+    fmt: str
+    title: str | None
+    subtitle: str | None
+
+
+def _image_choice(
+    title: str | None,
+    subtitle: str | None,
+    sizes: tuple[float | None, float | None, float | None, float | None],
+    dpi: float | None,
+    fmt: str,
+    *,
+    slide: bool = False,
+) -> ImageChoice:
+    """Check the image options (before any computation), in French."""
+    kind = fmt.strip().lower().lstrip(".")
+    if kind not in ("png", "svg", "pdf"):
+        raise DataValidationError(f"--format-image {fmt!r} : valeurs possibles png, svg, pdf")
+    width_cm, height_cm, width_px, height_px = sizes
+    page = page_size(
+        width_cm=width_cm,
+        height_cm=height_cm,
+        width_px=width_px,
+        height_px=height_px,
+        dpi=dpi,
+        default=(33.867, 19.05) if slide else (25.0, 18.0),
+        default_dpi=150.0 if slide else 200.0,
+        labels={
+            "width_cm": "--largeur-cm",
+            "height_cm": "--hauteur-cm",
+            "width_px": "--largeur-px",
+            "height_px": "--hauteur-px",
+            "dpi": "--dpi",
+        },
+    )
+    return ImageChoice(page, kind, title, subtitle)
 
 
 def _builtin_dataset(profession: str | None, use_demo: bool) -> str:
@@ -97,8 +175,55 @@ def _stem(stem: str, dataset: str | None) -> str:
     return f"{stem}_demo" if dataset == core.DEMO_DATASET else stem
 
 
+def _profession_part(profession: str | None, from_file: bool) -> str:
+    """Give the profession part of the output names (empty for the built-in GPs).
+
+    Two professions, or a file and the built-in GPs, never overwrite each other's files.
+    """
+    if not from_file and (profession is None or profession == core.BPE_PROFESSION):
+        return ""
+    return f"{profession or 'toutes_professions'}_"
+
+
 def _source_of(attrs: Mapping[Any, Any]) -> str:
     return core.source_label_of(attrs) or "données fournies"
+
+
+# territory options shared by map, analyse, scenario and site (with --departement, --epci and
+# --commune): a région by code or name, or France
+RegionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--region",
+        "-r",
+        help="Région : code INSEE (84) ou nom (« Auvergne-Rhône-Alpes ») ; répétable.",
+    ),
+]
+FranceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--france",
+        metavar="[metropole|entiere]",
+        help="Toute la France : « metropole » (avec la Corse) ou « entiere » (et les DROM).",
+    ),
+]
+
+
+def _selection(
+    departement: list[str] | None,
+    epci: list[str] | None,
+    commune: list[str] | None,
+    region: list[str] | None,
+    france: str | None,
+) -> dict[str, Any]:
+    """Keywords of :func:`api.core.resolve` from the territory options (exactly one kind)."""
+    return {
+        "departements": departement,
+        "epci": epci,
+        "communes": commune,
+        "regions": region,
+        "france": france,
+    }
 
 
 @app.command("map")
@@ -108,6 +233,8 @@ def map_command(
     ] = None,
     epci: Annotated[list[str] | None, typer.Option(help="EPCI SIREN code(s).")] = None,
     commune: Annotated[list[str] | None, typer.Option(help="Commune INSEE code(s).")] = None,
+    region: RegionOpt = None,
+    france: FranceOpt = None,
     measure: Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")] = "density",
     profession: Annotated[
         str, typer.Option(help=f"Profession: {', '.join(demo.PROFESSIONS)}.")
@@ -122,6 +249,14 @@ def map_command(
     individual: Annotated[
         bool, typer.Option(help="Add one clustered marker per practitioner (no names).")
     ] = False,
+    title: TitleOpt = None,
+    subtitle: SubtitleOpt = None,
+    width_cm: WidthCmOpt = None,
+    height_cm: HeightCmOpt = None,
+    width_px: WidthPxOpt = None,
+    height_px: HeightPxOpt = None,
+    dpi: DpiOpt = None,
+    image_format: ImageFormatOpt = "png",
 ) -> None:
     """Map a measure for a territory: real GPs by default, ``--demo`` for simulated ones.
 
@@ -129,6 +264,9 @@ def map_command(
     practitioners, and every output says « praticiens simulés ».
     """
     try:
+        image = _image_choice(
+            title, subtitle, (width_cm, height_cm, width_px, height_px), dpi, image_format
+        )
         if profession not in demo.PROFESSIONS:
             raise DataValidationError(
                 f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
@@ -139,7 +277,7 @@ def map_command(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
             task = progress.add_task("Chargement du territoire…", total=4)
-            territory = resolve_territory(departement, epci, commune)
+            territory = core.resolve(**_selection(departement, epci, commune, region, france))
             progress.update(
                 task,
                 advance=1,
@@ -149,6 +287,7 @@ def map_command(
             practitioners = core.builtin_practitioners(dataset, profession, seed)
             progress.update(task, advance=1, description="Calcul de l'indicateur…")
             result = analyse(territory, practitioners, measure)
+            result.attrs["profession"] = profession  # the maps' words (geo.maps.words)
             progress.update(task, advance=1, description="Carte…")
             label = PLURAL_LABELS.get(profession, demo.PROFESSIONS[profession].label)
             points = core.aggregate_points(result, label, territory.communes)
@@ -165,16 +304,21 @@ def map_command(
                 ),
             )
             out.mkdir(parents=True, exist_ok=True)
-            stem = _stem(f"{measure}_{territory.slug}", dataset)
+            stem = _stem(
+                f"{measure}_{_profession_part(profession, False)}{territory.slug}", dataset
+            )
             html_path = out / f"carte_{stem}.html"
             save_offline_html(fmap, html_path, allow_remote_tiles=tiles)
             written = [html_path]
             if png:
-                png_path = out / f"carte_{stem}.png"
-                save_static_map(
-                    analysis_static_map(
+                png_path = out / f"carte_{stem}.{image.fmt}"
+                save_figure(
+                    titled_static_map(
                         result,
                         territory.name,
+                        title=image.title,
+                        subtitle=image.subtitle,
+                        page=image.page,
                         points=points,
                         points_label=core.points_label(profession, synthetic),
                     ),
@@ -196,11 +340,13 @@ def map_command(
     except CartosoinsError as exc:
         raise _fail(exc) from exc
     mean = summary["summary"]["population_weighted_mean"]
+    who = profession_words(profession)
     console.print(
         f"[bold]{territory.name}[/] — {result.attrs['label_fr']} ({summary['source_praticiens']})"
         f" : moyenne pondérée {'—' if mean is None else format_fr(mean, 2)} "
-        f"{result.attrs['unit_fr']} ; {summary['practitioners_in_territory']} "
-        f"{label.lower()} dans le territoire."
+        f"{result.attrs['unit_fr']} ; "
+        f"{count_fr(summary['practitioners_in_territory'], who.singular, who.plural)} "
+        "dans le territoire."
     )
     if summary.get("headcounts_fr"):
         console.print(f"  {summary['headcounts_fr']}")
@@ -231,7 +377,11 @@ def reference_command(
     table = Table(title=title)
     for col in frame.columns:
         table.add_column(str(col), justify="right" if frame[col].dtype.kind in "iu" else "left")
-    for row in frame.astype(str).itertuples(index=False):
+    shown = frame.astype(str)
+    for col in frame.columns:
+        if frame[col].dtype.kind in "iu":  # French thousands: 52 359, not 52359 or 52,359
+            shown[col] = [format_fr(float(v), 0) for v in frame[col]]
+    for row in shown.itertuples(index=False):
         table.add_row(*row)
     console.print(table)
 
@@ -262,7 +412,11 @@ FormatOpt = Annotated[
 ]
 ProfessionOpt = Annotated[
     str | None,
-    typer.Option(help="Keep one profession (default: GPs without a file, all of a file's)."),
+    typer.Option(
+        help="Profession à garder : code (medecin_generaliste…), nom français ou code TYPEQU de "
+        "la BPE (D265), majuscules indifférentes ; obligatoire si le fichier en contient "
+        "plusieurs (par défaut : les médecins généralistes embarqués)."
+    ),
 ]
 MeasureOpt = Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")]
 CatchmentOpt = Annotated[
@@ -303,9 +457,7 @@ def _dataset_of(practitioners: Path | None, profession: str | None, use_demo: bo
 
 
 def _prepare_inputs(
-    departement: list[str] | None,
-    epci: list[str] | None,
-    commune: list[str] | None,
+    selection: dict[str, Any],
     practitioners: Path | None,
     dataset: str | None,
     file_format: str,
@@ -315,18 +467,19 @@ def _prepare_inputs(
 ) -> tuple[Territory, gpd.GeoDataFrame, str | None]:
     """Territory, practitioners (file, real GPs or demo) and the profession kept."""
     report(0.02, "Chargement du territoire…")
-    territory = core.resolve(departement, epci, commune)
+    territory = core.resolve(**selection)
     report(0.1, "Lecture des praticiens…")
     if practitioners is None:
-        profession = profession or core.BPE_PROFESSION
+        profession = profession_code(profession) if profession else core.BPE_PROFESSION
         dataset = dataset or core.default_dataset(profession)
         return territory, core.builtin_practitioners(dataset, profession, seed), profession
     frame = read_practitioners(
         practitioners,
         filename=practitioners.name,
         format=None if file_format == "auto" else file_format,
+        profession=profession,  # a file holding several is refused, with what it holds
     )
-    return territory, core.select_profession(frame, profession, practitioners.name), profession
+    return territory, frame, frame.attrs.get("profession") or profession
 
 
 @contextmanager
@@ -403,6 +556,8 @@ def analyse_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
     commune: CommuneOpt = None,
+    region: RegionOpt = None,
+    france: FranceOpt = None,
     practitioners: PractitionersOpt = None,
     file_format: FormatOpt = "auto",
     profession: ProfessionOpt = None,
@@ -416,6 +571,14 @@ def analyse_command(
     demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
     png: Annotated[bool, typer.Option(help="Also write the PNG map (25×18 cm).")] = True,
+    title: TitleOpt = None,
+    subtitle: SubtitleOpt = None,
+    width_cm: WidthCmOpt = None,
+    height_cm: HeightCmOpt = None,
+    width_px: WidthPxOpt = None,
+    height_px: HeightPxOpt = None,
+    dpi: DpiOpt = None,
+    image_format: ImageFormatOpt = "png",
     osm: Annotated[
         Path | None,
         typer.Option(help="OpenStreetMap extract (.osm.pbf, .osm, .osm.gz): road travel times."),
@@ -452,15 +615,16 @@ def analyse_command(
     """
     written: list[Path] = []
     try:
+        image = _image_choice(
+            title, subtitle, (width_cm, height_cm, width_px, height_px), dpi, image_format
+        )
         dataset = _dataset_of(practitioners, profession, demo_data)
         if dataset == core.BPE_DATASET and exclude_aged_from is not None:
             raise _no_ages("--exclude-aged-from")
         travel = _travel_choice(od, od_layout, od_unit, od_columns, travel_model, osm)
         with _reporting() as report:
             territory, pracs, kept = _prepare_inputs(
-                departement,
-                epci,
-                commune,
+                _selection(departement, epci, commune, region, france),
                 practitioners,
                 dataset,
                 file_format,
@@ -482,18 +646,31 @@ def analyse_command(
                 report,
             )
             result = problem.result()
+            if kept:
+                result.attrs["profession"] = kept  # the maps' words (geo.maps.words)
             synthetic = bool(result.attrs.get("synthetic"))
             label = core.points_label(kept, synthetic)
             out.mkdir(parents=True, exist_ok=True)
-            stem = _stem(f"{measure}_{territory.slug}", dataset)
+            part = _profession_part(kept, practitioners is not None)
+            stem = _stem(f"{measure}_{part}{territory.slug}", dataset)
             report(0.6, "Carte interactive…")
             html_path = out / f"carte_{stem}.html"
             html_path.write_text(core.render_map_html(result, territory.name, label), "utf-8")
             written.append(html_path)
             if png:
                 report(0.75, "Carte PNG…")
-                png_path = out / f"carte_{stem}.png"
-                png_path.write_bytes(core.render_map_png(result, territory.name, label))
+                png_path = save_figure(
+                    titled_static_map(
+                        result,
+                        territory.name,
+                        title=image.title,
+                        subtitle=image.subtitle,
+                        page=image.page,
+                        points=core.aggregate_points(result, label),
+                        points_label=label,
+                    ),
+                    out / f"carte_{stem}.{image.fmt}",
+                )
                 written.append(png_path)
             report(0.9, "GeoPackage, tableau et résumé…")
             gpkg_path = out / f"communes_{stem}.gpkg"
@@ -567,6 +744,8 @@ def scenario_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
     commune: CommuneOpt = None,
+    region: RegionOpt = None,
+    france: FranceOpt = None,
     practitioners: PractitionersOpt = None,
     file_format: FormatOpt = "auto",
     profession: ProfessionOpt = None,
@@ -590,13 +769,33 @@ def scenario_command(
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
+    png: Annotated[
+        bool, typer.Option(help="Écrire aussi l'image avant / après (PNG 16:9 par défaut).")
+    ] = True,
+    title: TitleOpt = None,
+    subtitle: SubtitleOpt = None,
+    width_cm: WidthCmOpt = None,
+    height_cm: HeightCmOpt = None,
+    width_px: WidthPxOpt = None,
+    height_px: HeightPxOpt = None,
+    dpi: DpiOpt = None,
+    image_format: ImageFormatOpt = "png",
 ) -> None:
     """Scenario on a territory: retirements, new or leaving practitioners, population change.
 
     Retirements need the practitioners' ages: the real GPs (INSEE BPE) have none, so use
     ``--demo`` or a file with ages, or name the GPs who leave with ``--remove``.
     """
+    images: list[Path] = []
     try:
+        image = _image_choice(
+            title,
+            subtitle,
+            (width_cm, height_cm, width_px, height_px),
+            dpi,
+            image_format,
+            slide=True,
+        )
         dataset = _dataset_of(practitioners, profession, demo_data)
         if dataset == core.BPE_DATASET:
             if retire_age is not None:
@@ -618,10 +817,8 @@ def scenario_command(
                 "--population-factor"
             )
         with _reporting() as report:  # also shows the engine's warnings as notes
-            territory, pracs, _ = _prepare_inputs(
-                departement,
-                epci,
-                commune,
+            territory, pracs, kept = _prepare_inputs(
+                _selection(departement, epci, commune, region, france),
                 practitioners,
                 dataset,
                 file_format,
@@ -638,15 +835,29 @@ def scenario_command(
             )
             report(0.5, "Application du scénario…")
             result = scenario.apply(problem)
+            if profession:
+                result.communes.attrs["profession"] = profession  # the maps' words
             changes = list(result.problem.history)
             out.mkdir(parents=True, exist_ok=True)
-            stem = _stem(f"scenario_{measure}_{territory.slug}", dataset)
+            part = _profession_part(kept, practitioners is not None)
+            stem = _stem(f"scenario_{measure}_{part}{territory.slug}", dataset)
             report(0.7, "Carte avant / après…")
             html_path = out / f"carte_{stem}.html"
             html_path.write_text(
                 core.render_comparison_html(result.communes, territory.name, "; ".join(changes)),
                 "utf-8",
             )
+            if png:
+                report(0.8, "Image avant / après…")
+                figure = scenario_figure(
+                    result.communes,
+                    territory.name,
+                    scenario="; ".join(changes),
+                    title=image.title,
+                    subtitle=image.subtitle,
+                    page=image.page,
+                )
+                images.append(save_figure(figure, out / f"carte_{stem}.{image.fmt}"))
             report(0.9, "GeoPackage et résumé…")
             gpkg_path = out / f"communes_{stem}.gpkg"
             gpkg_path.write_bytes(core.export_gpkg(result.communes))
@@ -666,11 +877,12 @@ def scenario_command(
     console.print(
         f"[bold]{territory.name}[/] ({summary['source_praticiens']}) — {'; '.join(changes)} : "
         "population dans la classe "
-        f"« {s['gap_class']} » {s['population_in_gap_before']:,.0f} → "
-        f"{s['population_in_gap_after']:,.0f}; {s['communes_improved']} communes améliorées, "
-        f"{s['communes_worsened']} dégradées."
+        f"« {s['gap_class']} » {format_fr(s['population_in_gap_before'], 0)} → "
+        f"{format_fr(s['population_in_gap_after'], 0)} ; "
+        f"{count_fr(s['communes_improved'], 'commune améliorée', 'communes améliorées')}, "
+        f"{count_fr(s['communes_worsened'], 'dégradée')}."
     )
-    for path in (html_path, gpkg_path, json_path):
+    for path in (html_path, *images, gpkg_path, json_path):
         console.print(f"  écrit : {path}")
 
 
@@ -679,6 +891,8 @@ def site_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
     commune: CommuneOpt = None,
+    region: RegionOpt = None,
+    france: FranceOpt = None,
     practitioners: PractitionersOpt = None,
     file_format: FormatOpt = "auto",
     profession: ProfessionOpt = None,
@@ -717,19 +931,37 @@ def site_command(
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
+    png: Annotated[
+        bool, typer.Option(help="Écrire aussi l'image des sites (PNG 16:9 par défaut).")
+    ] = True,
+    image_title: TitleOpt = None,
+    subtitle: SubtitleOpt = None,
+    width_cm: WidthCmOpt = None,
+    height_cm: HeightCmOpt = None,
+    width_px: WidthPxOpt = None,
+    height_px: HeightPxOpt = None,
+    dpi: DpiOpt = None,
+    image_format: ImageFormatOpt = "png",
 ) -> None:
     """Recommend where k new sites of n practitioners help most; map, GeoPackage, summary."""
+    images: list[Path] = []
     try:
+        image = _image_choice(
+            image_title,
+            subtitle,
+            (width_cm, height_cm, width_px, height_px),
+            dpi,
+            image_format,
+            slide=True,
+        )
         if method not in ("greedy", "milp"):
             raise DataValidationError(f"--method {method!r} inconnue : greedy ou milp")
         site_candidates = _site_candidates(candidates)
         capacities = _per_site(per_site)
         dataset = _dataset_of(practitioners, profession, demo_data)
         with _reporting() as report:  # also shows the engine's warnings as notes
-            territory, pracs, _ = _prepare_inputs(
-                departement,
-                epci,
-                commune,
+            territory, pracs, kept = _prepare_inputs(
+                _selection(departement, epci, commune, region, france),
                 practitioners,
                 dataset,
                 file_format,
@@ -765,14 +997,30 @@ def site_command(
                 found.objective_label_fr,
             )
             out.mkdir(parents=True, exist_ok=True)
-            stem = _stem(f"sites_{measure}_{territory.slug}", dataset)
-            title = f"{k} site(s) de {n_per_site} praticien(s)"
+            part = _profession_part(kept, practitioners is not None)
+            stem = _stem(f"sites_{measure}_{part}{territory.slug}", dataset)
+            title = sites_fr(k, n_per_site, profession)  # "3 sites de 1 praticien"
+            if profession:
+                found.scenario.communes.attrs["profession"] = profession  # the maps' words
             report(0.8, "Carte des sites…")
             html_path = out / f"carte_{stem}.html"
             html_path.write_text(
                 core.render_comparison_html(found.scenario.communes, territory.name, title, sites),
                 "utf-8",
             )
+            if png:
+                report(0.85, "Image des sites…")
+                figure = scenario_figure(
+                    found.scenario.communes,
+                    territory.name,
+                    scenario=title,
+                    after_label="Avec les sites proposés",
+                    sites=sites.assign(nom=found.sites["nom"].astype(str).to_numpy()),
+                    title=image.title,
+                    subtitle=image.subtitle,
+                    page=image.page,
+                )
+                images.append(save_figure(figure, out / f"carte_{stem}.{image.fmt}"))
             report(0.9, "GeoPackage et résumé…")
             gpkg_path = out / f"communes_{stem}.gpkg"
             gpkg_path.write_bytes(core.export_gpkg(found.scenario.communes))
@@ -796,12 +1044,18 @@ def site_command(
         raise _fail(exc) from exc
     console.print(
         f"[bold]{territory.name}[/] ({summary['source_praticiens']}) — "
-        f"{found.objective_label_fr} : {found.total_gain:,.1f}"
+        f"{found.objective_label_fr} : {_gain_fr(found.total_gain)}"
     )
     for row in table.itertuples(index=False):
-        console.print(f"  {row.rank}. {row.nom} ({row.code}) : gain {row.marginal_gain:,.1f}")
-    for path in (html_path, gpkg_path, json_path):
+        console.print(f"  {row.rank}. {row.nom} ({row.code}) : gain {_gain_fr(row.marginal_gain)}")
+    for path in (html_path, *images, gpkg_path, json_path):
         console.print(f"  écrit : {path}")
+
+
+def _gain_fr(value: Any) -> str:
+    """Write a siting gain in French format: whole numbers from 100 on (inhabitants)."""
+    number = float(value)
+    return format_fr(number, 0 if abs(number) >= 100 else 1)
 
 
 def _site_candidates(values: list[str] | None) -> list[str | tuple[str, float, float]] | None:
@@ -840,6 +1094,85 @@ def _per_site(values: list[str] | None) -> dict[str, int] | None:
             )
         out[name.strip()] = int(count)
     return out
+
+
+@app.command("diaporama")
+def slideshow_command(
+    departement: DepartementOpt = None,
+    epci: EpciOpt = None,
+    commune: CommuneOpt = None,
+    region: RegionOpt = None,
+    france: FranceOpt = None,
+    horizon: Annotated[
+        int, typer.Option("--horizon", help="Année du scénario de départs (diapositive 3).")
+    ] = 2030,
+    departure_share: Annotated[
+        float,
+        typer.Option(
+            "--part-departs",
+            help="Sans âge des médecins (INSEE BPE) : part des médecins du territoire qui "
+            "partent d'ici l'horizon, tirés au sort (hypothèse affichée sur la diapositive).",
+        ),
+    ] = 0.25,
+    sites: Annotated[
+        int, typer.Option("--sites", help="Nombre de sites de la résidence (diapositive 4).")
+    ] = 3,
+    per_site: Annotated[
+        int, typer.Option("--medecins-par-site", help="Médecins par site de la résidence.")
+    ] = 2,
+    seed: Annotated[
+        int, typer.Option(help="Graine du tirage des départs et des praticiens simulés.")
+    ] = 0,
+    demo_data: DemoOpt = False,
+    out: OutOpt = Path("out"),
+) -> None:
+    """Écrire un diaporama hors ligne (un seul fichier HTML) sur l'accès aux médecins.
+
+    1 l'APL ; 2 le temps jusqu'au médecin le plus proche ; 3 un scénario de départs à l'horizon ;
+
+    4 les meilleurs sites d'une résidence de médecins ; 5 les chiffres clés comparés.
+
+    Flèches ou espace pour avancer, F pour le plein écran.
+    """
+    try:
+        if not 0 < departure_share <= 1:
+            raise DataValidationError(
+                f"--part-departs {departure_share!r} : un nombre entre 0 et 1 (0.25 = 25 %)"
+            )
+        if sites < 1 or per_site < 1:
+            raise DataValidationError("--sites et --medecins-par-site : des entiers ≥ 1")
+        dataset = _dataset_of(None, None, demo_data)
+        with _reporting() as report:
+            territory, pracs, _ = _prepare_inputs(
+                _selection(departement, epci, commune, region, france),
+                None,
+                dataset,
+                "auto",
+                None,
+                seed,
+                report,
+            )
+            problem = core.prepare_analysis(
+                territory, pracs, "apl", _analysis_options(None, None), report
+            )
+            report(0.4, "Cartes, scénario, sites et chiffres clés…")
+            page = territory_slideshow(
+                territory,
+                pracs,
+                problem=problem,
+                horizon_year=horizon,
+                departure_share=departure_share,
+                sites=sites,
+                practitioners_per_site=per_site,
+                seed=seed,
+            )
+            out.mkdir(parents=True, exist_ok=True)
+            path = save_slideshow(page, out / f"diaporama_{_stem(territory.slug, dataset)}.html")
+            report(1.0, "Terminé")
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
+    console.print(f"[bold]{territory.name}[/] — diaporama de 5 diapositives, hors ligne.")
+    console.print(f"  écrit : {path}")
 
 
 @app.command("serve")

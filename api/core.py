@@ -25,6 +25,7 @@ from geo import demo
 from geo.analysis import AccessProblem, prepare
 from geo.crs import METRIC_CRS_BY_DEPARTEMENT
 from geo.errors import DataValidationError
+from geo.io import select_profession as io_select_profession
 from geo.maps import compare
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map
 from geo.maps.offline import to_offline_html
@@ -149,12 +150,19 @@ def resolve(
     departements: Sequence[str] | None = None,
     epci: Sequence[str] | None = None,
     communes: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    france: str | None = None,
 ) -> Territory:
-    """Resolve exactly one kind of selection to a territory (raises ``UnknownCodeError``)."""
+    """Resolve exactly one kind of selection to a territory (raises ``UnknownCodeError``).
+
+    ``regions`` are INSEE codes or names; ``france`` is ``metropole`` or ``entiere``.
+    """
     return resolve_territory(
         list(departements) if departements else None,
         list(epci) if epci else None,
         list(communes) if communes else None,
+        regions=list(regions) if regions else None,
+        france=france or None,
     )
 
 
@@ -262,20 +270,18 @@ def source_label_of(attrs: Mapping[Any, Any]) -> str | None:
 def select_profession(
     practitioners: gpd.GeoDataFrame, profession: str | None, source: str
 ) -> gpd.GeoDataFrame:
-    """Keep one profession of a practitioners layer (all of them when ``profession`` is None)."""
+    """Keep one profession of a practitioners layer (all of them when ``profession`` is None).
+
+    The engine's :func:`geo.io.select_profession`: codes, French names and BPE ``TYPEQU`` in any
+    case; an unknown one is refused with every profession of ``source`` listed.
+    """
     if profession is None:
         return practitioners
     if "profession" not in practitioners.columns:
         raise DataValidationError(
-            f"{source} has no 'profession' column: it cannot be filtered on {profession!r}"
+            f"{source} n'a pas de colonne 'profession' : impossible d'y garder {profession!r}"
         )
-    kept = practitioners[practitioners["profession"].astype(str) == profession]
-    if kept.empty:
-        found = sorted(map(str, pd.unique(practitioners["profession"].dropna())))[:10]
-        raise DataValidationError(
-            f"{source} has no practitioner of profession {profession!r} (found: {found})"
-        )
-    return kept
+    return io_select_profession(practitioners, profession)
 
 
 def default_supply(practitioners: pd.DataFrame, measure: str) -> str:

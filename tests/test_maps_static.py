@@ -17,6 +17,8 @@ from geo.analysis import analyse
 from geo.demo import generate_practitioners
 from geo.errors import DataValidationError
 from geo.maps.choropleth import (
+    APL_ZONAGE_BREAKS,
+    APL_ZONAGE_COLOURS,
     NO_DATA_COLOUR,
     PALETTES,
     ChoroplethSpec,
@@ -110,7 +112,7 @@ def test_png_size_is_not_truncated(grid: gpd.GeoDataFrame) -> None:
 def test_legend_wording_and_page_texts(grid: gpd.GeoDataFrame) -> None:
     fig = static_map(grid, _grid_spec(), subtitle="Sous-titre", width_cm=16, height_cm=10, dpi=72)
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert legend_texts == ["0,0 – 2,0", "> 2,0 – 5,0", "> 5,0 – 7,0", "sans objet"]
+    assert legend_texts == ["0,0 – 2,0", "> 2,0 – 5,0", "> 5,0", "non renseigné"]
     swatches = [mpl.colors.to_hex(p.get_facecolor()) for p in fig.legends[0].get_patches()]
     assert swatches == [*(PALETTES["YlGnBu"][i] for i in (0, 4, 8)), NO_DATA_COLOUR]
     texts = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
@@ -195,8 +197,8 @@ def test_errors_name_the_value(grid: gpd.GeoDataFrame, tmp_path: Path) -> None:
         static_map(grid, _grid_spec(palette="Rainbow"))
     with pytest.raises(DataValidationError, match=r"tolerance_m .* got -1"):
         static_map(grid, spec, tolerance_m=-1)
-    with pytest.raises(DataValidationError, match="several metric CRSs"):
-        static_map(grid.assign(departement=["63"] * 8 + ["974"]), spec)
+    # mainland and overseas communes together: an inset, no longer an error
+    assert len(static_map(grid.assign(departement=["63"] * 8 + ["974"]), spec).axes) == 2
     with pytest.raises(DataValidationError, match="no CRS"):
         static_map(grid.set_crs(None, allow_override=True), spec)
     with pytest.raises(DataValidationError, match=r"lack column\(s\) \['count', 'label'\]"):
@@ -254,14 +256,14 @@ def test_real_map_png(apl_63: tuple[gpd.GeoDataFrame, pd.DataFrame]) -> None:
     assert 100_000 < len(data) < 3_000_000
     assert _distinct(pixels) > 500
     spec, _ = analysis_spec(result, "Puy-de-Dôme (63)")
-    colours = [mpl.colors.to_hex(p.get_facecolor()) for p in fig.legends[0].get_patches()]
-    assert spec.scheme == "fixed" and spec.breaks == (1.5, 2.5, 4.0, 5.0)
+    assert spec.scheme == "fixed" and spec.breaks == APL_ZONAGE_BREAKS
     values = result["value"].to_numpy(dtype="float64")
-    classes = np.searchsorted(spec.breaks, values[np.isfinite(values)], side="left")
-    present = {colours[int(c)] for c in classes}
+    classes = np.searchsorted(spec.breaks, values[values > 0], side="right")  # [2,5 ; 4[
+    present = {APL_ZONAGE_COLOURS[int(c)] for c in classes}
     # Clermont-Ferrand's class colour covers many pixels (as does every class present)
     clermont = float(result.loc[result["code"] == "63113", "value"].iloc[0])
-    assert _count(pixels, colours[int(np.searchsorted(spec.breaks, clermont))]) > 1_000
+    clermont_class = int(np.searchsorted(spec.breaks, clermont, side="right"))
+    assert _count(pixels, APL_ZONAGE_COLOURS[clermont_class]) > 1_000
     assert all(_count(pixels, c) > 50 for c in present)
 
 
@@ -290,7 +292,7 @@ def test_real_map_svg_pdf(apl_63: tuple[gpd.GeoDataFrame, pd.DataFrame], tmp_pat
     svg = save_static_map(fig, tmp_path / "apl_63.svg").read_bytes()
     pdf = save_static_map(fig, tmp_path / "apl_63.PDF").read_bytes()
     text = svg.decode("utf-8")
-    assert "Accessibilité potentielle localisée (APL) — Puy-de-Dôme (63)" in text
+    assert "(APL) — Puy-de-Dôme (63)" in text and "Accès aux" in text
     assert SYNTHETIC in text
     assert 100_000 < len(svg) < 5_000_000
     assert pdf.startswith(b"%PDF") and 50_000 < len(pdf) < 3_000_000

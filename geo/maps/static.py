@@ -24,30 +24,31 @@ import shapely
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Polygon, Rectangle
+from matplotlib.path import Path as MplPath
 from matplotlib.text import Text
 from matplotlib.transforms import Transform
 
-from geo.crs import metric_crs_of
+from geo.crs import METRIC_CRS_BY_DEPARTEMENT, metric_crs_of
 from geo.errors import DataValidationError
 from geo.maps.choropleth import (
-    NO_DATA_COLOUR,
+    CIRCLE_RADIUS_M,
+    LARGE_MAP_COMMUNES,
     PALETTES,
     SYNTHETIC_LABEL,
     ChoroplethSpec,
     analysis_spec,
-    class_range_labels,
-    classify,
+    class_scheme,
     format_fr,
-    lowest_bound,
-    palette_colours,
     simplify_coverage,
     union_polygons,
 )
+from geo.reference import list_departements
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -72,6 +73,12 @@ MAX_SIDE_PX: Final = 16_384
 SIMPLIFY_PAPER_MM: Final = 0.15
 #: Diameter of the largest proportional circle, as a share of the page's shorter side.
 CIRCLE_MAX_DIAMETER_SHARE: Final = 0.035
+#: Holes of a territory smaller than this (m²) are slivers between simplified communes.
+OUTLINE_MIN_HOLE_M2: Final = 2e6
+#: Circles smaller than this diameter (points) are not drawn; the legend says from which count.
+CIRCLE_MIN_DIAMETER_PT: Final = 1.0
+#: Width of the column of DROM insets beside métropole, as a share of métropole's height.
+INSET_SHARE: Final = 0.2
 #: Round scale-bar lengths, in metres.
 SCALE_BAR_LENGTHS_M: Final = (
     100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000
@@ -130,7 +137,9 @@ def static_map(
     ----------
     communes : geopandas.GeoDataFrame
         One row per commune with a CRS, the measure column and polygons; ``departement`` picks
-        the metric CRS (Lambert-93, or the local CRS of an overseas département).
+        the metric CRS (Lambert-93, or the local CRS of an overseas département). Communes of
+        métropole and of the DROM together (France entière) are drawn as a map of métropole
+        with one inset per DROM, in its own CRS and at its own scale, in a column on the left.
     spec : ChoroplethSpec
         Measure, wording, classification.
     width_cm, height_cm : float
@@ -162,23 +171,43 @@ def static_map(
     ------
     DataValidationError
         If the size or dpi is not positive (or too large), the column or palette is unknown,
-        the communes have no CRS or no polygon, span mainland and overseas CRSs (map each
-        separately), ``points`` lacks a column or ``tolerance_m`` is negative.
+        the communes have no CRS or no polygon, ``points`` lacks a column or ``tolerance_m``
+        is negative.
     """
     width_in, height_in = _check_page(width_cm, height_cm, dpi)
     _check_communes(communes, spec)
     circles = _check_points(points)
-    crs = metric_crs_of(communes)
-    simple = _simplified(communes, crs, width_in, tolerance_m)
-    fill, entries = _classes(simple, spec)
+    if outline_by == "epci" and len(communes) > LARGE_MAP_COMMUNES:
+        outline_by = "departement"  # a région or France: EPCI lines would blacken the map
+    zones = _zones(communes)
+    crs, mainland = zones[0]
+    simple = _simplified(mainland, crs, width_in, tolerance_m)
+    insets = [
+        _Inset(name, zone_crs, _simplified(frame, zone_crs, width_in * INSET_SHARE, tolerance_m))
+        for zone_crs, frame, name in _inset_zones(zones[1:])
+    ]
+    parts = [simple, *(inset.communes for inset in insets)]
+    fills, entries = _zone_classes(parts, spec)
+    fill = fills[0]
+    for inset, inset_fill in zip(insets, fills[1:], strict=True):
+        inset.fill = inset_fill
+    span = _span(simple)
+    if insets:  # a strip left of the mainland holds the insets
+        span = (span[0] + span[1] * INSET_SHARE, span[1])
     diameter_max_pt = CIRCLE_MAX_DIAMETER_SHARE * min(width_in, height_in) * 72
     legend_circles = None
     if circles is not None:
-        legend_circles = (
-            _nice_counts(float(circles["count"].max())),
-            diameter_max_pt,
-            points_label,
-        )
+        top = float(circles["count"].max())
+        diameter_max_pt = _circle_diameter_pt(top, span, width_in, height_in)
+        smallest = top * (CIRCLE_MIN_DIAMETER_PT / diameter_max_pt) ** 2
+        circles = circles[circles["count"].to_numpy() >= smallest]
+        shown = [c for c in _nice_counts(top) if c >= smallest]
+        heading = points_label
+        if smallest > 1:  # small counts are below a visible dot at this scale: say so
+            floor = math.ceil(smallest)
+            shown = [c for c in shown if c > floor] + [float(floor)]
+            heading = f"{points_label} — communes de {format_fr(floor, 0)} ou plus"
+        legend_circles = (shown, diameter_max_pt, heading)
     with _style():
         page, arrangement = _lay_out(
             width_in,
@@ -188,12 +217,13 @@ def static_map(
             subtitle,
             entries,
             legend_circles,
-            _span(simple),
+            span,
             north_arrow,
         )
-        _draw_map(page, arrangement, simple, fill, outline_by, crs)
+        axes = _draw_map(page, arrangement, simple, fill, outline_by, crs, insets)
         if circles is not None:
-            _draw_circles(page, circles, crs, diameter_max_pt)
+            for ax, zone_crs, frame in axes:
+                _draw_circles(ax, _within(circles, frame), zone_crs, diameter_max_pt, top)
         page.scale_bar(
             arrangement.scale_box, arrangement.scale_align, arrangement.metres_per_in, north_arrow
         )
@@ -211,6 +241,7 @@ def analysis_static_map(
     points_label: str = "Praticiens",
     outline_by: str | None = "epci",
     north_arrow: bool = True,
+    profession: str | None = None,
 ) -> Figure:
     """Draw the static map of an :func:`geo.analysis.analyse` result, worded from its metadata.
 
@@ -225,13 +256,15 @@ def analysis_static_map(
         Territory name for the title ("Puy-de-Dôme (63)").
     width_cm, height_cm, dpi, points, points_label, outline_by, north_arrow
         See :func:`static_map`.
+    profession : str, optional
+        Profession code for the words (see :func:`analysis_spec`).
 
     Returns
     -------
     matplotlib.figure.Figure
         The page.
     """
-    spec, subtitle = analysis_spec(result, place)
+    spec, subtitle = analysis_spec(result, place, profession=profession)
     return static_map(
         result,
         spec,
@@ -430,18 +463,11 @@ def _classes(
 ) -> tuple[npt.NDArray[np.object_], list[tuple[str, str]]]:
     """Fill colour of each commune and the legend entries (colour, text), no-data last.
 
-    As in the interactive map: classes of the communes that have a polygon, the first class
-    starting at the minimum (at 0 at most for fixed breaks).
+    The classification of the interactive map (:func:`geo.maps.choropleth.class_scheme`) on
+    the communes that have a polygon: same colours, same entries ("aucun médecin à moins de
+    20 min" first and "non renseigné" last, each only when such communes exist).
     """
-    values = pd.to_numeric(simple[spec.column], errors="coerce").to_numpy(dtype="float64")
-    classes, bounds = classify(values, spec.scheme, k=spec.k, breaks=spec.breaks)
-    colours = palette_colours(PALETTES[spec.palette], len(bounds))
-    fill = np.array([NO_DATA_COLOUR, *colours], dtype=object)[classes + 1]
-    lo = lowest_bound(values, spec)
-    entries = [
-        *zip(colours, class_range_labels(bounds, lo, spec.decimals), strict=True),
-        (NO_DATA_COLOUR, spec.no_data_label),
-    ]
+    fill, _, entries = class_scheme(simple, spec)
     return fill, entries
 
 
@@ -929,6 +955,205 @@ def _lay_out(
     raise AssertionError("unreachable: the last font scale always returns")  # pragma: no cover
 
 
+@dataclass
+class _Inset:
+    """An overseas zone drawn in its own box: its name, metric CRS, communes and fills."""
+
+    name: str
+    crs: str
+    communes: gpd.GeoDataFrame
+    fill: npt.NDArray[np.object_] | None = None
+
+
+def _circle_diameter_pt(
+    top: float, span: tuple[float, float], width_in: float, height_in: float
+) -> float:
+    """Diameter of the largest circle: a share of the page, at most its size in metres.
+
+    In metres as on the interactive map (:data:`geo.maps.choropleth.CIRCLE_RADIUS_M` times the
+    square root of the count), at the map's approximate scale (it takes about 60 % of the page
+    width, 75 % of its height): on a national map circles shrink with the territory instead of
+    burying it; on a département map the page share is the smaller one.
+    """
+    share = CIRCLE_MAX_DIAMETER_SHARE * min(width_in, height_in) * 72
+    metres_per_in = max(span[0] / (0.6 * width_in), span[1] / (0.75 * height_in))
+    metric = 2 * CIRCLE_RADIUS_M * math.sqrt(top) / metres_per_in * 72
+    return max(min(share, metric), CIRCLE_MIN_DIAMETER_PT)
+
+
+def _zones(communes: gpd.GeoDataFrame) -> list[tuple[str, gpd.GeoDataFrame]]:
+    """Communes split by metric CRS: métropole (or the first zone) first, then each DROM.
+
+    One zone for a territory in one CRS; France entière gives métropole and five DROM.
+    """
+    if "departement" not in communes.columns:
+        return [(metric_crs_of(communes), communes)]
+    deps = communes["departement"].astype("string").fillna("")
+    # each overseas département is a zone (Guadeloupe and Martinique share a CRS, not a box)
+    overseas = deps.isin(list(METRIC_CRS_BY_DEPARTEMENT)).to_numpy()
+    zone = np.where(overseas, deps.to_numpy(dtype=object), "")
+    keys = sorted(pd.unique(zone))  # "" (métropole) first, then the DROM by code
+    if len(keys) == 1:
+        return [(metric_crs_of(communes), communes)]
+    out = []
+    for key in keys:
+        frame = communes[zone == key]
+        geoms = frame.geometry.to_numpy()
+        if not (~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)).any():
+            continue  # a zone without a polygon has nothing to draw
+        out.append((metric_crs_of(frame), frame))
+    return out
+
+
+def _inset_zones(
+    zones: Sequence[tuple[str, gpd.GeoDataFrame]],
+) -> list[tuple[str, gpd.GeoDataFrame, str]]:
+    """Zones to draw as insets, with their name (the département's, e.g. "La Réunion")."""
+    names = list_departements().set_index("code")["nom"]
+    out = []
+    for crs, frame in zones:
+        deps = sorted(set(frame["departement"].astype(str)))
+        out.append((crs, frame, " · ".join(str(names.get(d, d)) for d in deps)))
+    return out
+
+
+def _zone_classes(
+    parts: Sequence[gpd.GeoDataFrame], spec: ChoroplethSpec
+) -> tuple[list[npt.NDArray[np.object_]], list[tuple[str, str]]]:
+    """Classes of every zone together (one legend), the fills split back per zone."""
+    if len(parts) == 1:
+        fill, entries = _classes(parts[0], spec)
+        return [fill], entries
+    table = pd.concat(
+        [pd.DataFrame(part.drop(columns=part.geometry.name)) for part in parts],
+        ignore_index=True,
+    )
+    fill, entries = _classes(gpd.GeoDataFrame(table), spec)
+    ends = np.cumsum([len(part) for part in parts])[:-1]
+    return list(np.split(fill, ends)), entries
+
+
+def _within(circles: pd.DataFrame, frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Circles inside the bounding box (with a margin) of a zone's communes."""
+    box = gpd.GeoSeries([shapely.box(*frame.total_bounds)], crs=frame.crs).to_crs(4326)
+    west, south, east, north = (float(v) for v in box.total_bounds)
+    lon, lat = circles["lon"].to_numpy(), circles["lat"].to_numpy()
+    inside = (lon >= west - 0.1) & (lon <= east + 0.1) & (lat >= south - 0.1) & (lat <= north + 0.1)
+    return circles[inside]
+
+
+def _draw_zone(
+    ax: Any,
+    page: _Page,
+    simple: gpd.GeoDataFrame,
+    fill: npt.NDArray[np.object_],
+    outline_by: str | None,
+    crs: str,
+    weight: float = 1.0,
+    metres_per_in: float = 0.0,
+) -> None:
+    """Communes, group boundaries and the zone's outline on one axes.
+
+    Holes of the outlines under 2 mm of paper (``metres_per_in``), at least
+    :data:`OUTLINE_MIN_HOLE_M2`, are left out: a national map showed each small gap between
+    communes of the reference layer as a black dot.
+
+    Drawn as three matplotlib collections built from the coordinates at once: geopandas'
+    ``plot`` made one patch per commune (15 s for France) and redrew the whole page after
+    each call.
+    """
+    scale = page.scale * weight
+    edge = 0.25 if len(simple) <= LARGE_MAP_COMMUNES else 0.08  # thousands of communes: finer
+    paths, kept = _polygon_paths(simple.geometry.to_numpy())
+    ax.add_collection(
+        PathCollection(
+            paths,
+            facecolors=list(np.asarray(fill, dtype=object)[kept]),
+            edgecolors="white",
+            linewidths=edge * scale,
+            zorder=1,
+        )
+    )
+    min_hole = max(OUTLINE_MIN_HOLE_M2, (0.08 * metres_per_in) ** 2)
+    groups = _group_lines(simple, outline_by, min_hole)
+    if groups:
+        ax.add_collection(
+            LineCollection(
+                _line_vertices(groups),
+                colors=_GROUP_COLOUR,
+                linewidths=0.7 * scale,
+                linestyles=[(0, (4, 2))],
+                zorder=2,
+            )
+        )
+    ax.add_collection(
+        LineCollection(
+            _line_vertices([_outline(simple, min_hole)]),
+            colors=_TERRITORY_COLOUR,
+            linewidths=1.1 * scale,
+            zorder=3,
+        )
+    )
+
+
+def _polygon_paths(
+    geoms: npt.NDArray[np.object_],
+) -> tuple[list[MplPath], npt.NDArray[np.intp]]:
+    """One compound path per (multi)polygon, its rings as sub-paths; and the geometries kept."""
+    present = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
+    parts, part_of = shapely.get_parts(geoms[present], return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    starts = np.flatnonzero(np.r_[True, np.diff(coord_of) != 0])
+    codes[starts] = MplPath.MOVETO
+    codes[np.r_[starts[1:] - 1, len(coords) - 1]] = MplPath.CLOSEPOLY
+    geom_of = part_of[ring_of][coord_of]
+    cuts = np.flatnonzero(np.diff(geom_of) != 0) + 1
+    paths = [
+        MplPath(v, c) for v, c in zip(np.split(coords, cuts), np.split(codes, cuts), strict=True)
+    ]
+    return paths, present[geom_of[np.r_[0, cuts]]] if len(coords) else present[:0]
+
+
+def _line_vertices(geoms: Sequence[shapely.Geometry]) -> list[npt.NDArray[np.float64]]:
+    """Vertices of every line part of ``geoms`` (for a ``LineCollection``)."""
+    lines = shapely.get_parts(np.asarray(geoms, dtype=object))
+    lines = lines[~shapely.is_empty(lines)]
+    coords, line_of = shapely.get_coordinates(lines, return_index=True)
+    cuts = np.flatnonzero(np.diff(line_of) != 0) + 1
+    return np.split(coords, cuts) if len(coords) else []
+
+
+def _group_lines(
+    simple: gpd.GeoDataFrame, by: str | None, min_hole_m2: float = OUTLINE_MIN_HOLE_M2
+) -> list[shapely.Geometry]:
+    """Outline of each group (EPCI, département) of communes, see :func:`_outline`."""
+    if not by or by not in simple.columns:
+        return []
+    codes, _ = pd.factorize(simple[by])  # missing keys get −1 and no outline
+    geoms = simple.geometry.to_numpy()
+    return [_outline(geoms[codes == g], min_hole_m2) for g in range(codes.max() + 1)]
+
+
+def _outline(
+    simple: gpd.GeoDataFrame | npt.NDArray[np.object_], min_hole_m2: float = OUTLINE_MIN_HOLE_M2
+) -> shapely.Geometry:
+    """Boundary of communes' union without its holes under ``min_hole_m2``.
+
+    Simplified commune polygons leave slivers between them; drawn with a thick line, each one
+    was a black dot on a national map.
+    """
+    geoms = simple.geometry.to_numpy() if isinstance(simple, gpd.GeoDataFrame) else simple
+    parts = shapely.get_parts(_union_m(geoms))
+    parts = parts[shapely.get_type_id(parts) == 3]  # polygons
+    rings: list[shapely.LineString] = list(shapely.get_exterior_ring(parts))
+    for polygon in parts:
+        holes = shapely.get_rings(polygon)[1:]
+        rings += [h for h in holes if shapely.area(shapely.Polygon(h)) >= min_hole_m2]
+    return shapely.MultiLineString(rings)
+
+
 def _draw_map(
     page: _Page,
     arrangement: _Arrangement,
@@ -936,47 +1161,173 @@ def _draw_map(
     fill: npt.NDArray[np.object_],
     outline_by: str | None,
     crs: str,
-) -> None:
-    """Communes, group and territory outlines, centred in the map box at its scale."""
+    insets: Sequence[_Inset] = (),
+) -> list[tuple[Any, str, gpd.GeoDataFrame]]:
+    """Communes, group and territory outlines, centred in the map box at its scale.
+
+    With ``insets`` (the DROM of a France entière map), a column on the left of the map box
+    holds one framed, named box per inset, each at its own scale; the mainland takes the rest.
+
+    Returns
+    -------
+    list of (axes, crs, communes)
+        The mainland's axes first, then each inset's, for the circles.
+    """
     left, bottom, width, height = arrangement.map_box
+    mpi = arrangement.metres_per_in
+    minx, miny, maxx, maxy = (float(v) for v in simple.total_bounds)
+    strip = 0.0
+    if insets:
+        main_width = max(maxx - minx, 1.0) * 1.02 / mpi
+        strip = max(width - main_width, 0.0)
     ax = page.fig.add_axes(
         (
-            left / page.width_in,
+            (left + strip) / page.width_in,
             bottom / page.height_in,
-            width / page.width_in,
+            (width - strip) / page.width_in,
             height / page.height_in,
         )
     )
     ax.set_axis_off()
-    simple.plot(ax=ax, color=list(fill), edgecolor="white", linewidth=0.25 * page.scale, zorder=1)
-    groups = _group_boundaries(simple, outline_by)
-    if groups:
-        gpd.GeoSeries(groups, crs=crs).plot(
-            ax=ax,
-            color=_GROUP_COLOUR,
-            linewidth=0.7 * page.scale,
-            linestyle=(0, (4, 2)),
-            zorder=2,
-        )
-    territory = shapely.boundary(_union_m(simple.geometry.to_numpy()))
-    gpd.GeoSeries([territory], crs=crs).plot(
-        ax=ax, color=_TERRITORY_COLOUR, linewidth=1.1 * page.scale, zorder=3
-    )
-    minx, miny, maxx, maxy = (float(v) for v in simple.total_bounds)
+    _draw_zone(ax, page, simple, fill, outline_by, crs, metres_per_in=mpi)
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
-    half_x = arrangement.metres_per_in * width / 2
-    half_y = arrangement.metres_per_in * height / 2
+    half_x = mpi * (width - strip) / 2
+    half_y = mpi * height / 2
     ax.set_xlim(cx - half_x, cx + half_x)
     ax.set_ylim(cy - half_y, cy + half_y)
     ax.set_aspect("equal", adjustable="datalim")
+    _draw_labels(page, ax, simple)
+    drawn: list[tuple[Any, str, gpd.GeoDataFrame]] = [(ax, crs, simple)]
+    if insets:
+        drawn += _draw_insets(page, (left, bottom, strip, height), insets, outline_by)
+    return drawn
 
 
-def _draw_circles(page: _Page, circles: pd.DataFrame, crs: str, diameter_max_pt: float) -> None:
-    """Proportional circles (area ∝ count), small ones drawn over large ones."""
-    ax = page.fig.axes[0]
+def _draw_insets(
+    page: _Page,
+    box: tuple[float, float, float, float],
+    insets: Sequence[_Inset],
+    outline_by: str | None,
+) -> list[tuple[Any, str, gpd.GeoDataFrame]]:
+    """One framed square per inset, stacked in ``box`` (inches), each named under its frame."""
+    left, bottom, width, height = box
+    label_pt = 0.8 * page.legend_pt
+    label_in = label_pt / 72 * 1.4
+    gap = 0.08 * page.scale
+    n = len(insets)
+    side = max(min(width - gap, (height - n * (label_in + gap)) / n), 0.2)
+    column = n * (side + label_in + gap) - gap
+    top = bottom + (height + column) / 2
+    drawn = []
+    for i, inset in enumerate(insets):
+        y = top - (i + 1) * side - i * (label_in + gap)
+        ax = page.fig.add_axes(
+            (left / page.width_in, y / page.height_in, side / page.width_in, side / page.height_in)
+        )
+        fill = inset.fill if inset.fill is not None else np.full(len(inset.communes), "#d9d9d9")
+        _draw_zone(ax, page, inset.communes, fill, outline_by, inset.crs, weight=0.6)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        for spine in ax.spines.values():
+            spine.set_edgecolor("#8c8c8c")
+            spine.set_linewidth(0.6 * page.scale)
+        minx, miny, maxx, maxy = (float(v) for v in inset.communes.total_bounds)
+        half = max(maxx - minx, maxy - miny, 1.0) * 1.08 / 2
+        cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+        ax.set_xlim(cx - half, cx + half)
+        ax.set_ylim(cy - half, cy + half)
+        ax.set_aspect("equal", adjustable="box")
+        page.fig.text(
+            left + side / 2,
+            y - 0.02,
+            inset.name,
+            transform=page.inches,
+            fontsize=label_pt,
+            color=_MUTED_COLOUR,
+            ha="center",
+            va="top",
+        )
+        drawn.append((ax, inset.crs, inset.communes))
+    return drawn
+
+
+#: Commune names on a static map: at most one per this many square inches of map, tried among
+#: at most :data:`LABEL_CANDIDATES` communes, the most populated first.
+LABEL_AREA_IN2: Final = 2.0
+LABEL_CANDIDATES: Final = 300
+
+
+def _draw_labels(page: _Page, ax: Any, simple: gpd.GeoDataFrame) -> list[Text]:
+    """Names of the main communes (by population), none touching another or the map's edge.
+
+    Each name sits just above a point inside its commune, with a white halo; its box, measured
+    by the renderer, must keep a small gap to every name already placed and stay inside the
+    map's axes, or the name is left out.
+
+    Returns
+    -------
+    list of matplotlib.text.Text
+        The names drawn, in the order placed.
+    """
+    if simple.empty or "nom" not in simple.columns:
+        return []
+    from matplotlib import patheffects
+
+    geoms = simple.geometry.to_numpy()
+    if "population" in simple.columns:
+        priority = pd.to_numeric(simple["population"], errors="coerce").to_numpy(dtype="float64")
+    else:
+        priority = shapely.area(geoms)
+    order = np.argsort(-np.nan_to_num(priority, nan=-1.0), kind="stable")[:LABEL_CANDIDATES]
+    points = shapely.point_on_surface(geoms[order])
+    names = simple["nom"].astype(str).to_numpy()[order]
+    ax.apply_aspect()  # the final limits, before measuring
+    frame = ax.get_window_extent(page.renderer)
+    most = max(3, int(frame.width * frame.height / page.fig.dpi**2 / LABEL_AREA_IN2))
+    size_pt = 0.75 * page.legend_pt
+    gap_px = 0.35 * size_pt / 72 * page.fig.dpi
+    halo = [patheffects.withStroke(linewidth=2.2 * page.scale, foreground="white")]
+    placed: list[tuple[float, float, float, float]] = []
+    drawn: list[Text] = []
+    for x, y, name in zip(shapely.get_x(points), shapely.get_y(points), names, strict=True):
+        text = ax.annotate(
+            name,
+            (float(x), float(y)),
+            xytext=(0, 0.3 * size_pt),  # just above the point, as a town's name over its dot
+            textcoords="offset points",
+            fontsize=size_pt,
+            fontweight="bold",
+            color=_TEXT_COLOUR,
+            ha="center",
+            va="bottom",
+            zorder=6,
+            path_effects=halo,
+        )
+        box = text.get_window_extent(page.renderer)
+        x0, y0, x1, y1 = box.x0 - gap_px, box.y0 - gap_px, box.x1 + gap_px, box.y1 + gap_px
+        inside = frame.x0 <= box.x0 and box.x1 <= frame.x1
+        inside = inside and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        if not inside or any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            text.remove()
+            continue
+        placed.append((x0, y0, x1, y1))
+        drawn.append(text)
+        if len(drawn) >= most:
+            break
+    return drawn
+
+
+def _draw_circles(
+    ax: Any, circles: pd.DataFrame, crs: str, diameter_max_pt: float, top: float
+) -> None:
+    """Proportional circles (area ∝ count, ``top`` gets ``diameter_max_pt``), small on top."""
+    if circles.empty:
+        return
     xy = gpd.GeoSeries(gpd.points_from_xy(circles["lon"], circles["lat"]), crs=4326).to_crs(crs)
     counts = circles["count"].to_numpy(dtype="float64")
-    diameters = diameter_max_pt * np.sqrt(counts / counts.max())
+    diameters = diameter_max_pt * np.sqrt(counts / top)
     order = np.argsort(-counts, kind="stable")
     ax.scatter(
         xy.x.to_numpy()[order],
