@@ -1278,6 +1278,7 @@ def _parse_dataset(
                 filename=filename,
                 format=None if fmt == "auto" else fmt,
                 professions=options.get("professions"),
+                all_professions=True,  # the profession is chosen per analysis
             )
         if frame.empty:
             raise InputFormatError(f"{filename}: no practitioner found in the file")

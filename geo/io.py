@@ -118,6 +118,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 import tempfile
@@ -140,17 +141,25 @@ import pyogrio
 import pyproj
 import shapely
 
+from geo.agestructure import AGE_BANDS
 from geo.analysis import FRANCE_BOXES
 from geo.cog import ambiguous_codes, recode_communes
 from geo.crs import GEOGRAPHIC_CRS, METRIC_CRS_BY_DEPARTEMENT, METROPOLE_CRS
 from geo.demo import PROFESSIONS
-from geo.errors import CartosoinsError, InputFormatError, UnknownCodeError, warn_data
+from geo.errors import (
+    CartosoinsError,
+    DataValidationError,
+    InputFormatError,
+    UnknownCodeError,
+    warn_data,
+)
 from geo.reference import load_communes
 
 __all__ = [
     "BPE_HEALTH_LABELS",
     "BPE_PROFESSIONS",
     "FORMATS",
+    "FORMAT_LABELS_FR",
     "LOCATION_CHEF_LIEU",
     "LOCATION_FILE",
     "OPTIONAL_COLUMNS",
@@ -158,8 +167,10 @@ __all__ = [
     "RPPS_COLUMNS_READ",
     "RPPS_GENERAL_PRACTICE_CODES",
     "RPPS_PROFESSIONS",
+    "profession_code",
     "read_population_table",
     "read_practitioners",
+    "select_profession",
 ]
 
 #: Formats :func:`read_practitioners` reads, in the order they are recognised.
@@ -472,6 +483,34 @@ _DROP_OUTSIDE: Final = "commune hors métropole et DROM (collectivité d'outre-m
 _DROP_DUPLICATE_ACTIVITY: Final = "activité en double (même praticien, même commune)"
 _DROP_PROFESSION: Final = "autre profession (filtre professions)"
 _DROP_NO_POINT: Final = "commune sans point de localisation dans la référence"
+_DROP_ZERO_COUNT: Final = "effectif nul (colonne d'effectifs)"
+#: Key of ``_Records.extra`` holding the file's own code of each row (BPE: TYPEQU; never output).
+_FILE_CODE: Final = "_file_code"
+
+#: Formats in French, for messages and ``attrs["source"]``.
+FORMAT_LABELS_FR: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "rpps": "extraction Annuaire Santé (RPPS)",
+        "bpe": "BPE de l'INSEE",
+        "csv_latlon": "tableau CSV avec coordonnées",
+        "csv_commune": "tableau CSV par code commune",
+        "geojson": "couche GeoJSON",
+        "gpkg": "couche GeoPackage",
+    }
+)
+#: What a row of each format is, in French (messages listing a file's professions).
+_ROW_WORDS: Final[Mapping[str, str]] = MappingProxyType(
+    {"rpps": "praticiens", "geojson": "points", "gpkg": "points"}
+)
+#: Columns of counts per row (normalised names): ``NB_D201``, ``nb_medecins``, ``effectif``…
+_COUNT_COLUMN_PATTERN: Final = re.compile(
+    r"(nb|nbre|nombre|effectifs?|count|compte|n)(_[a-z0-9_]+)?"
+)
+#: Words of a count column that does not count practitioners (inhabitants, consultations…).
+_NOT_PRACTITIONER_COUNTS: Final = re.compile(
+    r"(^|_)(habitants?|pop|population|consultations?|actes?|lits?|places?|passages?|"
+    r"visites?|noeud|node|id)(_|$)"
+)
 #: Key of ``_Records.extra`` holding the former code of a re-coded commune (never output).
 _RECODED_FROM: Final = "_recoded_from"
 
@@ -1103,23 +1142,27 @@ class _Records:
     extra: dict[str, pd.Series] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: the column the professions were read from (messages), None when the file has none
+    profession_column: str | None = None
 
-    def take(self, mask: BoolArray) -> _Records:
+    def take(self, mask: BoolArray | npt.NDArray[np.intp]) -> _Records:
+        """Rows by a boolean mask, or by positions (repeated positions repeat the row)."""
         return _Records(
             rows=self.rows[mask],
-            ids=None if self.ids is None else self.ids[mask].reset_index(drop=True),
+            ids=None if self.ids is None else self.ids.iloc[mask].reset_index(drop=True),
             id_column=self.id_column,
-            profession=self.profession[mask].reset_index(drop=True),
-            profession_libelle=self.profession_libelle[mask].reset_index(drop=True),
-            commune=self.commune[mask].reset_index(drop=True),
+            profession=self.profession.iloc[mask].reset_index(drop=True),
+            profession_libelle=self.profession_libelle.iloc[mask].reset_index(drop=True),
+            commune=self.commune.iloc[mask].reset_index(drop=True),
             commune_column=self.commune_column,
             lon=self.lon[mask],
             lat=self.lat[mask],
             coordinate_columns=self.coordinate_columns,
             numeric={k: v[mask] for k, v in self.numeric.items()},
-            extra={k: v[mask].reset_index(drop=True) for k, v in self.extra.items()},
+            extra={k: v.iloc[mask].reset_index(drop=True) for k, v in self.extra.items()},
             dropped=dict(self.dropped),
             attrs=self.attrs,
+            profession_column=self.profession_column,
         )
 
     def release(self) -> None:
@@ -1167,17 +1210,194 @@ def _check_ids(records: _Records, name: str) -> pd.Series:
     return ids
 
 
-def _wanted_professions(professions: Sequence[str] | None) -> set[str] | None:
+def _profession_key(value: str) -> str:
+    """Turn a profession as a person writes it into the engine's code, lower-cased.
+
+    ``"Médecin généraliste"``, ``"MG"``, ``"Medecin_Generaliste"``, ``"D265"`` and ``"d201"``
+    all give ``"medecin_generaliste"``; ``"D307"`` gives ``"bpe_d307"``; ``"RPPS_10_sm04"``
+    gives ``"rpps_10_sm04"``.
+    """
+    text = str(value).strip()
+    if re.fullmatch(r"[Dd]\d{3}", text):
+        code = text.upper()
+        return BPE_PROFESSIONS.get(code, f"bpe_{code}").lower()
+    slug = _normalise_name(text)
+    return _PROFESSION_SYNONYMS.get(slug, slug).lower()
+
+
+def profession_code(value: str) -> str:
+    """Return the engine's code of a profession as a person writes it (any case, French names).
+
+    ``"Medecin_Generaliste"``, ``"MG"``, ``"médecin généraliste"``, ``"D265"`` and ``"d201"``
+    give ``"medecin_generaliste"``; ``"D307"`` gives ``"bpe_D307"``; anything else its
+    normalised name (lower case, no accents), e.g. ``"Pharmacie d'Officine"`` →
+    ``"pharmacie_d_officine"``. Checks an option before any file is read (the codes of
+    :data:`geo.demo.PROFESSIONS` for the built-in data); a file's own codes are matched by
+    :func:`read_practitioners` and :func:`select_profession`, whatever their case.
+
+    Examples
+    --------
+    >>> profession_code("Medecin_Generaliste"), profession_code("d307")
+    ('medecin_generaliste', 'bpe_D307')
+    """
+    key = _profession_key(value)
+    return re.sub(r"^bpe_d", "bpe_D", key) if re.fullmatch(r"bpe_d\d{3}", key) else key
+
+
+def _profession_arguments(
+    profession: str | None, professions: Sequence[str] | str | None
+) -> tuple[str | None, list[str] | None]:
+    """Check the two ways of choosing professions (before the file is read)."""
+    if profession is not None and professions is not None:
+        raise DataValidationError(
+            "donnez profession= (une profession) ou professions= (plusieurs), pas les deux"
+        )
+    if profession is not None and (not isinstance(profession, str) or not profession.strip()):
+        raise DataValidationError(
+            f"profession= attend un texte non vide (ex. 'medecin_generaliste'), reçu {profession!r}"
+        )
     if professions is None:
-        return None
-    if isinstance(professions, str):
-        professions = [professions]
-    wanted = set()
-    for p in professions:
-        if not isinstance(p, str):
-            raise InputFormatError(f"professions must be strings, got {p!r}")
-        wanted.add(_PROFESSION_SYNONYMS.get(_normalise_name(p), p))
-    return wanted
+        return profession, None
+    listed = [professions] if isinstance(professions, str) else list(professions)
+    bad = [p for p in listed if not isinstance(p, str)]
+    if bad:
+        raise DataValidationError(f"professions= attend des textes, reçu {bad[0]!r}")
+    return profession, listed
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One profession or equipment type of a file: what a message lists and a person picks."""
+
+    profession: str
+    file_code: str  # the file's own code (BPE TYPEQU), '' when the profession is the code
+    label: str
+    rows: int
+
+    def line(self, unit: str) -> str:
+        head = f"{self.file_code} {self.label}" if self.file_code else self.label
+        rows = f"{self.rows:,}".replace(",", "\u202f")
+        bpe_only = self.profession.startswith("bpe_") and self.file_code
+        choice = self.file_code if bpe_only else self.profession
+        return f"{head} : {rows} {unit if self.rows > 1 else unit[:-1]} → {choice}"
+
+
+def _kinds(records: _Records) -> list[_Kind]:
+    """List the professions (and BPE equipment types) of the records, most frequent first."""
+    codes = records.extra.get(_FILE_CODE)
+    frame = pd.DataFrame(
+        {
+            "profession": records.profession.astype(object).to_numpy(),
+            "code": "" if codes is None else codes.astype(object).to_numpy(),
+            "label": records.profession_libelle.astype(object).to_numpy(),
+        }
+    )
+    groups = frame.groupby(["profession", "code"], sort=False, dropna=False).agg(
+        label=("label", "first"), rows=("label", "size")
+    )
+    kinds = [
+        _Kind(
+            str(profession),
+            str(code),
+            BPE_HEALTH_LABELS.get(str(code), str(label)) if code else str(label),
+            int(rows),
+        )
+        for (profession, code), label, rows in zip(
+            groups.index, groups["label"], groups["rows"], strict=True
+        )
+    ]
+    return sorted(kinds, key=lambda k: (-k.rows, k.file_code or k.profession))
+
+
+def _kinds_text(kinds: Sequence[_Kind], fmt: str) -> str:
+    unit = _ROW_WORDS.get(fmt, "lignes")
+    return "".join(f"\n  - {k.line(unit)}" for k in kinds)
+
+
+def _vocabulary_text() -> str:
+    return (
+        "professions reconnues dans tout fichier : "
+        + ", ".join(PROFESSIONS)
+        + " (noms français compris : « Infirmière », « Médecin généraliste »…) ; un code "
+        "TYPEQU de la BPE (D265, D307…) ; les codes ci-dessus (majuscules indifférentes)"
+    )
+
+
+def _choose_professions(
+    records: _Records,
+    name: str,
+    fmt: str,
+    profession: str | None,
+    professions: list[str] | None,
+    all_professions: bool,
+) -> tuple[_Records, dict[str, Any]]:
+    """Keep the professions asked for; refuse a file of several kinds when none is chosen.
+
+    Returns the records kept and the ``attrs`` telling what the file held and what was kept.
+    """
+    held = {str(p): int(n) for p, n in records.profession.value_counts(sort=True).items()}
+    distinct = list(held)
+    lower = {p: p.lower() for p in distinct}
+    by_key = {low: p for p, low in lower.items()}
+    column = records.profession_column or "profession"
+    if profession is not None:
+        match = by_key.get(_profession_key(profession))
+        if match is None:
+            key = _profession_key(profession)
+            known = key in PROFESSIONS or re.fullmatch(r"(bpe_d\d{3}|rpps_\w+)", key)
+            why = (
+                "absente du fichier"
+                if known
+                else "inconnue (ni une profession reconnue, ni un code de ce fichier)"
+            )
+            raise DataValidationError(
+                f"{name} : colonne {column!r} : profession {profession!r} {why}. Valeurs "
+                f"possibles pour ce fichier :{_kinds_text(_kinds(records), fmt)}\n"
+                f"({_vocabulary_text()})"
+            )
+        keep = (records.profession == match).to_numpy(dtype=bool)
+    elif professions is not None:
+        keys = {_profession_key(p) for p in professions}
+        keep = records.profession.map(lower).isin(keys).to_numpy(dtype=bool)
+    else:
+        if len(distinct) > 1 and not all_professions:
+            kinds = _kinds(records)
+            example = (
+                "medecin_generaliste"
+                if "medecin_generaliste" in distinct
+                else (kinds[0].file_code or kinds[0].profession)
+                if kinds[0].profession.startswith("bpe_")
+                else kinds[0].profession
+            )
+            what = (
+                "professions ou types d'équipement différents"
+                if fmt == "bpe"
+                else "professions ou catégories différentes"
+            )
+            raise DataValidationError(
+                f"{name} : colonne {column!r} : le fichier contient {len(kinds)} {what} ; "
+                "les compter ensemble donnerait un chiffre faux (une pharmacie n'est pas un "
+                "médecin). Choisissez ce que vous analysez : "
+                f"--profession {example} en ligne de commande, profession={example!r} en "
+                "Python (majuscules indifférentes ; all_professions=True pour tout garder "
+                f"sciemment). Contenu du fichier :{_kinds_text(kinds, fmt)}"
+            )
+        keep = np.ones(len(records.rows), dtype=bool)
+    everything = bool(keep.all())
+    records = records.drop(~keep, _DROP_PROFESSION)
+    kept = distinct if everything else [str(p) for p in pd.unique(records.profession)]
+    chosen = kept[0] if len(kept) == 1 else None
+    label = str(records.profession_libelle.iloc[0]) if chosen is not None else None
+    codes = records.extra.get(_FILE_CODE)
+    attrs: dict[str, Any] = {
+        "professions_in_file": held,
+        "profession": chosen,
+        "profession_libelle": label,
+        "profession_asked": profession if profession is not None else professions,
+    }
+    if codes is not None:
+        attrs["equipment_codes"] = {str(k): int(v) for k, v in codes.value_counts().items()}
+    return records, attrs
 
 
 def _zone_of_points(lon: FloatArray, lat: FloatArray) -> npt.NDArray[np.object_]:
@@ -1225,21 +1445,30 @@ def _check_coordinates(records: _Records, name: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """The professions a caller asked for (see :func:`read_practitioners`)."""
+
+    profession: str | None = None
+    professions: list[str] | None = None
+    all_professions: bool = False
+
+
 def _finish(
     records: _Records,
     *,
     fmt: str,
     inp: _Input,
-    professions: Sequence[str] | None,
+    choice: _Choice,
     encoding: str | None,
     separator: str | None,
     rows_read: int,
 ) -> gpd.GeoDataFrame:
     name = inp.name
     records.ids = _check_ids(records, name)
-    wanted = _wanted_professions(professions)
-    if wanted is not None:
-        records = records.drop(~records.profession.isin(wanted).to_numpy(), _DROP_PROFESSION)
+    records, profession_attrs = _choose_professions(
+        records, name, fmt, choice.profession, choice.professions, choice.all_professions
+    )
 
     has_lon, has_lat = np.isfinite(records.lon), np.isfinite(records.lat)
     half = has_lon != has_lat
@@ -1337,9 +1566,52 @@ def _finish(
         "separator": separator,
         "synthetic": False,
         "recoded": recoded,
+        **profession_attrs,
         **records.attrs,
     }
+    gdf.attrs["format_fr"] = FORMAT_LABELS_FR[fmt]
+    gdf.attrs["placed_at_town_hall"] = _town_hall_word(int((~located).sum()), len(gdf))
+    gdf.attrs["source"] = _source_sentence(gdf.attrs)
     return gdf
+
+
+def _town_hall_word(at_town_hall: int, total: int) -> str:
+    """``"all"``, ``"some"`` or ``"none"``: how many points stand at their town hall."""
+    if total and at_town_hall == total:
+        return "all"
+    return "some" if at_town_hall else "none"
+
+
+def _source_sentence(attrs: Mapping[str, Any]) -> str:
+    """Where the practitioners come from, in French: file, format, profession, location rule.
+
+    What :func:`geo.analysis.analyse` carries into ``attrs["sources"]["practitioners"]`` of its
+    result, i.e. the sources line of the maps and the summary.
+    """
+    label = attrs.get("profession_libelle")
+    if attrs.get("profession") is None:
+        held = attrs.get("professions_in_file") or {}
+        kept = len(held) if attrs.get("profession_asked") is None else None
+        what = f"{kept} professions" if kept else "plusieurs professions"
+        profession = f"toutes professions confondues ({what})"
+    else:
+        codes = sorted(attrs.get("equipment_codes") or {})
+        code = f" (TYPEQU {', '.join(codes)})" if codes else ""
+        profession = f"{str(label).lower() if label else attrs['profession']}{code}"
+    placed = {
+        "all": " ; points placés au chef-lieu de leur commune",
+        "some": (
+            f" ; {attrs['located'][LOCATION_CHEF_LIEU]:,} points sur {attrs['rows_kept']:,} "
+            "placés au chef-lieu de leur commune (sans coordonnées)"
+        ).replace(",", "\u202f"),
+        "none": "",
+    }[str(attrs["placed_at_town_hall"])]
+    counts = attrs.get("count_column")
+    counted = f", effectifs par ligne (colonne {counts['column']})" if counts else ""
+    return (
+        f"fichier {attrs['file']} ({attrs['format_fr']}{counted}), profession : "
+        f"{profession}{placed}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1372,7 +1644,7 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
     keys = _columns_by_key(table.columns)
     rows = np.arange(1, len(table) + 1, dtype=np.int64)
     lat_col, lon_col = _find(keys, _LAT_NAMES), _find(keys, _LON_NAMES)
-    commune_col = _find(keys, _COMMUNE_NAMES)
+    commune_col = _commune_column(table, keys)
     if require == "csv_latlon" and (lat_col is None or lon_col is None):
         _missing_columns(
             name,
@@ -1434,6 +1706,7 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
             kind = table[keys["osm_type"]].astype("string").fillna("").str.strip()
             ids = (kind + "/" + ids.astype("string")).where(kind != "", ids).astype(object)
     profession, label = _professions_from(table, keys)
+    profession_columns = [keys[c] for c in _PROFESSION_NAMES if c in keys]
     numeric: dict[str, FloatArray] = {}
     for target, names in _NUMERIC_NAMES.items():
         number_col = _find(keys, names)
@@ -1444,6 +1717,28 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
             values, rows, name, number_col, _RANGES[target], integer=target in _INTEGER_COLUMNS
         )
         numeric[target] = values
+    extra: dict[str, pd.Series] = {}
+    count_col = _count_column(
+        table,
+        keys,
+        name,
+        exclude={keys[k] for n in _NUMERIC_NAMES.values() for k in n if k in keys},
+    )
+    if count_col is not None and not profession_columns:
+        # NB_D201: the count of a BPE equipment type names the profession
+        code = re.fullmatch(r"[a-z]+_(d\d{3})", _normalise_name(count_col))
+        if code is not None:
+            typequ = code.group(1).upper()
+            mapped = BPE_PROFESSIONS.get(typequ, f"bpe_{typequ}")
+            core_label = PROFESSIONS[mapped].label if mapped in PROFESSIONS else None
+            profession = pd.Series(mapped, index=profession.index, dtype=object)
+            label = pd.Series(
+                core_label or BPE_HEALTH_LABELS.get(typequ, f"Équipement BPE {typequ}"),
+                index=label.index,
+                dtype=object,
+            )
+            profession_columns = [count_col]
+            extra[_FILE_CODE] = pd.Series(typequ, index=profession.index, dtype=object)
     records = _Records(
         rows=rows,
         ids=ids,
@@ -1456,8 +1751,108 @@ def _generic_records(table: pd.DataFrame, name: str, *, require: str | None = No
         lat=lat,
         coordinate_columns=coordinate_columns,
         numeric=numeric,
+        extra=extra,
+        profession_column="/".join(profession_columns) or None,
     )
+    if count_col is not None:
+        records = _expand_counts(records, table[count_col], name, count_col)
     return _recode_historical(records)
+
+
+def _commune_column(table: pd.DataFrame, keys: Mapping[str, str]) -> str | None:
+    """Find the commune code column: the first named like one holding 5-character codes.
+
+    A FINESS table has both ``code commune`` (the commune's 3-digit number inside its
+    département) and ``code_insee``: the column whose values are INSEE codes wins. When no
+    candidate holds codes, the first one is kept (its values are then refused, named).
+    """
+    candidates = [keys[c] for c in _COMMUNE_NAMES if c in keys]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    for column in candidates:
+        text = table[column].astype("string").fillna("").str.strip().str.upper()
+        present = text[text != ""]
+        if (
+            len(present)
+            and present.str.fullmatch(rf"{_COMMUNE_CODE_PATTERN}|\d{{4}}").mean() >= 0.9
+        ):
+            return column
+    return candidates[0]
+
+
+def _count_column(
+    table: pd.DataFrame, keys: Mapping[str, str], name: str, *, exclude: set[str]
+) -> str | None:
+    """Find the column counting practitioners per row (``NB_D201``, ``effectif``…), if any.
+
+    A column is a count when its name says so and every value is a number; several such
+    columns are refused (one count per file: split it, or choose the column).
+    """
+    found = []
+    for key, column in keys.items():
+        if column in exclude or not _COUNT_COLUMN_PATTERN.fullmatch(key):
+            continue
+        if _NOT_PRACTITIONER_COUNTS.search(key):
+            continue
+        text = table[column].astype("string").fillna("").str.strip()
+        cleaned = text.str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".")
+        numbers = pd.to_numeric(cleaned.mask(cleaned == ""), errors="coerce")
+        if (cleaned != "").any() and numbers.notna().sum() == (cleaned != "").sum():
+            found.append(column)
+    if len(found) > 1:
+        raise DataValidationError(
+            f"{name} : colonnes {', '.join(repr(c) for c in found)} : plusieurs colonnes "
+            "d'effectifs (un nombre de praticiens par ligne) ; un fichier doit n'en avoir "
+            "qu'une : gardez la colonne de la profession voulue, une analyse par profession"
+        )
+    return found[0] if found else None
+
+
+def _expand_counts(records: _Records, values: pd.Series, name: str, column: str) -> _Records:
+    """Repeat each row by its count: a table of counts per commune becomes practitioners.
+
+    ``CODGEO,NB_D201`` with ``42218,97`` gives 97 practitioners at the town hall of 42218, ids
+    ``ROW-<row>-<k>`` (or ``<id>-<k>``); rows counting 0 are dropped (counted in
+    ``rows_dropped``); ``attrs["count_column"]`` tells the column, rows and total.
+    """
+    rows = records.rows
+    counts = _parse_numbers(values, rows, name, column)
+    bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
+    if bad.any():
+        first = values.iloc[int(np.flatnonzero(bad)[0])]
+        raise InputFormatError(
+            f"{name} : colonne {column!r}, {_rows_fr(rows[bad])} : valeur {first!r} : un "
+            "effectif de praticiens doit être un nombre entier positif ou nul (colonne lue "
+            "comme le nombre de praticiens de la ligne)"
+        )
+    whole = counts.astype(np.int64)
+    base = (
+        records.ids.astype(str).to_numpy(dtype=object)
+        if records.ids is not None
+        else np.array([f"ROW-{r}" for r in rows], dtype=object)
+    )
+    records = records.drop(whole == 0, _DROP_ZERO_COUNT)
+    base, whole = base[whole > 0], whole[whole > 0]
+    positions = np.repeat(np.arange(len(whole)), whole)
+    starts = np.repeat(np.cumsum(whole) - whole, whole)
+    rank = np.arange(len(positions)) - starts + 1
+    expanded = records.take(positions.astype(np.intp))
+    expanded.ids = pd.Series(base[positions], dtype=object) + "-" + pd.Series(rank).astype(str)
+    expanded.attrs = dict(records.attrs) | {
+        "count_column": {
+            "column": column,
+            "rows": len(whole),
+            "practitioners": int(whole.sum()),
+        }
+    }
+    return expanded
+
+
+def _rows_fr(rows: npt.ArrayLike, limit: int = 5) -> str:
+    values = np.asarray(rows).ravel()
+    shown = ", ".join(str(int(r)) for r in values[:limit])
+    more = f" et {values.size - limit} autres" if values.size > limit else ""
+    return f"ligne{'s' if values.size > 1 else ''} {shown}{more}"
 
 
 def _looks_like_codes(values: pd.Series) -> bool:
@@ -1546,8 +1941,10 @@ def _bpe_records(table: pd.DataFrame, name: str) -> _Records:
         lon=lon,
         lat=lat,
         coordinate_columns=coordinate_columns,
+        extra={_FILE_CODE: typequ.reset_index(drop=True)},
         dropped=dropped,
         attrs=attrs,
+        profession_column=typequ_col,
     )
     records = _recode_historical(records)
     return records.drop(_outside_reference(records.commune), _DROP_OUTSIDE)
@@ -1684,6 +2081,7 @@ def _rpps_records(table: pd.DataFrame, name: str) -> _Records:
         lat=np.full(len(table), np.nan),
         coordinate_columns=None,
         extra={"mode_exercice": mode.reset_index(drop=True)},
+        profession_column=keys["code_profession"],
         attrs={
             "rpps_modes": {
                 str(k or "(vide)"): int(v) for k, v in mode.value_counts(sort=False).items()
@@ -1858,7 +2256,9 @@ def read_practitioners(
     *,
     filename: str | None = None,
     format: str | None = None,
+    profession: str | None = None,
     professions: Sequence[str] | None = None,
+    all_professions: bool = False,
 ) -> gpd.GeoDataFrame:
     r"""Read a file of practitioners or health facilities in one of :data:`FORMATS`.
 
@@ -1871,10 +2271,21 @@ def read_practitioners(
         ``PS_LibreAcces_Personne_activite_*.txt``); default: the path, or "uploaded file".
     format : str, optional
         One of :data:`FORMATS`; default: recognised from the content (see the module docstring).
+    profession : str, optional
+        Keep this profession: a code of the engine (``medecin_generaliste``, ``infirmier``,
+        ``masseur_kinesitherapeute``, ``chirurgien_dentiste``, ``sage_femme``), a French name
+        ("Infirmière", "Médecin généraliste"), a BPE ``TYPEQU`` (``D265``, ``d201``: the
+        GPs; ``D307``: ``bpe_D307``, the pharmacies) or a code the file holds (``rpps_21``,
+        ``orthophoniste``…); case does not matter. A value the file does not hold is refused,
+        with the list of what it holds.
     professions : sequence of str, optional
-        Keep these profession codes (``medecin_generaliste``, ``infirmier``,
-        ``masseur_kinesitherapeute``, ``chirurgien_dentiste``, ``sage_femme``, ``bpe_D307``,
-        ``rpps_21``…; common French names such as "infirmière" are understood).
+        Keep these professions (same values as ``profession``; none found: an empty result).
+        Not with ``profession``.
+    all_professions : bool, default False
+        Keep every profession of a file that holds several. Without it, and without
+        ``profession``/``professions``, such a file is refused: a measure that adds
+        pharmacies, nursing homes and GPs is a wrong number. The API's uploads use it (the
+        profession is chosen per analysis).
 
     Returns
     -------
@@ -1887,16 +2298,34 @@ def read_practitioners(
         dropped ones), located (count per location rule), encoding, separator, recoded
         (``{"rows": n, "codes": {former: current}}``: rows whose commune code was a former code
         of a merged commune, read as today's commune), and format-specific counts
-        (``qualite_xy``, ``rpps_modes``, ``rpps_activities``).
+        (``qualite_xy``, ``rpps_modes``, ``rpps_activities``). What was chosen, for the maps
+        and summaries: ``profession`` (the code kept, None when several are kept),
+        ``profession_libelle``, ``profession_asked`` (as given), ``professions_in_file``
+        (code → rows before the choice), ``equipment_codes`` (BPE: TYPEQU → rows kept),
+        ``format_fr`` (the format in French), ``placed_at_town_hall`` (``"all"``,
+        ``"some"`` or ``"none"``: points placed at their commune's chef-lieu for want of
+        coordinates) and ``source``, one French sentence naming all of it, which
+        :func:`geo.analysis.analyse` carries to ``attrs["sources"]["practitioners"]`` of its
+        result (the sources line of the maps). A table with a column of counts per row
+        (``NB_D201``, ``nb_medecins``, ``effectif``, ``nombre``…: a name of counts and numbers
+        only) holds that many practitioners per row: each row is repeated, ids
+        ``ROW-<row>-<k>`` (or ``<id>-<k>``), rows counting 0 dropped, and ``count_column``
+        (``{"column", "rows", "practitioners"}``) says so; then rows_read + practitioners -
+        rows = rows_kept + the dropped ones. ``NB_<TYPEQU>`` without a profession column names
+        the profession (``NB_D201``: GPs).
 
     Raises
     ------
     InputFormatError
         Empty or binary file, unknown format (the message lists the formats and the columns
         found), missing column, unparsable or out-of-range number, duplicate or empty id,
-        coordinates outside France or read in the wrong CRS, unknown commune code. Messages
-        name the file, the data row(s) (1-based, header excluded; for layers, the feature) and
-        the column.
+        coordinates outside France or read in the wrong CRS, unknown commune code, a count
+        that is not a whole number ≥ 0. Messages name the file, the data row(s) (1-based,
+        header excluded; for layers, the feature) and the column.
+    DataValidationError
+        Several professions in the file and none chosen, or a ``profession`` the file does
+        not hold (in French, listing each profession or BPE equipment type with its label
+        and row count, and how to choose); several count columns.
 
     Warns
     -----
@@ -1914,8 +2343,10 @@ def read_practitioners(
     inp = _read_input(source, filename)
     if format is not None and format not in FORMATS:
         raise InputFormatError(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    one, several = _profession_arguments(profession, professions)
+    choice = _Choice(one, several, bool(all_professions))
     try:
-        return _read_practitioners(inp, format, professions)
+        return _read_practitioners(inp, format, choice)
     except CartosoinsError:
         raise
     except (ValueError, KeyError, TypeError, OSError, RuntimeError) as exc:
@@ -1923,9 +2354,7 @@ def read_practitioners(
         raise InputFormatError(f"{inp.name}: cannot be read ({type(exc).__name__}: {exc})") from exc
 
 
-def _read_practitioners(
-    inp: _Input, fmt: str | None, professions: Sequence[str] | None
-) -> gpd.GeoDataFrame:
+def _read_practitioners(inp: _Input, fmt: str | None, choice: _Choice) -> gpd.GeoDataFrame:
     kind = _content_kind(inp)
     if kind in {"geojson", "gpkg"}:
         if fmt is not None and fmt != kind:
@@ -1938,7 +2367,7 @@ def _read_practitioners(
             records,
             fmt=kind,
             inp=inp,
-            professions=professions,
+            choice=choice,
             encoding=None,
             separator=None,
             rows_read=len(layer),
@@ -1980,11 +2409,91 @@ def _read_practitioners(
         records,
         fmt=fmt,
         inp=inp,
-        professions=professions,
+        choice=choice,
         encoding=text.encoding,
         separator=text.separator,
         rows_read=rows_read,
     )
+
+
+def select_profession(practitioners: gpd.GeoDataFrame, profession: str) -> gpd.GeoDataFrame:
+    """Keep one profession of a :func:`read_practitioners` result read with all professions.
+
+    For a file read whole (``all_professions=True``, e.g. an upload whose profession is chosen
+    per analysis): the same values as ``read_practitioners(profession=...)`` are accepted
+    (codes, French names, BPE ``TYPEQU``, any case), and ``attrs`` (``profession``,
+    ``rows_kept``, ``located``, ``placed_at_town_hall``, ``source``…) describe the rows kept.
+
+    Parameters
+    ----------
+    practitioners : geopandas.GeoDataFrame
+        A result of :func:`read_practitioners` (any frame with a ``profession`` column).
+    profession : str
+        The profession to keep.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows of that profession, with updated ``attrs``.
+
+    Raises
+    ------
+    DataValidationError
+        The frame has no ``profession`` column, or no row of that profession (the message, in
+        French, lists every profession of the frame with its label and count).
+    """
+    attrs = dict(practitioners.attrs)
+    name = str(attrs.get("file") or "praticiens")
+    _profession_arguments(profession, None)
+    if "profession" not in practitioners.columns:
+        raise DataValidationError(
+            f"{name} : pas de colonne 'profession' : impossible de garder {profession!r}"
+        )
+    codes = practitioners["profession"].astype(str)
+    labels = (
+        practitioners["profession_libelle"].astype(str)
+        if "profession_libelle" in practitioners.columns
+        else codes
+    )
+    records = _Records(
+        rows=np.arange(1, len(practitioners) + 1, dtype=np.int64),
+        ids=None,
+        id_column=None,
+        profession=codes.astype(object).reset_index(drop=True),
+        profession_libelle=labels.astype(object).reset_index(drop=True),
+        commune=pd.Series([None] * len(practitioners), dtype=object),
+        commune_column=None,
+        lon=np.zeros(len(practitioners)),
+        lat=np.zeros(len(practitioners)),
+        coordinate_columns=None,
+        profession_column="profession",
+    )
+    kept, chosen = _choose_professions(
+        records, name, str(attrs.get("format", "")), profession, None, False
+    )
+    mask = np.zeros(len(practitioners), dtype=bool)
+    mask[kept.rows - 1] = True
+    out = practitioners[mask]
+    dropped = dict(attrs.get("rows_dropped") or {})
+    if (~mask).any():
+        dropped[_DROP_PROFESSION] = dropped.get(_DROP_PROFESSION, 0) + int((~mask).sum())
+    attrs.update(
+        {k: v for k, v in chosen.items() if k != "professions_in_file"},
+        rows_kept=len(out),
+        rows_dropped=dropped,
+    )
+    attrs.pop("equipment_codes", None)  # the file's TYPEQU are not in the frame
+    if "location" in out.columns:
+        at_town_hall = int((out["location"].astype(str) == LOCATION_CHEF_LIEU).sum())
+        attrs["located"] = {
+            LOCATION_FILE: len(out) - at_town_hall,
+            LOCATION_CHEF_LIEU: at_town_hall,
+        }
+        attrs["placed_at_town_hall"] = _town_hall_word(at_town_hall, len(out))
+    if {"file", "format_fr", "placed_at_town_hall", "located", "rows_kept"} <= set(attrs):
+        attrs["source"] = _source_sentence(attrs)
+    out.attrs = attrs
+    return out
 
 
 def read_population_table(
@@ -2082,6 +2591,7 @@ def _read_population(inp: _Input) -> pd.DataFrame:
             f"columns found: {', '.join(repr(c) for c in table.columns)}"
         )
     dropped: dict[str, int] = {}
+    age_attrs: dict[str, Any] = {}
     if "nivgeo" in keys:
         level = table[keys["nivgeo"]].str.upper()
         other = (level != "COM").to_numpy()
@@ -2144,6 +2654,24 @@ def _read_population(inp: _Input) -> pd.DataFrame:
         bands.index = pd.Index(bands.index.astype(object), name="code")
         bands.columns.name = None
         values = "counts"
+    elif (
+        by_age := _age_band_columns(
+            [
+                c
+                for c in table.columns
+                if c != code_col and _normalise_name(c) not in _POPULATION_NAME_COLUMNS
+            ]
+        )
+    ) is not None:
+        layout = "wide"
+        bands, age_attrs, no_values = _bands_from_age_columns(table, rows, inp.name, by_age)
+        if no_values.any():
+            dropped[_DROP_NO_AGE_VALUES] = int(no_values.sum())
+            codes, rows = codes[~no_values].reset_index(drop=True), rows[~no_values]
+            bands = bands[~no_values].reset_index(drop=True)
+        _check_unique_codes(codes, rows, inp.name, code_col)
+        bands.index = pd.Index(codes.to_numpy(dtype=object), name="code")
+        values = _values_kind(bands)
     else:
         layout = "wide"
         ignored = {code_col} | {keys[k] for k in _POPULATION_NAME_COLUMNS if k in keys}
@@ -2160,13 +2688,7 @@ def _read_population(inp: _Input) -> pd.DataFrame:
             data[column] = numbers
         _check_unique_codes(codes, rows, inp.name, code_col)
         bands = pd.DataFrame(data, index=pd.Index(codes.to_numpy(dtype=object), name="code"))
-        totals = bands.sum(axis=1).to_numpy()
-        if len(totals) and np.allclose(totals, 100.0, atol=0.5):
-            values = "shares_pct"
-        elif len(totals) and np.allclose(totals, 1.0, atol=0.005):
-            values = "shares"
-        else:
-            values = "counts"
+        values = _values_kind(bands)
     bands = bands.astype("float64")
     bands.attrs = {
         "file": inp.basename,
@@ -2179,7 +2701,181 @@ def _read_population(inp: _Input) -> pd.DataFrame:
         "encoding": text.encoding,
         "separator": text.separator,
     }
+    bands.attrs.update(age_attrs)
     return bands
+
+
+#: Cells meaning "no value" in tables written by R or spreadsheets (compared upper-case).
+_NA_MARKS: Final = frozenset({"NA", "N/A", "NAN", "NULL", "-", "ND", "#N/A"})
+
+
+def _without_na_marks(values: pd.Series) -> pd.Series:
+    """Return the cells with R's ``NA`` and similar marks of a missing value emptied."""
+    text = values.astype("string").fillna("").str.strip()
+    return text.mask(text.str.upper().isin(_NA_MARKS), "")
+
+
+_DROP_NO_AGE_VALUES: Final = "aucune valeur par âge (toutes les colonnes de tranches vides)"
+#: An age band in a column name (normalised, "+" written "_plus"): ``Hommes_0_4``,
+#: ``Femmes_95_plus``, ``age_20_24``, ``0-19``, ``75+``, ``moins_de_20_ans``.
+_AGE_BAND_PATTERN: Final = re.compile(
+    r"(?:(?P<sex>hommes?|femmes?|h|f|ensemble)_)?(?:age_|ages_|tranche_)?"
+    r"(?:(?P<low>\d{1,3})_(?:a_)?(?P<high>\d{1,3})"
+    r"|(?P<start>\d{1,3})_(?:ans_)?(?:et_|ou_)?plus"
+    r"|moins_(?:de_)?(?P<under>\d{1,3}))(?:_ans?)?"
+)
+
+
+@dataclass(frozen=True)
+class _AgeColumn:
+    column: str
+    sex: str  # "hommes", "femmes" or "" (both sexes)
+    low: int
+    high: int | None  # None: open-ended ("95+")
+
+    @property
+    def band(self) -> str:
+        return f"{self.low}+" if self.high is None else f"{self.low}-{self.high}"
+
+
+def _age_band_columns(columns: Sequence[str]) -> list[_AgeColumn] | None:
+    """Find the columns named like age bands, in a table that also has other columns.
+
+    Sex-split columns (``Hommes_0_4``, ``Femmes_0_4``…) win over columns of both sexes. None
+    when fewer than two columns are age bands, or when every column is one (then the table is
+    read as plain band columns, named as in the file).
+    """
+    found: list[_AgeColumn] = []
+    for column in columns:
+        raw = str(column).strip().lower()
+        raw = raw[:-1] + " plus" if raw.endswith("+") else raw
+        match = _AGE_BAND_PATTERN.fullmatch(_normalise_name(raw))
+        if match is None:
+            continue
+        sex = match["sex"] or ""
+        sex = "hommes" if sex.startswith("h") else "femmes" if sex.startswith("f") else ""
+        if match["low"] is not None:
+            low, high = int(match["low"]), int(match["high"])
+            found.append(_AgeColumn(str(column), sex, low, high))
+        elif match["start"] is not None:
+            found.append(_AgeColumn(str(column), sex, int(match["start"]), None))
+        else:
+            found.append(_AgeColumn(str(column), sex, 0, int(match["under"]) - 1))
+    split = [c for c in found if c.sex]
+    use = split or found
+    if len(use) < 2 or len(found) == len(columns):
+        return None
+    return use
+
+
+def _bands_from_age_columns(
+    table: pd.DataFrame,
+    rows: npt.NDArray[np.int64],
+    name: str,
+    columns: list[_AgeColumn],
+) -> tuple[pd.DataFrame, dict[str, Any], BoolArray]:
+    """Sum the age-band columns of a table by band (both sexes); the other columns are ignored.
+
+    Returns the bands (one float column each, 5-year bands from 90 folded into ``90+`` when
+    the table has the DREES bands up to 89), what ``attrs`` say of the reading, and the rows
+    without any value (dropped by the caller).
+    """
+    renamed: dict[str, str] = {}
+    sexes = sorted({c.sex for c in columns})
+    fixed: list[_AgeColumn] = []
+    for col in columns:
+        if col.high is not None and col.high < col.low:
+            # e.g. "Hommes_70_47" beside "Femmes_70_74": the other sex's band of that start
+            twins = [
+                c for c in columns if c.sex != col.sex and c.low == col.low and c.high != col.high
+            ]
+            if col.sex and len(twins) == 1 and (twins[0].high is None or twins[0].high >= col.low):
+                col = _AgeColumn(col.column, col.sex, col.low, twins[0].high)
+                renamed[col.column] = col.band
+            else:
+                raise InputFormatError(
+                    f"{name} : colonne {col.column!r} : tranche d'âge {col.low}-{col.high} "
+                    "impossible (fin avant le début) ; renommez la colonne (ex. Hommes_70_74)"
+                )
+        fixed.append(col)
+    if renamed:
+        warn_data(
+            f"{name} : "
+            + " ; ".join(
+                f"colonne {column!r} lue comme la tranche {band} (la même tranche que l'autre "
+                "sexe : fin de tranche erronée dans le nom)"
+                for column, band in renamed.items()
+            ),
+            UserWarning,
+            stacklevel=5,  # the caller of read_population_table
+        )
+    by_band: dict[tuple[int, int | None], list[_AgeColumn]] = {}
+    for col in fixed:
+        by_band.setdefault((col.low, col.high), []).append(col)
+    for cols in by_band.values():
+        have = sorted(c.sex for c in cols)
+        if have != sexes:
+            band = cols[0].band
+            raise InputFormatError(
+                f"{name} : colonne(s) {', '.join(repr(c.column) for c in cols)} : la tranche "
+                f"{band} n'a pas une colonne par sexe ({', '.join(have) or 'aucune'} au lieu "
+                f"de {', '.join(sexes)})"
+            )
+    order = sorted(by_band, key=lambda b: (b[0], np.inf if b[1] is None else b[1]))
+    for first, second in itertools.pairwise(order):
+        if first[1] is None or first[1] >= second[0]:
+            a, b = by_band[first][0], by_band[second][0]
+            raise InputFormatError(
+                f"{name} : colonnes {a.column!r} et {b.column!r} : les tranches d'âge {a.band} "
+                f"et {b.band} se chevauchent ; gardez des tranches disjointes"
+            )
+    used = [c.column for c in fixed]
+    numbers = {c: _parse_numbers(_without_na_marks(table[c]), rows, name, c) for c in used}
+    present = np.column_stack([np.isfinite(v) for v in numbers.values()])
+    no_values: BoolArray = np.logical_not(present.any(axis=1))
+    data: dict[str, FloatArray] = {}
+    for key in order:
+        total = np.zeros(len(table))
+        for col in by_band[key]:
+            values = numbers[col.column]
+            missing = ~np.isfinite(values) & ~no_values
+            if missing.any():
+                _fail(name, "missing value", column=col.column, rows=rows[missing])
+            _check_range(values, rows, name, col.column, (0.0, np.inf))
+            total += np.nan_to_num(values)
+        data[by_band[key][0].band] = total
+    bands = pd.DataFrame(data)
+    merged: dict[str, list[str]] = {}
+    below = [b for b in bands.columns if not b.endswith("+") and int(b.split("-")[0]) < 90]
+    above = [b for b in bands.columns if b not in below]
+    if (
+        tuple(below) == AGE_BANDS[:-1]
+        and len(above) > 1
+        and above[0].startswith("90")
+        and above[-1].endswith("+")
+    ):
+        bands["90+"] = bands[above].sum(axis=1)
+        bands = bands.drop(columns=above)
+        merged = {"90+": above}
+    ignored = [str(c) for c in table.columns if c not in set(used)]
+    attrs: dict[str, Any] = {
+        "columns_used": used,
+        "columns_ignored": ignored,
+        "sexes_summed": sexes != [""],
+        "bands_renamed": renamed,
+        "bands_merged": merged,
+    }
+    return bands, attrs, no_values
+
+
+def _values_kind(bands: pd.DataFrame) -> str:
+    """``"shares_pct"`` (rows sum to 100), ``"shares"`` (to 1) or ``"counts"``."""
+    totals = bands.sum(axis=1).to_numpy()
+    if len(totals) and np.allclose(totals, 100.0, atol=0.5):
+        return "shares_pct"
+    if len(totals) and np.allclose(totals, 1.0, atol=0.005):
+        return "shares"
+    return "counts"
 
 
 def _required_numbers(

@@ -36,7 +36,7 @@ def osm(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def pois(shared_data: Path) -> gpd.GeoDataFrame:
-    points = read_practitioners(shared_data / "osm" / "osm_health_pois.csv")
+    points = read_practitioners(shared_data / "osm" / "osm_health_pois.csv", all_professions=True)
     return points[points["source"].str.contains("osm_health_pois")]
 
 

@@ -74,7 +74,9 @@ def test_map_of_a_profession_without_real_data_says_it_is_simulated(tmp_path: Pa
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "aucune donnée réelle embarquée pour la profession 'infirmier'" in output
-    html = (tmp_path / "carte_density_epci-246300701_demo.html").read_text(encoding="utf-8")
+    html = (tmp_path / "carte_density_infirmier_epci-246300701_demo.html").read_text(
+        encoding="utf-8"
+    )
     assert "praticiens simulés" in html
 
 
@@ -137,7 +139,7 @@ def test_analyse_writes_map_png_geopackage_and_summary_from_a_file(tmp_path: Pat
         ],
     )
     assert result.exit_code == 0, result.output
-    stem = "2sfca_communes-63014-63113"
+    stem = "2sfca_medecin_generaliste_communes-63014-63113"  # the file's profession
     assert (out / f"carte_{stem}.html").read_text(encoding="utf-8").count("<script") > 1
     assert (out / f"carte_{stem}.png").read_bytes().startswith(b"\x89PNG")
     layers = {name for name, _ in pyogrio.list_layers(out / f"communes_{stem}.gpkg")}
@@ -271,7 +273,9 @@ def test_analyse_by_road_with_an_osm_extract(shared_data: Path, tmp_path: Path) 
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(
-        (tmp_path / "resume_nearest_communes-06012-06032.json").read_text(encoding="utf-8")
+        (tmp_path / "resume_nearest_medecin_generaliste_communes-06012-06032.json").read_text(
+            encoding="utf-8"
+        )
     )
     assert summary["travel"]["method"] == "road"
     assert summary["travel"]["osm_file"] == "monaco.osm.pbf"
@@ -339,3 +343,31 @@ def test_site_takes_the_engine_options(tmp_path: Path) -> None:
 def _flat(output: str) -> str:
     """The CLI's text without the error box's borders and line breaks."""
     return "".join(output.replace("│", "").split())
+
+
+def test_a_file_with_several_professions_needs_one_and_names_it(tmp_path: Path) -> None:
+    """Issue #16: a mixed file is refused with what it holds; each profession chosen (any case)
+    writes its own files, never overwriting the other's."""
+    source = tmp_path / "cabinets.csv"
+    source.write_text(
+        "id;profession;latitude;longitude\n"
+        "A;medecin_generaliste;45.7772;3.0870\n"
+        "B;infirmier;45.7800;3.0950\n"
+        "C;infirmier;45.7810;3.0960\n",
+        encoding="utf-8",
+    )
+    base = ["analyse", "--commune", "63113", "-p", str(source), "--measure", "density", "--no-png"]
+    base += ["--out", str(tmp_path)]
+    refused = runner.invoke(app, base)
+    assert refused.exit_code != 0
+    said = " ".join(refused.output.split())
+    assert "medecin_generaliste" in said and "infirmier" in said and "--profession" in said
+    assert not list(tmp_path.glob("carte_*"))  # nothing computed
+    for asked, code in (("INFIRMIER", "infirmier"), ("Medecin_Generaliste", "medecin_generaliste")):
+        done = runner.invoke(app, [*base, "--profession", asked])
+        assert done.exit_code == 0, done.output
+        summary = json.loads(
+            (tmp_path / f"resume_density_{code}_communes-63113.json").read_text(encoding="utf-8")
+        )
+        assert summary["practitioners_in_territory"] == (2 if code == "infirmier" else 1)
+    assert len(list(tmp_path.glob("carte_density_*_communes-63113.html"))) == 2

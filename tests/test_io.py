@@ -11,6 +11,7 @@ import pyproj
 import pytest
 import shapely
 
+from geo.agestructure import AGE_BANDS
 from geo.analysis import analyse, validate_practitioners
 from geo.errors import DataValidationError, InputFormatError
 from geo.io import (
@@ -19,8 +20,10 @@ from geo.io import (
     LOCATION_CHEF_LIEU,
     LOCATION_FILE,
     PRACTITIONER_COLUMNS,
+    profession_code,
     read_population_table,
     read_practitioners,
+    select_profession,
 )
 from geo.reference import load_communes
 from geo.territory import resolve_territory
@@ -93,7 +96,9 @@ def _town_hall(code: str) -> tuple[float, float]:
 # generic CSV
 # --------------------------------------------------------------------------------------------
 def test_latlon_utf8_bom_semicolon_decimal_comma() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_latlon_utf8_bom.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_latlon_utf8_bom.csv", all_professions=True)
+    )
     assert gdf.attrs["format"] == "csv_latlon"
     assert gdf.attrs["encoding"] == "utf-8-sig"
     assert gdf.attrs["separator"] == ";"
@@ -121,7 +126,9 @@ def test_latlon_utf8_bom_semicolon_decimal_comma() -> None:
 
 
 def test_latlon_cp1252_comma_with_corsica_and_reunion() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_latlon_cp1252.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_latlon_cp1252.csv", all_professions=True)
+    )
     assert gdf.attrs["encoding"] == "cp1252"
     assert gdf.attrs["separator"] == ","
     assert gdf["profession_libelle"].tolist() == [
@@ -137,18 +144,24 @@ def test_latlon_cp1252_comma_with_corsica_and_reunion() -> None:
 
 def test_same_content_in_utf8_and_cp1252_reads_the_same() -> None:
     text = "id;profession;lat;lon\nA;Médecin généraliste;45,43;4,38\nB;Sage-femme;45,44;4,39\n"
-    utf8 = read_practitioners(text.encode("utf-8"), filename="a.csv")
-    cp1252 = read_practitioners(text.encode("cp1252"), filename="a.csv")
-    bom = read_practitioners(b"\xef\xbb\xbf" + text.encode("utf-8"), filename="a.csv")
+    utf8 = read_practitioners(text.encode("utf-8"), filename="a.csv", all_professions=True)
+    cp1252 = read_practitioners(text.encode("cp1252"), filename="a.csv", all_professions=True)
+    bom = read_practitioners(
+        b"\xef\xbb\xbf" + text.encode("utf-8"), filename="a.csv", all_professions=True
+    )
     comma = read_practitioners(
-        text.replace(",", ".").replace(";", ",").encode("utf-8"), filename="a.csv"
+        text.replace(",", ".").replace(";", ",").encode("utf-8"),
+        filename="a.csv",
+        all_professions=True,
     )
     for other in (cp1252, bom, comma):
         pd.testing.assert_frame_equal(pd.DataFrame(utf8), pd.DataFrame(other))
 
 
 def test_commune_cp1252_leading_zero_corsica_and_arrondissement() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_commune_cp1252.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_commune_cp1252.csv", all_professions=True)
+    )
     assert gdf.attrs["format"] == "csv_commune"
     assert gdf.attrs["encoding"] == "cp1252"
     # "1053" lost its zero in a spreadsheet; 75112 is an arrondissement of Paris
@@ -161,7 +174,9 @@ def test_commune_cp1252_leading_zero_corsica_and_arrondissement() -> None:
 
 
 def test_commune_tab_separated() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_commune.tsv"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_commune.tsv", all_professions=True)
+    )
     assert gdf.attrs["separator"] == "\t"
     assert gdf["id"].tolist() == ["ROW-1", "ROW-2", "ROW-3"]
     assert gdf["fte"].tolist() == [1.0, 0.5, 0.9]
@@ -180,7 +195,9 @@ def test_forced_format_csv_commune_ignores_coordinates() -> None:
 # BPE
 # --------------------------------------------------------------------------------------------
 def test_bpe_lambert_by_departement_cp1252_legacy_codes() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "bpe18_ensemble_xy_cp1252.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "bpe18_ensemble_xy_cp1252.csv", all_professions=True)
+    )
     assert gdf.attrs["format"] == "bpe"
     assert gdf.attrs["encoding"] == "cp1252"
     assert gdf.attrs["rows_dropped"] == {"TYPEQU hors domaine santé et action sociale (D)": 1}
@@ -204,7 +221,7 @@ def test_bpe_lambert_by_departement_cp1252_legacy_codes() -> None:
 
 
 def test_bpe_recent_lonlat_labels_and_no_establishment_names() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "bpe24_lonlat.csv"))
+    gdf = _check_practitioners(read_practitioners(DATA / "bpe24_lonlat.csv", all_professions=True))
     by_id = gdf.set_index("id")
     assert by_id.loc["ROW-4", "profession"] == "bpe_D307"
     assert by_id.loc["ROW-4", "profession_libelle"] == "Pharmacie"
@@ -255,7 +272,7 @@ def test_bpe_professions_table() -> None:
 # RPPS
 # --------------------------------------------------------------------------------------------
 def test_rpps_professions_dedup_and_ids() -> None:
-    gdf = _check_practitioners(read_practitioners(RPPS_FILE))
+    gdf = _check_practitioners(read_practitioners(RPPS_FILE, all_professions=True))
     assert gdf.attrs["format"] == "rpps"
     assert gdf.attrs["separator"] == "|"
     assert gdf.attrs["rows_dropped"] == {
@@ -282,7 +299,7 @@ def test_rpps_professions_dedup_and_ids() -> None:
 
 
 def test_rpps_output_holds_no_personal_data() -> None:
-    gdf = read_practitioners(RPPS_FILE)
+    gdf = read_practitioners(RPPS_FILE, all_professions=True)
     text = gdf.drop(columns="geometry").astype(str).to_csv() + repr(gdf.attrs)
     for value in RPPS_PERSONAL:
         assert value not in text
@@ -312,7 +329,9 @@ def test_rpps_missing_required_column() -> None:
 # GeoJSON / GeoPackage
 # --------------------------------------------------------------------------------------------
 def test_geojson_wgs84_with_a_feature_without_geometry() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_wgs84.geojson"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_wgs84.geojson", all_professions=True)
+    )
     assert gdf.attrs["format"] == "geojson"
     assert gdf.attrs["encoding"] is None
     assert gdf["fte"].tolist()[:2] == [0.9, 1.0]
@@ -322,7 +341,9 @@ def test_geojson_wgs84_with_a_feature_without_geometry() -> None:
 
 
 def test_geojson_in_lambert93_is_reprojected() -> None:
-    gdf = _check_practitioners(read_practitioners(DATA / "praticiens_lambert93.geojson"))
+    gdf = _check_practitioners(
+        read_practitioners(DATA / "praticiens_lambert93.geojson", all_professions=True)
+    )
     assert gdf["id"].tolist() == ["P1", "P2"]
     assert _point(gdf, "P2") == pytest.approx((3.88511, 45.04333), abs=1e-6)
 
@@ -332,8 +353,8 @@ def test_gpkg_from_path_and_bytes(tmp_path: Path) -> None:
     layer = gpd.read_file(DATA / "praticiens_wgs84.geojson").to_crs(2154)
     path = tmp_path / "praticiens.gpkg"
     pyogrio.write_dataframe(layer, path, layer="praticiens")
-    from_path = _check_practitioners(read_practitioners(path))
-    from_bytes = read_practitioners(path.read_bytes(), filename="upload.gpkg")
+    from_path = _check_practitioners(read_practitioners(path, all_professions=True))
+    from_bytes = read_practitioners(path.read_bytes(), filename="upload.gpkg", all_professions=True)
     assert from_path.attrs["format"] == from_bytes.attrs["format"] == "gpkg"
     np.testing.assert_allclose(
         shapely.get_coordinates(from_path.geometry.to_numpy()),
@@ -364,7 +385,7 @@ def test_layer_errors(tmp_path: Path) -> None:
 @pytest.mark.shared_data
 def test_real_bpe_sample_and_apl(shared_data: Path) -> None:
     path = shared_data / "bpe" / "bpe_42_43partial_sante_presence_sabah42.csv"
-    everything = _check_practitioners(read_practitioners(path))
+    everything = _check_practitioners(read_practitioners(path, all_professions=True))
     raw = pd.read_csv(path, dtype=str)
     assert len(everything) == len(raw)  # every row is in domain D
     counts = everything["profession"].value_counts()
@@ -408,7 +429,9 @@ def test_real_bpe_sample_and_apl(shared_data: Path) -> None:
 
 @pytest.mark.shared_data
 def test_real_osm_health_pois(shared_data: Path) -> None:
-    gdf = _check_practitioners(read_practitioners(shared_data / "osm" / "osm_health_pois.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(shared_data / "osm" / "osm_health_pois.csv", all_professions=True)
+    )
     assert len(gdf) == 40
     assert gdf["id"].iloc[0] == "node/954714337"
     assert gdf["profession"].value_counts()["pharmacy"] >= 20
@@ -593,7 +616,7 @@ ERRORS = [
 @pytest.mark.parametrize(("content", "pattern"), ERRORS)
 def test_error_contracts(content: bytes, pattern: str) -> None:
     with pytest.raises(InputFormatError, match=pattern) as info:
-        read_practitioners(content, filename="f.csv")
+        read_practitioners(content, filename="f.csv", all_professions=True)
     assert isinstance(info.value, DataValidationError)  # the API maps it to a 4xx
 
 
@@ -627,8 +650,18 @@ def test_argument_errors(tmp_path: Path) -> None:
     assert FORMATS == ("rpps", "bpe", "csv_latlon", "csv_commune", "geojson", "gpkg")
 
 
-def test_commune_without_town_hall_is_dropped_with_a_warning() -> None:
-    # 15031 Celles has neither polygon nor town hall in the reference (see its BUILD_REPORT)
+def test_commune_without_town_hall_is_dropped_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # since the reference repair (issue 16) every commune has a town hall: one is taken away
+    real = load_communes
+
+    def without_town_hall(**kwargs: object) -> gpd.GeoDataFrame:
+        communes = real(**kwargs).copy()  # type: ignore[arg-type]
+        communes.loc[communes["code"] == "15031", "chef_lieu"] = None
+        return communes
+
+    monkeypatch.setattr("geo.io.load_communes", without_town_hall)
     content = b"code_commune;profession\n15031;infirmier\n42218;infirmier\n"
     with pytest.warns(UserWarning, match=r"f\.csv: 1 row\(s\) dropped \(row 1\).*15031"):
         gdf = read_practitioners(content, filename="f.csv")
@@ -685,9 +718,9 @@ def test_professions_filter_understands_french_names() -> None:
 )
 def test_deterministic_and_path_equals_bytes(name: str) -> None:
     path = DATA / name
-    first = read_practitioners(path)
-    again = read_practitioners(path)
-    from_bytes = read_practitioners(path.read_bytes(), filename=name)
+    first = read_practitioners(path, all_professions=True)
+    again = read_practitioners(path, all_professions=True)
+    from_bytes = read_practitioners(path.read_bytes(), filename=name, all_professions=True)
     pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(again))
     pd.testing.assert_frame_equal(pd.DataFrame(first), pd.DataFrame(from_bytes))
     assert first.attrs == again.attrs
@@ -708,7 +741,9 @@ def test_bpe_with_former_codes_read_as_todays_commune() -> None:
         "2017;93059;93059;D232;;\n"
         "2017;42218;422180101;D201;;\n"
     ).encode()
-    gdf = _check_practitioners(read_practitioners(content, filename="bpe2017.csv"))
+    gdf = _check_practitioners(
+        read_practitioners(content, filename="bpe2017.csv", all_professions=True)
+    )
     assert gdf["commune"].tolist() == ["01033", "01033", "01033", "93066", "42218"]
     assert gdf["commune_nom"].tolist()[:2] == ["Valserhône", "Valserhône"]
     assert gdf.attrs["recoded"] == {"rows": 3, "codes": {"01091": "01033", "93059": "93066"}}
@@ -725,7 +760,9 @@ def test_rpps_with_former_code_merges_activities_in_todays_commune() -> None:
         b"10000000028|60||L|01091|\n"
         b"10000000036|60||L|42218|\n"
     )
-    gdf = _check_practitioners(read_practitioners(content, filename="extraction.txt"))
+    gdf = _check_practitioners(
+        read_practitioners(content, filename="extraction.txt", all_professions=True)
+    )
     assert gdf.attrs["format"] == "rpps"
     by_id = gdf.set_index("id")
     # the two activities of one GP, in the former and the current code, are one point today
@@ -788,13 +825,13 @@ def _same_frames(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
 
 
 def test_rpps_read_in_small_chunks_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    whole = read_practitioners(RPPS_FILE)
+    whole = read_practitioners(RPPS_FILE, all_professions=True)
     monkeypatch.setattr("geo.io._CHUNK_ROWS", 2)
     monkeypatch.setattr("geo.io._SCAN_BYTES", 100)  # the encoding check in many blocks
-    _same_frames(read_practitioners(RPPS_FILE), whole)
+    _same_frames(read_practitioners(RPPS_FILE, all_professions=True), whole)
     _same_frames(
-        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name),
-        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name),
+        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name, all_professions=True),
+        read_practitioners(RPPS_FILE.read_bytes(), filename=RPPS_FILE.name, all_professions=True),
     )
     assert whole.attrs["rows_read"] == len(RPPS_FILE.read_text("utf-8").splitlines()) - 1
 
@@ -802,7 +839,7 @@ def test_rpps_read_in_small_chunks_is_the_same(monkeypatch: pytest.MonkeyPatch) 
 def test_rpps_from_a_stored_path_uses_the_given_name(tmp_path: Path) -> None:
     stored = tmp_path / ("ab" * 32)  # an upload stored under its hash, without extension
     stored.write_bytes(RPPS_FILE.read_bytes())
-    frame = read_practitioners(stored, filename=RPPS_FILE.name)
+    frame = read_practitioners(stored, filename=RPPS_FILE.name, all_professions=True)
     assert frame.attrs["file"] == RPPS_FILE.name and frame.attrs["format"] == "rpps"
     assert str(tmp_path) not in str(frame.attrs) and set(frame["source"]) == {
         f"rpps ({RPPS_FILE.name})"
@@ -822,3 +859,273 @@ def test_chunked_read_keeps_cp1252_and_latin1_detection(monkeypatch: pytest.Monk
 def test_numeric_identifiers_keep_their_leading_zeros() -> None:
     frame = read_practitioners(b"id;lat;lon\n0101;45.43;4.38\n101;45.44;4.39\n", filename="f.csv")
     assert frame["id"].tolist() == ["0101", "101"]
+
+
+# --------------------------------------------------------------------------------------------
+# issue 16: a file of several professions, counts per commune, FINESS, INSEE age tables
+# --------------------------------------------------------------------------------------------
+BPE_MIXED = (
+    b"DEPCOM;TYPEQU\n42218;D201\n42218;D201\n42095;D201\n42218;D232\n42218;D301\n42095;D301\n"
+)
+
+
+def test_several_professions_without_a_choice_are_refused_with_the_list() -> None:
+    with pytest.raises(DataValidationError) as info:
+        read_practitioners(BPE_MIXED, filename="bpe_sante.csv")
+    message = str(info.value)
+    assert message.startswith("bpe_sante.csv : colonne 'TYPEQU' : le fichier contient 3 ")
+    assert "D201 Médecin omnipraticien : 3 lignes → medecin_generaliste" in message
+    assert "D301 Pharmacie : 2 lignes → D301" in message
+    assert "D232 Infirmier : 1 ligne → infirmier" in message
+    assert "--profession medecin_generaliste" in message and "profession=" in message
+    # the file's content is a choice problem, not a format error
+    assert not isinstance(info.value, InputFormatError)
+
+
+@pytest.mark.parametrize(
+    "asked", ["D201", "d201", "Medecin_Generaliste", "MG", "médecin généraliste"]
+)
+def test_profession_case_variants_and_bpe_codes(asked: str) -> None:
+    gps = _check_practitioners(read_practitioners(BPE_MIXED, filename="b.csv", profession=asked))
+    assert gps["profession"].tolist() == ["medecin_generaliste"] * 3
+    assert gps.attrs["profession"] == "medecin_generaliste"
+    assert gps.attrs["profession_asked"] == asked
+    assert gps.attrs["equipment_codes"] == {"D201": 3}
+    assert gps.attrs["professions_in_file"] == {
+        "medecin_generaliste": 3,
+        "bpe_D301": 2,
+        "infirmier": 1,
+    }
+
+
+def test_other_bpe_codes_and_the_professions_filter_ignore_case() -> None:
+    pharmacies = read_practitioners(BPE_MIXED, filename="b.csv", profession="d301")
+    assert pharmacies["profession"].tolist() == ["bpe_D301"] * 2
+    both = read_practitioners(BPE_MIXED, filename="b.csv", professions=["BPE_d301", "D232"])
+    assert sorted(set(both["profession"])) == ["bpe_D301", "infirmier"]
+    assert both.attrs["profession"] is None  # two kept: no single profession to name
+
+
+def test_unknown_profession_lists_every_value_of_the_file() -> None:
+    codes = [f"D{n}" for n in range(401, 413)]  # 12 kinds: more than the 10 listed before
+    content = ("DEPCOM;TYPEQU\n" + "".join(f"42218;{c}\n" for c in ["D265", *codes])).encode()
+    with pytest.raises(DataValidationError) as info:
+        read_practitioners(content, filename="b.csv", profession="medecin")
+    message = str(info.value)
+    assert message.startswith("b.csv : colonne 'TYPEQU' : profession 'medecin' inconnue")
+    assert "D265 Médecin généraliste : 1 ligne → medecin_generaliste" in message
+    assert all(f"{c} " in message for c in codes)
+    assert "medecin_generaliste, infirmier, masseur_kinesitherapeute" in message
+    with pytest.raises(DataValidationError, match=r"'sage_femme' absente du fichier"):
+        read_practitioners(content, filename="b.csv", profession="sage_femme")
+    with pytest.raises(DataValidationError, match="pas les deux"):
+        read_practitioners(content, filename="b.csv", profession="D265", professions=["D265"])
+
+
+def test_attrs_name_the_file_format_profession_and_town_halls() -> None:
+    gps = read_practitioners(BPE_MIXED, filename="bpe_sante.csv", profession="D201")
+    assert gps.attrs["file"] == "bpe_sante.csv" and gps.attrs["format"] == "bpe"
+    assert gps.attrs["format_fr"] == "BPE de l'INSEE"
+    assert gps.attrs["placed_at_town_hall"] == "all"
+    assert gps.attrs["source"] == (
+        "fichier bpe_sante.csv (BPE de l'INSEE), profession : médecin généraliste "
+        "(TYPEQU D201) ; points placés au chef-lieu de leur commune"
+    )
+    located = read_practitioners(
+        b"id;lat;lon;code_commune\nA;45.43;4.38;42218\nB;;;42095\n", filename="pts.csv"
+    )
+    assert located.attrs["placed_at_town_hall"] == "some"
+    assert located.attrs["profession"] == "non_precisee"
+    assert located.attrs["source"].endswith(
+        "1 points sur 2 placés au chef-lieu de leur commune (sans coordonnées)"
+    )
+    file_points = read_practitioners(b"id;lat;lon\nA;45.43;4.38\n", filename="p.csv")
+    assert file_points.attrs["placed_at_town_hall"] == "none"
+    assert "chef-lieu" not in file_points.attrs["source"]
+    # the analysis carries it to the sources line of its maps and summary
+    result = analyse(resolve_territory(codes=["42218", "42095"]), gps, "density")
+    assert result.attrs["sources"]["practitioners"] == gps.attrs["source"]
+
+
+def test_a_column_of_counts_is_expanded_into_practitioners() -> None:
+    content = b"CODGEO,NB_D201,POPULATION\n42218,3,170000\n42095,0,17000\n01053,1,41000\n"
+    gps = read_practitioners(content, filename="mg_par_commune.csv")
+    assert len(gps) == 4  # 3 + 0 + 1, not one per row
+    assert gps["id"].tolist() == ["ROW-1-1", "ROW-1-2", "ROW-1-3", "ROW-3-1"]
+    assert gps["commune"].tolist() == ["42218", "42218", "42218", "01053"]
+    assert set(gps["profession"]) == {"medecin_generaliste"}  # NB_D201 names the profession
+    assert gps.attrs["count_column"] == {"column": "NB_D201", "rows": 2, "practitioners": 4}
+    assert gps.attrs["rows_dropped"] == {"effectif nul (colonne d'effectifs)": 1}
+    assert "colonne NB_D201" in gps.attrs["source"]
+    # with identifiers and a profession column: "<id>-<k>"
+    named = read_practitioners(
+        b"id;code_commune;profession;effectif\nC1;42218;infirmier;2\n", filename="c.csv"
+    )
+    assert named["id"].tolist() == ["C1-1", "C1-2"]
+    # consultations are not a count of practitioners
+    one = read_practitioners(b"code_commune;nb_consultations\n42218;4500\n", filename="c.csv")
+    assert len(one) == 1 and one["consultations_per_year"].tolist() == [4500.0]
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (
+            b"CODGEO;NB_D201\n42218;2\n42095;1,5\n",
+            r"c\.csv : colonne 'NB_D201', ligne 2 : valeur '1,5' : un effectif",
+        ),
+        (b"CODGEO;NB_D201\n42218;-2\n", r"c\.csv : colonne 'NB_D201', ligne 1 : valeur '-2'"),
+        (
+            b"CODGEO;NB_D201;NB_D265\n42218;2;1\n",
+            r"c\.csv : colonnes 'NB_D201', 'NB_D265' : plusieurs colonnes d'effectifs",
+        ),
+    ],
+)
+def test_count_column_errors(content: bytes, pattern: str) -> None:
+    with pytest.raises(DataValidationError, match=pattern):
+        read_practitioners(content, filename="c.csv")
+
+
+def test_a_finess_table_uses_its_5_character_commune_column() -> None:
+    content = (
+        b"categorie,latitude,longitude,code commune,code_insee\n"
+        b"Pharmacie d'Officine,43.0080,1.1217,289,09289\n"
+        b"Pharmacie d'Officine,,,160,09160\n"
+    )
+    sites = _check_practitioners(read_practitioners(content, filename="finess.csv"))
+    assert sites["commune"].tolist() == ["09289", "09160"]
+    assert sites["location"].tolist() == [LOCATION_FILE, LOCATION_CHEF_LIEU]
+    # a single commune column of 3-digit numbers is still refused, named
+    with pytest.raises(InputFormatError, match=r"column 'code commune', row 1: '289'"):
+        read_practitioners(b"code commune;profession\n289;infirmier\n", filename="f.csv")
+
+
+@pytest.mark.shared_data
+def test_real_bpe_sample_refused_then_read_by_profession(shared_data: Path) -> None:
+    path = shared_data / "bpe" / "bpe_42_43partial_sante_presence_sabah42.csv"
+    with pytest.raises(DataValidationError) as info:
+        read_practitioners(path, filename="bpe_sante.csv")
+    message = str(info.value)
+    raw = pd.read_csv(path, dtype=str)
+    gps_rows = int((raw["TYPEQU"] == "D265").sum())
+    assert f"D265 Médecin généraliste : {gps_rows} lignes → medecin_generaliste" in message
+    assert f"D307 Pharmacie : {int((raw['TYPEQU'] == 'D307').sum())} lignes → D307" in message
+    assert message.count("\n  - ") == raw["TYPEQU"].nunique()
+    for asked in ("medecin_generaliste", "D265", "d265", "Medecin_Generaliste"):
+        gps = read_practitioners(path, filename="bpe_sante.csv", profession=asked)
+        assert len(gps) == gps_rows and gps.attrs["placed_at_town_hall"] == "all"
+
+
+@pytest.mark.shared_data
+def test_real_counts_per_commune_are_expanded(shared_data: Path) -> None:
+    path = shared_data / "bpe" / "bpe_d201_omnipraticiens_communes_cpprouting.csv"
+    raw = pd.read_csv(path, dtype={"CODGEO": str})
+    gps = read_practitioners(path)
+    assert len(gps) == int(raw["NB_D201"].sum()) == 58_034  # not 9,529 (one per row)
+    assert gps.attrs["count_column"] == {
+        "column": "NB_D201",
+        "rows": len(raw),
+        "practitioners": 58_034,
+    }
+    assert set(gps["profession"]) == {"medecin_generaliste"}
+    assert (gps["commune"] == "01004").sum() == int(
+        raw.loc[raw["CODGEO"] == "01004", "NB_D201"].iloc[0]
+    )
+
+
+@pytest.mark.shared_data
+def test_real_finess_table_reads_code_insee(shared_data: Path) -> None:
+    path = shared_data / "finess" / "finess_occitanie_geolocalise_jjchabut.csv"
+    with pytest.raises(DataValidationError, match=r"colonne 'categorie' : le fichier contient"):
+        read_practitioners(path)
+    pharmacies = read_practitioners(path, profession="Pharmacie d'Officine")
+    raw = pd.read_csv(path, dtype=str)
+    assert len(pharmacies) == int((raw["categorie"] == "Pharmacie d'Officine").sum())
+    assert pharmacies["commune"].str.fullmatch(r"\d{5}|2[AB]\d{3}").all()
+    assert set(pharmacies["commune"].str[:2]) <= set(raw["departement"])
+
+
+def test_age_table_with_sexes_and_other_columns() -> None:
+    content = (
+        "Code;Libellé;Taux de natalité;Part des 75 ans ou +;Hommes_0_4;Femmes_0_4;"
+        "Hommes_5_plus;Femmes_5_plus;latitude\n"
+        "42218;Saint-Étienne;12,1;10,2;100;90;800;850;45,4\n"
+        "97101;Les Abymes;NA;NA;NA;NA;NA;NA;16,2\n"
+        "01053;Bourg-en-Bresse;11,0;9,8;30;31;300;320;46,2\n"
+    ).encode()
+    table = read_population_table(content, filename="ages.csv")
+    assert list(table.columns) == ["0-4", "5+"]
+    assert list(table.loc["42218"]) == [190.0, 1650.0]
+    assert table.index.tolist() == ["42218", "01053"]
+    assert table.attrs["columns_ignored"] == [
+        "Code",
+        "Libellé",
+        "Taux de natalité",
+        "Part des 75 ans ou +",
+        "latitude",
+    ]
+    assert table.attrs["sexes_summed"] is True
+    assert table.attrs["rows_dropped"] == {
+        "aucune valeur par âge (toutes les colonnes de tranches vides)": 1
+    }
+    overlapping = content.replace(b"Hommes_5_plus;Femmes_5_plus", b"Hommes_4_plus;Femmes_4_plus")
+    with pytest.raises(
+        InputFormatError, match=r"ages\.csv : colonnes 'Hommes_0_4' et .*chevauchent"
+    ):
+        read_population_table(overlapping, filename="ages.csv")
+
+
+@pytest.mark.shared_data
+def test_real_insee_census_age_table(shared_data: Path) -> None:
+    path = shared_data / "population" / "insee_rp2021_communes_3300plus_ages_gozan.csv"
+    with pytest.warns(UserWarning, match=r"colonne 'Hommes_70_47' lue comme la tranche 70-74"):
+        table = read_population_table(path)
+    assert tuple(table.columns) == AGE_BANDS  # DREES's bands: usable with its weights
+    raw = pd.read_csv(path, sep=";", dtype={"Code": str})
+    sexes = [c for c in raw.columns if c.startswith(("Homme", "Femme"))]
+    assert len(sexes) == 40 and table.attrs["columns_used"] == sexes
+    assert len(table.attrs["columns_ignored"]) == len(raw.columns) - 40
+    full = raw.dropna(subset=sexes, how="all")
+    assert len(table) == len(full) == 3_273  # the 88 communes without ages are dropped
+    np.testing.assert_allclose(table.sum(axis=1).to_numpy(), full[sexes].sum(axis=1).to_numpy())
+    assert table.loc["01004", "70-74"] == 250 + 404  # Hommes_70_47 + Femmes_70_74
+    assert table.attrs["bands_merged"] == {"90+": ["90-94", "95+"]}
+
+
+def test_select_profession_of_a_file_read_whole() -> None:
+    everything = read_practitioners(BPE_MIXED, filename="bpe_sante.csv", all_professions=True)
+    assert everything.attrs["profession"] is None
+    assert everything.attrs["source"].startswith(
+        "fichier bpe_sante.csv (BPE de l'INSEE), profession : toutes professions confondues "
+        "(3 professions)"
+    )
+    pharmacies = _check_practitioners(select_profession(everything, "D301"))
+    assert pharmacies["profession"].tolist() == ["bpe_D301"] * 2
+    assert pharmacies.attrs["profession"] == "bpe_D301"
+    assert pharmacies.attrs["source"] == (
+        "fichier bpe_sante.csv (BPE de l'INSEE), profession : pharmacie ; points placés au "
+        "chef-lieu de leur commune"
+    )
+    assert everything.attrs["profession"] is None  # the whole frame is left as it was
+    with pytest.raises(DataValidationError) as info:
+        select_profession(everything, "kine")
+    assert str(info.value).startswith(
+        "bpe_sante.csv : colonne 'profession' : profession 'kine' absente du fichier"
+    )
+    assert "Pharmacie : 2 lignes → bpe_D301" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("asked", "code"),
+    [
+        ("Medecin_Generaliste", "medecin_generaliste"),
+        ("médecin généraliste", "medecin_generaliste"),
+        ("D265", "medecin_generaliste"),
+        ("d201", "medecin_generaliste"),
+        ("INFIRMIER", "infirmier"),
+        ("d307", "bpe_D307"),
+        ("Pharmacie d'Officine", "pharmacie_d_officine"),
+    ],
+)
+def test_profession_code_for_options_checked_before_reading(asked: str, code: str) -> None:
+    assert profession_code(asked) == code

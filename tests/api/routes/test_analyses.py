@@ -109,7 +109,11 @@ def test_analysis_of_an_uploaded_dataset(shared: TestClient) -> None:
     assert done["synthetic"] is False and done["label"] is None
     assert done["summary"]["practitioners_in_territory"] == 2
     table = pd.read_csv(io.BytesIO(shared.get(f"/analyses/{done['id']}/communes.csv").content))
-    assert (table["source_praticiens"] == "données fournies par l'utilisateur").all()
+    # the source names the user's file, its format and the profession kept
+    assert (
+        table["source_praticiens"]
+        == "fichier deux_mg.csv (tableau CSV avec coordonnées), profession : médecin généraliste"
+    ).all()
     assert "headcounts" not in done["summary"]  # the CNAM comparison is for the embedded data
     assert table["practitioners"].tolist() == [2]
 

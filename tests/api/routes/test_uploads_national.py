@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,8 @@ from api.main import create_app
 from api.settings import MAX_UPLOAD_LIMIT, Settings
 from api.uploads import UploadRejected, receive_upload
 from tests.api.conftest import LATLON_CSV, make_settings, upload
+
+T = TypeVar("T")
 
 COMMUNE_CSV = b"code_commune;profession\n63113;Infirmier\n63014;Infirmier\n"
 OD_CSV = b"origin;dest;minutes\n63113;63113;0\n63113;63014;12\n63014;63113;12\n63014;63014;0\n"
@@ -42,8 +45,19 @@ def _receive(data: bytes, tmp: Path, **kwargs: Any) -> Any:
     }
     options.update(kwargs)
     chunk = options.pop("chunk", 1000)
-    result = asyncio.run(receive_upload(stream=_stream(data, chunk, consumed), **options))
+    stream = _stream(data, chunk, consumed)
+    result = _run_in_own_thread(lambda: receive_upload(stream=stream, **options))
     return result, consumed
+
+
+def _run_in_own_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` in a thread of its own, the coroutine created there.
+
+    The session's Playwright browser (sync API) keeps an event loop running in the main thread
+    once a browser test has started it, and ``asyncio.run`` refuses to start inside it.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 @pytest.fixture
@@ -127,7 +141,7 @@ def test_the_limit_is_enforced_while_streaming(tmp_path: Path) -> None:
         )
 
     with pytest.raises(UploadRejected):
-        asyncio.run(count())
+        _run_in_own_thread(count)
     assert len(consumed) == 11  # 11 chunks of 10 kB pass 100 kB: the other 89 are never read
     assert not list(tmp_path.iterdir())  # the partial temporary file is deleted
 
