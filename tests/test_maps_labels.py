@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
+import pandas as pd
+import shapely
 
 from geo.maps.choropleth import ChoroplethSpec
+from geo.maps.layers import features_json
 from geo.maps.static import static_map
+from tests.browser import OfflineBrowser
 
 
 def _spec() -> ChoroplethSpec:
@@ -41,3 +47,39 @@ def test_names_that_would_collide_are_left_out(grid3x3: gpd.GeoDataFrame) -> Non
     assert [n[-2:] for n in names] == ["G9", "G7", "G6", "G4", "G3", "G1"]
     boxes = [b for _, b in _names(fig)]
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_commune_borders_wait_for_a_departement_zoom(
+    offline_browser: OfflineBrowser, tmp_path: Path
+) -> None:
+    """A région / France map draws its communes without the white borders that wash the
+    colours out at that scale; zoomed in to a département, the borders come back."""
+    import folium
+
+    from geo.maps.layers import GeoJsonLayer
+    from geo.maps.offline import base_map, save_offline_html
+
+    fmap = base_map((-1.0, 42.0, 7.0, 50.0), tiles=False, title="t")  # a région or more
+    squares = gpd.GeoSeries(
+        [shapely.box(2.5 + i * 0.2, 45.5, 2.6 + i * 0.2, 45.6) for i in range(3)]
+    )
+    layer = GeoJsonLayer(
+        features_json(squares.to_numpy(), pd.DataFrame({"_fill": ["#ff0000"] * 3})),
+        style={"color": "#ffffff", "weight": 0.4},
+        border_min_zoom=8.0,
+    )
+    group = folium.FeatureGroup(name="communes")
+    layer.add_to(group)
+    group.add_to(fmap)
+    path = save_offline_html(fmap, tmp_path / "bords.html")
+    page, report = offline_browser.open(path)
+    assert not (report.page_errors or report.blocked), report
+    weights = f"{layer.get_name()}.getLayers().map(l => l.options.weight)"
+    zoom = page.evaluate(f"{fmap.get_name()}.getZoom()")
+    assert zoom < 8, zoom
+    # once the opening framing has ended (an animated zoom): no border
+    page.wait_for_function(f"{weights}.every(w => w === 0)")
+    page.evaluate(f"{fmap.get_name()}.setZoom(9, {{animate: false}})")
+    page.wait_for_function(f"{fmap.get_name()}.getZoom() === 9")
+    assert page.evaluate(weights) == [0.4, 0.4, 0.4]
+    page.close()

@@ -62,6 +62,11 @@ __all__ = [
     "union_polygons",
 ]
 
+#: Beyond this many communes (a région, France), commune borders are drawn only from zoom
+#: :data:`BORDER_MIN_ZOOM` (a département's scale): below it they wash the colours out.
+MANY_COMMUNES = 2000
+BORDER_MIN_ZOOM = 8.0
+
 #: Shown on every map, export and response that displays synthetic practitioners.
 SYNTHETIC_LABEL = "praticiens simulés — données de démonstration"
 
@@ -749,6 +754,8 @@ def commune_layer(
         style={"fillOpacity": 0.8, "color": "#ffffff", "weight": 0.4},
         tooltip_labels=["Commune", *fields.values(), "Classe"],
         highlight={"weight": 2.5, "color": "#000000"},
+        # a région or France: no white commune borders until one zooms in on a département
+        border_min_zoom=BORDER_MIN_ZOOM if len(simple) > MANY_COMMUNES else None,
     ).add_to(layer)
     _commune_labels(simple).add_to(layer)
     legend = _legend_html(

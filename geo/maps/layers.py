@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import folium
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -101,6 +102,10 @@ class GeoJsonLayer(MacroElement):
         Path options applied while the pointer is over a feature.
     interactive : bool
         False for outlines: they never catch the pointer.
+    border_min_zoom : float, optional
+        Below this zoom level the features are drawn without their border (``weight`` 0): on
+        a national or regional map, thousands of white commune borders would wash the colours
+        out. The borders come back when the reader zooms in.
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class GeoJsonLayer(MacroElement):
         tooltip_labels: Sequence[str] | None = None,
         highlight: Mapping[str, Any] | None = None,
         interactive: bool = True,
+        border_min_zoom: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "GeoJsonLayer"
@@ -119,6 +125,7 @@ class GeoJsonLayer(MacroElement):
         self._labels = list(tooltip_labels) if tooltip_labels else []
         self._highlight = dict(highlight or {})
         self._interactive = interactive
+        self._border_min_zoom = border_min_zoom
 
     def render(self, **kwargs: Any) -> str:
         """Write the layer's JavaScript into the figure's script section."""
@@ -149,11 +156,27 @@ class GeoJsonLayer(MacroElement):
                     f"layer.on('mouseout', e => {name}.resetStyle(e.target));"
                 )
             on_each = f", onEachFeature: (f, layer) => {{ {bind} {hover} }}"
+        border = ""
+        zoom_hook = ""
+        if self._border_min_zoom is not None:
+            fmap: Any = self._parent
+            while fmap is not None and not isinstance(fmap, folium.Map):
+                fmap = getattr(fmap, "_parent", None)
+            if fmap is None:
+                raise RuntimeError("border_min_zoom needs the layer to be on a folium.Map")
+            map_name = fmap.get_name()
+            border = (
+                f", {map_name}.getZoom() < {float(self._border_min_zoom)} ? {{weight: 0}} : {{}}"
+            )
+            restyle = f"() => {name}.setStyle({name}.options.style)"
+            # the map may get its view after the layer is built: restyle when it has one too
+            zoom_hook = f"{map_name}.on('zoomend', {restyle});\n{map_name}.whenReady({restyle});\n"
         code = (
             f"var {name}_data = {self._data};\n"
-            f"var {name} = L.geoJson({name}_data, {{style: f => Object.assign({style}, "
-            "f.properties && f.properties._fill ? {fillColor: f.properties._fill} : {})"
-            f"{on_each}}}).addTo({parent});\n"
+            f"var {name} = L.geoJson({name}_data, {{style: f => Object.assign({{}}, {style}, "
+            "f.properties && f.properties._fill ? {fillColor: f.properties._fill} : {}"
+            f"{border})"
+            f"{on_each}}}).addTo({parent});\n" + zoom_hook
         )
         if self._labels:
             figure.script.add_child(RawScript(_TIP_JS), name="cartosoins_tip")
