@@ -165,14 +165,20 @@ class GeoJsonLayer(MacroElement):
             if fmap is None:
                 raise RuntimeError("border_min_zoom needs the layer to be on a folium.Map")
             map_name = fmap.get_name()
-            border = (
-                f", {map_name}.getZoom() < {float(self._border_min_zoom)} ? {{weight: 0}} : {{}}"
+            zoom = float(self._border_min_zoom)
+            # Borders follow a flag, not the zoom itself: the map has no zoom yet while the
+            # layer is built (no border then), and 35,000 features are restyled only when the
+            # zoom crosses the threshold, never on every zoom or at load.
+            border = f", {name}_borders ? {{}} : {{weight: 0}}"
+            zoom_hook = (
+                f"{map_name}.on('zoomend', () => {{"
+                f" const on = {map_name}.getZoom() >= {zoom};"
+                f" if (on !== {name}_borders) {{ {name}_borders = on;"
+                f" {name}.setStyle({name}.options.style); }} }});\n"
             )
-            restyle = f"() => {name}.setStyle({name}.options.style)"
-            # the map may get its view after the layer is built: restyle when it has one too
-            zoom_hook = f"{map_name}.on('zoomend', {restyle});\n{map_name}.whenReady({restyle});\n"
+        flag = f"var {name}_borders = false;\n" if self._border_min_zoom is not None else ""
         code = (
-            f"var {name}_data = {self._data};\n"
+            flag + f"var {name}_data = {self._data};\n"
             f"var {name} = L.geoJson({name}_data, {{style: f => Object.assign({{}}, {style}, "
             "f.properties && f.properties._fill ? {fillColor: f.properties._fill} : {}"
             f"{border})"
