@@ -8,6 +8,10 @@ committed with their outputs: tables, figures and maps show when a notebook is o
 without internet (the maps are offline pages in an iframe, see geo.maps.notebook).
 `--no-execute` writes them without outputs; `--check` fails if a committed notebook's cells
 differ from the sources here, or if it was not executed.
+
+`02_vos_donnees` starts with the cell a reader edits (their file's path, tagged ``parameters``);
+by default it reads the real public samples of ../shared/data (beside the repository) and,
+without them, stops with a French message: building it needs those samples.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ def getaddrinfo(host, *args, **kwargs):
 socket.socket.connect = connect
 socket.getaddrinfo = getaddrinfo
 """
+
+#: Tag of the cell a reader edits (papermill's convention); values are injected after it.
+PARAMETERS_TAG = "parameters"
 
 QUICK_START = [
     (
@@ -158,96 +165,124 @@ notebook_map(carte)""",
 
 YOUR_DATA = [
     (
+        "param",
+        """# ▶▶▶ « METTEZ VOTRE FICHIER ICI » ◀◀◀  (puis : Exécuter tout)
+#
+# Le chemin de votre fichier de praticiens : absolu, ou relatif au dossier du dépôt cartosoins.
+# Formats acceptés : BPE de l'INSEE (géolocalisée ou non), extraction Annuaire Santé (RPPS),
+# CSV avec latitude/longitude ou code commune, GeoJSON, GeoPackage ; séparateurs ; , | ou
+# tabulation ; encodages UTF-8 ou Windows-1252.
+# Où télécharger les fichiers officiels : docs/donnees.md (les colonnes : docs/formats.md).
+# Par défaut : un extrait réel de la BPE (Loire, Haute-Loire), rangé à côté du dépôt.
+FICHIER = "../shared/data/bpe/bpe_42_43partial_sante_presence_sabah42.csv"
+
+# La population par âge des communes (INSEE), même règle pour le chemin.
+FICHIER_AGES = "../shared/data/population/part_75_plus_communes_2022_linalek.csv"
+
+DEPARTEMENT = "42"  # le département à cartographier ("63", "2A"…)""",
+    ),
+    (
         "md",
-        """# Vos données : un fichier officiel, une table d'âges, un export pour QGIS
+        """# Vos données : votre fichier, une table d'âges, une carte et un export pour QGIS
 
-Ce carnet part d'un fichier tel que vous le téléchargez — ici la **Base permanente des
-équipements (BPE)** de l'INSEE — et d'une **table de population par âge**, calcule l'APL avec
-une population standardisée par l'âge et exporte le résultat en GeoPackage pour QGIS.
+Ce carnet part d'un fichier **tel que vous le téléchargez** — par défaut un extrait réel de la
+**Base permanente des équipements (BPE)** de l'INSEE — et d'une **table de population par
+âge** ; il calcule l'APL avec une population standardisée par l'âge, l'exporte en GeoPackage
+pour QGIS et affiche la carte.
 
-Formats acceptés par `geo.io.read_practitioners` : BPE (géolocalisée ou non), extraction
-Annuaire Santé (RPPS), CSV avec latitude/longitude ou code commune, GeoJSON, GeoPackage ;
-séparateurs `;` `,` `|`, encodages UTF-8 et Windows-1252 (voir `docs/formats.md`).""",
+Pour vos données : changez les chemins de la **première cellule**, puis exécutez tout. Où
+télécharger chaque fichier officiel : [docs/donnees.md](../docs/donnees.md) ; les colonnes
+lues : [docs/formats.md](../docs/formats.md).
+
+Si un fichier manque, le carnet le dit et **s'arrête** : il ne le remplace jamais par des
+données simulées.""",
     ),
     (
         "code",
-        """import os
-from pathlib import Path
+        """from pathlib import Path
 
 import geo
-from geo import analyse, load_communes, read_population_table, read_practitioners, resolve_territory
-from geo.maps import analysis_static_map, save_static_map
-from geo.maps.choropleth import format_fr
+from geo import analyse, read_population_table, read_practitioners, resolve_territory
+from geo.maps import analysis_map, analysis_static_map, save_offline_html, save_static_map
+from geo.maps.choropleth import format_fr  # nombres à la française : 12 345,6
+from geo.maps.notebook import notebook_map
+from geo.offer import cnam_headcounts
 
-OUT = Path("sorties")
+DEPOT = Path(geo.__file__).resolve().parents[1]  # le dossier du dépôt cartosoins
+fichier = DEPOT / Path(FICHIER).expanduser()  # un chemin absolu reste tel quel
+fichier_ages = DEPOT / Path(FICHIER_AGES).expanduser()
+for chemin in (fichier, fichier_ages):
+    if not chemin.is_file():
+        raise FileNotFoundError(
+            f"Fichier introuvable : {chemin.resolve()}\\n"
+            "Mettez le chemin de votre fichier dans la première cellule (« mettez votre fichier ici »).\\n"
+            "Par défaut, ce carnet lit des échantillons publics réels rangés dans ../shared/data, "
+            "à côté du dépôt : ils ne sont pas livrés avec cartosoins. Où télécharger les "
+            "fichiers officiels : docs/donnees.md.\\n"
+            "Le carnet s'arrête ici : il ne remplace pas vos données par des données simulées."
+        )
+
+OUT = Path("sorties")  # les fichiers produits
 OUT.mkdir(exist_ok=True)
-# échantillons de données publiques réelles, à côté du dépôt quand ils sont présents
-SHARED = Path(
-    os.environ.get(
-        "CARTOSOINS_SHARED_DATA", Path(geo.__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-)
-print("échantillons réels :", SHARED.is_dir())""",
+print("Praticiens :", fichier.name)
+print("Âges :", fichier_ages.name)""",
     ),
     (
         "md",
-        """## 1. Les praticiens : un extrait de la BPE
+        """## 1. Ce que contient le fichier
 
-Avec l'échantillon réel (Loire, Haute-Loire), on l'utilise tel quel. Sans lui, on écrit un petit
-fichier **au format BPE** à partir des praticiens simulés — il est marqué comme tel.
-La BPE ne géolocalise pas toujours : une ligne sans coordonnées est placée à la mairie de sa
-commune (colonne `location`).""",
+Une BPE mêle toutes les professions et tous les équipements de santé (pharmacies, maisons de
+retraite…). Additionner le tout donnerait une « APL » sans objet : cartosoins refuse un fichier
+mêlé tant qu'on ne choisit pas. On regarde d'abord ce qu'il contient, en le lisant en entier
+(`all_professions=True`).""",
     ),
     (
         "code",
-        """if SHARED.is_dir():
-    fichier_bpe = SHARED / "bpe" / "bpe_42_43partial_sante_presence_sabah42.csv"
-    DEPARTEMENT = "42"
-else:
-    from geo.demo import generate_practitioners
-
-    DEPARTEMENT = "42"
-    simules = generate_practitioners(load_communes(departements=DEPARTEMENT), seed=0)
-    codes = {"medecin_generaliste": "D265", "infirmier": "D281"}
-    simules = simules[simules["profession"].isin(list(codes))].to_crs(2154)
-    fichier_bpe = OUT / "bpe_simulee_42.csv"  # praticiens simulés, au format BPE géolocalisée
-    simules.assign(
-        DEPCOM=simules["commune"],
-        TYPEQU=simules["profession"].map(codes),
-        LAMBERT_X=simules.geometry.x.round(1),
-        LAMBERT_Y=simules.geometry.y.round(1),
-    )[["DEPCOM", "TYPEQU", "LAMBERT_X", "LAMBERT_Y"]].to_csv(fichier_bpe, sep=";", index=False)
-
-praticiens = read_practitioners(fichier_bpe, all_professions=True)
-print(praticiens.attrs["format"], praticiens.attrs["rows_read"], "lignes lues")
-praticiens["profession_libelle"].value_counts().head(8)""",
-    ),
-    (
-        "code",
-        """medecins = praticiens[praticiens["profession"] == "medecin_generaliste"]
-print(len(medecins), "médecins généralistes ;", medecins["location"].value_counts().to_dict())""",
+        """tout = read_practitioners(fichier, all_professions=True)
+print(tout.attrs["format_fr"], "—", format_fr(tout.attrs["rows_read"], 0), "lignes lues")
+tout.groupby(["profession", "profession_libelle"]).size().sort_values(ascending=False).to_frame("lignes").head(10)""",
     ),
     (
         "md",
-        """## 2. La population par âge
+        """## 2. Choisir la profession
+
+`profession=` accepte le code de la première colonne ci-dessus (`"medecin_generaliste"`,
+`"infirmier"`…), le nom en français (`"Médecin généraliste"`) ou le code `TYPEQU` de la BPE
+(`"D265"`). La BPE ne donne pas toujours de coordonnées : une ligne sans coordonnées est placée
+à la mairie de sa commune (colonne `location`), et la carte le dira.
+
+**Cet extrait-ci sous-compte** : il a été dédoublonné avant d'être publié (au plus une ligne par
+commune et par type quand le SIRET manque). Ses effectifs sont bien inférieurs à ceux de
+l'Assurance maladie, comparés ci-dessous : les valeurs de ce carnet illustrent la méthode. Avec
+la BPE complète de l'INSEE, ou votre propre fichier, les effectifs sont ceux du fichier.""",
+    ),
+    (
+        "code",
+        """PROFESSION = "medecin_generaliste"
+medecins = read_practitioners(fichier, profession=PROFESSION)
+print(medecins.attrs["source"])
+dans_le_departement = int((medecins["commune"].str[: len(DEPARTEMENT)] == DEPARTEMENT).sum())
+cnam = cnam_headcounts().set_index("departement").loc[DEPARTEMENT]
+print(f"{cnam['nom']} : {dans_le_departement} dans le fichier ; médecins généralistes libéraux "
+      f"selon la CNAM en 2024 : {format_fr(cnam['medecins_generalistes_2024'], 0)}")
+medecins["location"].value_counts()""",
+    ),
+    (
+        "md",
+        """## 3. La population par âge
 
 La DREES pondère la population par la consommation de soins de chaque âge. Ici, deux classes
 (moins de 75 ans, 75 ans et plus) à partir de la part des 75 ans et plus (INSEE, RP 2022) ;
-le poids 2,0 des 75 ans et plus est **illustratif** (un paramètre : mettez le vôtre).""",
+le poids 2,0 des 75 ans et plus est **illustratif** (un paramètre : mettez le vôtre, une valeur
+par classe d'âge de votre table).""",
     ),
     (
         "code",
-        """if SHARED.is_dir():
-    ages = read_population_table(SHARED / "population" / "part_75_plus_communes_2022_linalek.csv")
-else:  # table d'exemple : 12 % de 75 ans et plus partout
-    import pandas as pd
-
-    codes_communes = load_communes()["code"]
-    ages = pd.DataFrame({"moins_75": 88.0, "75_plus": 12.0}, index=codes_communes)
+        """ages = read_population_table(fichier_ages)
 POIDS = {"moins_75": 1.0, "75_plus": 2.0}
 ages.head()""",
     ),
-    ("md", "## 3. L'APL standardisée par l'âge"),
+    ("md", "## 4. L'APL standardisée par l'âge"),
     (
         "code",
         """territoire = resolve_territory(departements=DEPARTEMENT)
@@ -260,30 +295,42 @@ apl[["code", "nom", "population", "demand", "value", "status"]].sort_values("val
     ),
     (
         "md",
-        """## 4. Export GeoPackage pour QGIS (et les métadonnées à côté)
+        """## 5. Export GeoPackage pour QGIS (et les métadonnées à côté), image pour diaporama
 
 Le GeoPackage garde une ligne par commune (polygone, valeur, statut) ; les paramètres et les
-sources vont dans un JSON du même nom.""",
+sources vont dans un JSON du même nom ; l'image PNG va dans une présentation.""",
     ),
     (
         "code",
         """import json
+
+import geopandas as gpd
 
 gpkg = OUT / f"apl_{territoire.slug}.gpkg"
 apl.to_file(gpkg, layer="apl", driver="GPKG")
 gpkg.with_suffix(".json").write_text(
     json.dumps(apl.attrs, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
 )
-import geopandas as gpd
-
+save_static_map(analysis_static_map(apl, territoire.name), OUT / f"apl_{territoire.slug}.png")
 print(gpd.read_file(gpkg, layer="apl").shape, gpkg.stat().st_size // 1024, "ko")""",
     ),
     (
+        "md",
+        """## 6. La carte
+
+Interactive et **sans internet** : survolez une commune pour ses chiffres. La ligne des
+sources, sous la carte, nomme votre fichier, son format, la profession choisie et dit si des
+praticiens ont été placés à la mairie de leur commune. La même carte est enregistrée en HTML
+dans `sorties/`.""",
+    ),
+    (
         "code",
-        """png = save_static_map(analysis_static_map(apl, territoire.name), OUT / f"apl_{territoire.slug}.png")
-png""",
+        """carte = analysis_map(apl, territoire.name)
+save_offline_html(carte, OUT / f"apl_{territoire.slug}.html")
+notebook_map(carte)""",
     ),
 ]
+
 
 RESIDENCE = [
     (
@@ -387,6 +434,12 @@ NOTEBOOKS = {
 
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A notebook of ``cells``: ``("md", text)``, ``("code", source)`` or ``("param", source)``.
+
+    A ``"param"`` cell is the code cell the reader edits (their file's path): tagged
+    ``parameters`` as papermill does, so that a run can set other values in a cell inserted
+    after it without any trace in the notebook the reader sees.
+    """
     nb = new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -397,6 +450,8 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     for i, (kind, source) in enumerate(cells):
         cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
         cell["id"] = f"cell-{i:02d}"
+        if kind == "param":
+            cell.metadata["tags"] = [PARAMETERS_TAG]
         nb.cells.append(cell)
     return nb
 
@@ -425,8 +480,11 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, *, timeout: int = 300) -> 
             os.environ["PYTHONPATH"] = previous
 
 
-def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str, str]]:
-    return [(c["id"], c["cell_type"], c["source"]) for c in nb.cells]
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    return [
+        (c["id"], c["cell_type"], c["source"], tuple(c.get("metadata", {}).get("tags", ())))
+        for c in nb.cells
+    ]
 
 
 def _executed(nb: nbformat.NotebookNode) -> bool:
