@@ -202,3 +202,16 @@ def test_cli_refuses_bad_image_options_before_computing(
     assert result.exit_code == 2
     assert words in " ".join(result.output.split())
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_before_after_figure_title_uses_the_interactive_map_words(problem: AccessProblem) -> None:
+    """The side-by-side image and the interactive map title the same way (issue #12, words)."""
+    from geo.maps.choropleth import analysis_spec
+
+    gps = load_gp_offer().practitioners()
+    ids = gps.loc[gps["commune"].isin(GAP), "id"].tolist()[:1]
+    communes = Scenario().remove_practitioners(ids).apply(problem).communes
+    fig = scenario_figure(communes, "Gap", scenario="départ de 1 médecin")
+    expected = analysis_spec(communes, "Gap")[0].title + " : avant / après"
+    assert fig.get_label() == expected
+    assert expected.startswith("Accès aux médecins généralistes (APL)")

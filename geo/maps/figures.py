@@ -345,7 +345,7 @@ def scenario_figure(
     with _style():
         fig = Figure(figsize=(width_in, height_in), dpi=size.dpi, facecolor="white")
         FigureCanvasAgg(fig)
-        heading = title or f"{base.label} — {place} : avant / après"
+        heading = title or f"{base.title} : avant / après"  # the interactive map's words
         fig.set_label(heading)
         pad = 0.25 * scale / height_in
         y = 1 - pad
