@@ -1056,6 +1056,14 @@ def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
     return _ODLookup(costs.rows, dest, costs.minutes)
 
 
+def _single_profession(practitioners: pd.DataFrame) -> str | None:
+    """Return the one profession of the practitioners (``profession`` column), else None."""
+    if "profession" not in practitioners.columns or practitioners.empty:
+        return None
+    found = pd.unique(practitioners["profession"].dropna().astype(str))
+    return str(found[0]) if len(found) == 1 else None
+
+
 @dataclass(frozen=True, eq=False)
 class AccessProblem:
     """A prepared analysis: validated inputs and the arrays of each metric-CRS group.
@@ -1147,6 +1155,9 @@ class AccessProblem:
         }
         if self.history:
             result.attrs["scenario"] = list(self.history)
+        profession = _single_profession(self.practitioners)
+        if profession is not None:  # the maps name it ("Accès aux infirmiers…")
+            result.attrs["profession"] = profession
         result.attrs["timings_s"]["total"] = round(self.prepare_seconds, 4)
         return result
 

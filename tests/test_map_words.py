@@ -138,3 +138,21 @@ def test_cli_site_title_and_gains_are_french(tmp_path: Path) -> None:
     assert gains and all("." not in g for g in gains), out
     page = next(tmp_path.glob("carte_sites_*.html")).read_text(encoding="utf-8")
     assert "1 site de 1 praticien" in page and "site(s)" not in page
+
+
+def test_analysis_results_carry_their_single_profession(grid3x3: gpd.GeoDataFrame) -> None:
+    """The engine records the one profession of the practitioners, so every map of the result
+    (API, notebooks, CLI alike) says « infirmiers », not « praticiens »."""
+    from geo.analysis import analyse
+    from geo.maps.choropleth import analysis_spec
+
+    nurses = gpd.GeoDataFrame(
+        {"id": ["N1", "N2"], "profession": ["infirmier", "infirmier"]},
+        geometry=grid3x3["chef_lieu"].iloc[[0, 4]].to_numpy(),
+        crs=grid3x3.crs,
+    )
+    result = analyse(grid3x3, nurses, "e2sfca")
+    assert result.attrs["profession"] == "infirmier"
+    assert analysis_spec(result, "Grille")[0].title.startswith("Accès aux infirmiers")
+    mixed = nurses.assign(profession=["infirmier", "medecin_generaliste"])
+    assert "profession" not in analyse(grid3x3, mixed, "density").attrs
