@@ -195,9 +195,12 @@ def test_static_national_circles_shrink_and_say_from_which_count() -> None:
     assert len(scatter.get_offsets()) == 2  # the 1-practitioner circle is below a dot here
 
 
-@pytest.mark.slow
 def test_france_through_the_cli(tmp_path: Path, offline_browser: OfflineBrowser) -> None:
-    """``cartosoins map --france entiere``: short names, framed on métropole (~60 s)."""
+    """``cartosoins map --france entiere``: short names, framed on métropole (~30–60 s).
+
+    In the default suite: it is what the issue's "Done when" asks (France built through the
+    CLI, drawn in Chromium with the network blocked).
+    """
     result = runner.invoke(
         app, ["map", "--france", "entiere", "--measure", "apl", "--out", str(tmp_path)]
     )
