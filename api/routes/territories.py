@@ -76,6 +76,14 @@ def _normalise_dep(code: str) -> str:
     return code.zfill(2) if code.isdigit() and len(code) == 1 else code
 
 
+def _one(table: pd.DataFrame, code: str, unknown: Exception) -> dict[str, Any]:
+    """Return the row of ``table`` with this code as a record; raise ``unknown`` (a 404)."""
+    found = table[table["code"] == code]
+    if found.empty:
+        raise unknown
+    return _records(found)[0]
+
+
 def _region(row: dict[str, Any]) -> RegionPublic:
     return RegionPublic(
         code=row["code"],
@@ -96,11 +104,7 @@ def read_regions() -> list[RegionPublic]:
 @router.get("/regions/{code}", summary="One région", responses=_404)
 def read_region(code: RegionCode) -> RegionPublic:
     """Return a région by INSEE code (``84``, ``94``, ``1`` for ``01``)."""
-    table = list_regions()
-    found = table[table["code"] == code.zfill(2)]
-    if found.empty:
-        raise UnknownRegionError([code])
-    return _region(_records(found)[0])
+    return _region(_one(list_regions(), code.zfill(2), UnknownRegionError([code])))
 
 
 @router.get("/departements", summary="List the départements")
@@ -112,11 +116,8 @@ def read_departements() -> list[DepartementPublic]:
 @router.get("/departements/{code}", summary="One département", responses=_404)
 def read_departement(code: DepCode) -> DepartementPublic:
     """Return a département by code (``63``, ``2A``, ``974``)."""
-    table = list_departements()
-    found = table[table["code"] == _normalise_dep(code)]
-    if found.empty:
-        raise UnknownCodeError("département", [code])
-    return _departement(_records(found)[0])
+    found = _one(list_departements(), _normalise_dep(code), UnknownCodeError("département", [code]))
+    return _departement(found)
 
 
 @router.get("/departements/{code}/epci", summary="EPCI of a département", responses=_404)
@@ -139,11 +140,8 @@ def read_epci_list(
 @router.get("/epci/{code}", summary="One EPCI", responses=_404)
 def read_epci(code: Siren) -> EpciPublic:
     """Return an EPCI by SIREN code."""
-    table = list_epci()
-    found = table[table["code"] == code]
-    if found.empty:
-        raise UnknownCodeError("EPCI", [code])
-    return _epci(_records(found)[0])
+    found = _one(list_epci(), code, UnknownCodeError("EPCI", [code]))
+    return _epci(found)
 
 
 @router.get("/communes", summary="Search the communes")
