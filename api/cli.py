@@ -4,12 +4,21 @@
 simulated practitioners); ``analyse``, ``scenario`` and ``site`` also read the user's files;
 ``serve`` starts the HTTP service (the web stack is imported there only); ``reference`` lists
 the territories. Every output names where its practitioners come from.
+
+Everything a person reads is in French: the help, the engine's errors and click's own usage
+errors (:class:`FrenchGroup`). Every option is checked before anything is read or computed:
+measures and professions in any case, territory codes against the reference tables (with the
+valid values, or a hint such as « la Corse est 2A et 2B »), numbers within their range.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +28,7 @@ import geopandas as gpd
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -28,13 +38,21 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from typer import _click as click
+from typer._click import exceptions as click_errors
+from typer.core import TyperCommand, TyperGroup
 
 from api import core
 from api.core import PLURAL_LABELS
 from geo import demo
 from geo.analysis import GRAVITY_MIN_MINUTES, MEASURES, analyse, line_radius_m
-from geo.errors import CartosoinsError, DataValidationError, collect_data_warnings
-from geo.io import profession_code, read_practitioners
+from geo.errors import (
+    CartosoinsError,
+    DataValidationError,
+    UnknownCodeError,
+    collect_data_warnings,
+)
+from geo.io import FORMATS, profession_code, read_practitioners
 from geo.maps.choropleth import SYNTHETIC_LABEL, analysis_map, format_fr, individual_points_of
 from geo.maps.figures import PageSize, page_size, save_figure, scenario_figure, titled_static_map
 from geo.maps.offline import save_offline_html
@@ -42,29 +60,498 @@ from geo.maps.slideshow import save_slideshow, territory_slideshow
 from geo.maps.words import count_fr, profession_words, sites_fr
 from geo.reference import list_departements, list_epci
 from geo.scenario import Scenario
-from geo.siting import DEFAULT_COVERAGE_MINUTES, recommend_sites
-from geo.territory import Territory
+from geo.siting import DEFAULT_COVERAGE_MINUTES, OBJECTIVES, recommend_sites
+from geo.territory import FRANCE_CHOICES, Territory, UnknownRegionError, list_regions
+
+# --------------------------------------------------------------------------------------------
+# French help and usage errors (typer and click speak English on their own)
+# --------------------------------------------------------------------------------------------
+#: Words of typer's rich help, set while the command line runs (restored afterwards).
+_TYPER_HELP_WORDS_FR = {
+    "DEFAULT_STRING": "[défaut : {}]",
+    "REQUIRED_LONG_STRING": "[obligatoire]",
+    "ENVVAR_STRING": "[variable d'environnement : {}]",
+    "DEPRECATED_STRING": "(obsolète) ",
+    "ARGUMENTS_PANEL_TITLE": "Arguments",
+    "OPTIONS_PANEL_TITLE": "Options",
+    "COMMANDS_PANEL_TITLE": "Commandes",
+}
+#: Metavars of the options by their Python type (typer shows ``<str>``, ``<float>``…).
+_METAVARS_FR = {"str": "TEXTE", "int": "ENTIER", "float": "NOMBRE", "Path": "CHEMIN"}
+_USAGE_FR = "Utilisation : "
+_HELP_FR = "Afficher cette aide et quitter."
+
+
+@contextmanager
+def _french_help_words() -> Iterator[None]:
+    """Put typer's help words in French while the command line runs, then restore them."""
+    from typer import rich_utils
+
+    saved = {k: getattr(rich_utils, k) for k in _TYPER_HELP_WORDS_FR if hasattr(rich_utils, k)}
+    for key in saved:
+        setattr(rich_utils, key, _TYPER_HELP_WORDS_FR[key])
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            setattr(rich_utils, key, value)
+
+
+def _frenchify_params(command: click.Command) -> None:
+    """Give the options French metavars (TEXTE, ENTIER, NOMBRE, CHEMIN; none for switches)."""
+    for param in command.params:
+        if param.metavar is not None or not isinstance(param, click.Parameter):
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+            continue
+        bare = getattr(param, "bare_type", None)
+        kind = str(bare()) if callable(bare) else ""
+        inner = kind[5:-1] if kind.startswith("list[") else kind
+        if inner in _METAVARS_FR:
+            param.metavar = _METAVARS_FR[inner] + ("…" if inner != kind else "")
+
+
+def _french_help_option(option: Any) -> Any:
+    """Describe the ``--help`` option in French (no type shown)."""
+    if option is not None:
+        option.help = _HELP_FR
+        option.metavar = ""
+    return option
+
+
+class FrenchCommand(TyperCommand):
+    """A typer command whose help is in French (usage line, help option, metavars)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _frenchify_params(self)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the usage line, in French."""
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), _USAGE_FR)
+
+    def get_help_option(self, ctx: click.Context) -> Any:
+        """Return the ``--help`` option, described in French."""
+        return _french_help_option(super().get_help_option(ctx))
+
+
+class FrenchGroup(TyperGroup):
+    """The ``cartosoins`` group: French help, and click's usage errors printed in French.
+
+    Parsing errors (unknown option, missing value, a number that is not one…) are caught here,
+    around the whole command line, and printed as « Erreur : … » with the usage line and the
+    way to the help; an engine error escaping a command is printed the same way, never as a
+    traceback. Exit codes are click's: 2 for a usage error, 1 for an interruption.
+    """
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write the usage line, in French."""
+        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)), _USAGE_FR)
+
+    def get_help_option(self, ctx: click.Context) -> Any:
+        """Return the ``--help`` option, described in French."""
+        return _french_help_option(super().get_help_option(ctx))
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; usage and engine errors are printed in French."""
+        with _french_help_words():
+            try:
+                rv = super().main(
+                    args,
+                    prog_name,
+                    complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
+            except click_errors.ClickException as exc:
+                if not standalone_mode:
+                    raise
+                _show_click_error(exc)
+                sys.exit(exc.exit_code)
+            except typer.Abort:
+                if not standalone_mode:
+                    raise
+                err_console.print("[red]Interrompu.[/]")
+                sys.exit(1)
+            except CartosoinsError as exc:  # a command lets an engine error through
+                if not standalone_mode:
+                    raise
+                _print_error(exc)
+                sys.exit(2)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+def _show_click_error(exc: click_errors.ClickException) -> None:
+    """Print a click error as click does (usage, hint, message), in French."""
+    if isinstance(exc, click_errors.NoArgsIsHelpError):
+        text = exc.format_message()  # the help itself (empty when rich printed it)
+        if text.strip():
+            err_console.print(escape(text))
+        return
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        err_console.print(escape(ctx.get_usage()), highlight=False)
+        err_console.print(
+            f"Essayez « {escape(ctx.command_path)} --help » pour l'aide.", highlight=False
+        )
+    err_console.print(f"[bold red]Erreur :[/] {escape(click_error_fr(exc))}", highlight=False)
+
+
+#: click's messages inside « Invalid value for X: … » (pydantic's or typer's), in French.
+_BAD_VALUE_FR: tuple[tuple[str, str], ...] = (
+    (r"Input should be a valid integer.*", "un nombre entier est attendu (ex. 3)"),
+    (r"Input should be a valid number.*", "un nombre est attendu (ex. 12.5)"),
+    (r"Input should be a valid boolean.*", "oui ou non attendu (true, false, 1, 0)"),
+    (r"Input should be .*", "valeur d'un type inattendu"),
+    (r"(?:file|directory|path) ('.*') does not exist\.", r"\1 n'existe pas"),
+    (r"(?:file|directory|path) ('.*') is a directory\.", r"\1 est un dossier, pas un fichier"),
+    (r"(?:file|directory|path) ('.*') is a file\.", r"\1 est un fichier, pas un dossier"),
+    (r"(?:file|directory|path) ('.*') is not readable\.", r"\1 ne peut pas être lu"),
+    (r"(?:file|directory|path) ('.*') is not writable\.", r"\1 ne peut pas être écrit"),
+    (r"Value (.*) is not a valid (\w+)\.", r"\1 n'est pas un \2 valide"),
+)
+
+
+def click_error_fr(exc: click_errors.ClickException) -> str:
+    """Return a click (typer) error message in French.
+
+    Parameters
+    ----------
+    exc : ClickException
+        A parsing error of the command line.
+
+    Returns
+    -------
+    str
+        The message, e.g. « option inconnue : --foo (options proches : --out) ».
+    """
+    if isinstance(exc, click_errors.NoSuchOption):
+        text = f"option inconnue : {exc.option_name}"
+        if exc.possibilities:
+            text += f" (options proches : {', '.join(sorted(exc.possibilities))})"
+        return text
+    if isinstance(exc, click_errors.MissingParameter):
+        hint = exc.param.get_error_hint() if exc.param else exc.param_hint
+        return f"option manquante : {_hint_fr(hint)}"
+    if isinstance(exc, click_errors.BadParameter):
+        hint = exc.param_hint
+        if hint is None and exc.param is not None:
+            hint = exc.param.get_error_hint()
+        inner = str(exc.message)
+        for pattern, french in _BAD_VALUE_FR:
+            if re.fullmatch(pattern, inner, flags=re.S):
+                inner = re.sub(pattern, french, inner, flags=re.S)
+                break
+        where = f" pour {_hint_fr(hint)}" if hint else ""
+        return f"valeur invalide{where} : {inner}"
+    if isinstance(exc, click_errors.BadOptionUsage):
+        name = exc.option_name
+        if "does not take a value" in exc.message:
+            return f"l'option {name} ne prend pas de valeur (écrire {name} seul)"
+        if "requires" in exc.message:
+            return f"l'option {name} attend une valeur (ex. {name} VALEUR)"
+        return f"option {name} mal employée ({exc.message})"
+    if isinstance(exc, click_errors.FileError):
+        return f"impossible d'ouvrir le fichier {exc.ui_filename!r} : {exc.message}"
+    message = exc.format_message()
+    found = re.fullmatch(r"No such command '(.*)'\.(?: Did you mean (.*)\?)?", message)
+    if found:
+        text = f"commande inconnue : {found.group(1)!r}"
+        if found.group(2):
+            text += f" ; vouliez-vous dire {found.group(2)} ?"
+        return text + " (commandes : " + ", ".join(app_command_names()) + ")"
+    found = re.fullmatch(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)", message)
+    if found:
+        return (
+            f"argument en trop : {found.group(1)} (une option s'écrit --nom valeur ; "
+            "les textes avec des espaces entre guillemets)"
+        )
+    if message == "Missing command.":
+        return "commande manquante (commandes : " + ", ".join(app_command_names()) + ")"
+    return message
+
+
+def _hint_fr(hint: Sequence[str] | str | None) -> str:
+    """Write the option's names as click gives them (« '--k' / '-k' ») plainly: « --k / -k »."""
+    if hint is None:
+        return ""
+    names = [hint] if isinstance(hint, str) else list(hint)
+    return " / ".join(n.strip("'") for part in names for n in part.split(" / "))
+
+
+def app_command_names() -> list[str]:
+    """Names of the commands of ``cartosoins``, in the order of the help."""
+    return [str(info.name) for info in app.registered_commands if info.name]
+
 
 app = typer.Typer(
     name="cartosoins",
-    help="Health-care offer and accessibility of French territories.",
+    cls=FrenchGroup,
+    help="Offre de soins et accessibilité des territoires français : cartes, analyses, "
+    "scénarios, sites et service HTTP. « cartosoins COMMANDE --help » décrit chaque commande.",
     no_args_is_help=True,
     add_completion=False,
+    subcommand_metavar="COMMANDE [ARGS]...",
 )
 console = Console()
+err_console = Console(stderr=True)
+
+
+def _print_error(exc: Exception) -> None:
+    """Print an error as « Erreur : <message français> » (rich markup in it is escaped)."""
+    err_console.print(f"[bold red]Erreur :[/] {escape(_error_fr(exc))}", highlight=False)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[bold red]Erreur :[/] {exc}")
+    _print_error(exc)
     return typer.Exit(code=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Checking the options before anything is read or computed, with the valid values
+# --------------------------------------------------------------------------------------------
+def _error_fr(exc: Exception) -> str:
+    """Return an error's message in French (the engine names unknown codes in English)."""
+    if isinstance(exc, UnknownCodeError) and not isinstance(exc, UnknownRegionError):
+        return _unknown_codes_fr(exc.kind, exc.codes)
+    return str(exc)
+
+
+def _plain(text: str) -> str:
+    """Lower case, no accents, words separated by one space (to compare names)."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return " ".join(re.split(r"[^0-9a-z]+", bare)).strip()
+
+
+def _code_ranges(codes: Sequence[str]) -> str:
+    """Write département codes briefly: « 01 à 19, 2A, 2B, 21 à 95, 971 à 974, 976 »."""
+
+    def key(code: str) -> float:
+        return {"2A": 20.1, "2B": 20.2}.get(code, float(code) if code.isdigit() else 1e9)
+
+    runs: list[list[str]] = []
+    for code in sorted(codes, key=key):
+        last = runs[-1][-1] if runs else ""
+        if (
+            code.isdigit()
+            and last.isdigit()
+            and len(code) == len(last)
+            and int(code) == int(last) + 1
+        ):
+            runs[-1].append(code)
+        else:
+            runs.append([code])
+    return ", ".join(f"{run[0]} à {run[-1]}" if len(run) > 2 else ", ".join(run) for run in runs)
+
+
+def _departement_hint(codes: Sequence[str]) -> str:
+    """Say what a person probably meant by unknown département codes, then the valid ones."""
+    table = list_departements()
+    hints = []
+    if "20" in codes:
+        hints.append(
+            "le département 20 n'existe plus : la Corse est 2A (Corse-du-Sud) et 2B "
+            "(Haute-Corse), par exemple -d 2A -d 2B, ou --region 94 pour les deux"
+        )
+    by_name = {_plain(str(n)): str(c) for c, n in zip(table["code"], table["nom"], strict=True)}
+    for code in codes:
+        if _plain(code) in by_name:
+            hints.append(f"« {code} » se désigne par son code : {by_name[_plain(code)]}")
+    hints.append(
+        f"codes possibles : {_code_ranges(table['code'].tolist())} "
+        "(« cartosoins reference » les liste avec leur nom)"
+    )
+    return " ; ".join(hints)
+
+
+def _unknown_codes_fr(kind: str, codes: Sequence[str]) -> str:
+    """Say in French which territory codes do not exist, and how to find the right ones."""
+    many = len(codes) > 1
+    shown = ", ".join(repr(c) for c in codes[:20])
+    if len(codes) > 20:
+        shown += f" (et {len(codes) - 20} autres)"
+    s = "s" if many else ""
+    if kind == "département":
+        return f"département{s} inconnu{s} : {shown} ; {_departement_hint(codes)}"
+    if kind == "EPCI":
+        return (
+            f"EPCI inconnu{s} : {shown} ; un EPCI se désigne par son numéro SIREN à 9 chiffres "
+            "(ex. 246300701, Clermont Auvergne Métropole) ; « cartosoins reference -d 63 » "
+            "liste les EPCI d'un département"
+        )
+    if kind == "commune":
+        corsica = (
+            " ; en Corse, le code commence par 2A ou 2B (ex. 2A004 Ajaccio)"
+            if any(c.startswith("20") for c in codes)
+            else ""
+        )
+        return (
+            f"commune{s} inconnue{s} : {shown} ; une commune se désigne par son code INSEE à "
+            f"5 caractères (ex. 63113 Clermont-Ferrand), pas par son code postal{corsica}"
+        )
+    return f"code{s} {kind} inconnu{s} : {shown}"
+
+
+def _territory_selection(
+    departement: list[str] | None,
+    epci: list[str] | None,
+    commune: list[str] | None,
+    region: list[str] | None,
+    france: str | None,
+) -> dict[str, Any]:
+    """Check the territory options against the reference tables, before anything is loaded.
+
+    Returns the keywords of :func:`api.core.resolve`, codes normalised (``2a`` → ``2A``,
+    ``1`` → ``01``). Unknown départements, EPCI and régions are refused here, with the valid
+    values or a hint; a commune code of the wrong shape too (its existence is checked when
+    the territory is loaded, with the same French message).
+    """
+    given = [bool(departement), bool(epci), bool(commune), bool(region), france is not None]
+    if sum(given) == 0:
+        raise DataValidationError(
+            "aucun territoire : donnez un département (-d 63), un EPCI (--epci 246300701), "
+            "des communes (--commune 63113), une région (--region 84) ou --france metropole"
+        )
+    if sum(given) > 1:
+        raise DataValidationError(
+            "choisir un territoire par un seul critère : --france, --region, --departement, "
+            "--epci ou --commune"
+        )
+    deps = [c.strip().upper() for c in departement or []]
+    deps = [c.zfill(2) if c.isdigit() and len(c) == 1 else c for c in deps]
+    known_deps = set(list_departements()["code"])
+    unknown = [
+        raw.strip() for raw, c in zip(departement or [], deps, strict=True) if c not in known_deps
+    ]
+    if unknown:
+        raise DataValidationError(_unknown_codes_fr("département", unknown))
+    sirens = [c.strip() for c in epci or []]
+    unknown = [c for c in sirens if c not in set(list_epci()["code"])]
+    if unknown:
+        raise DataValidationError(_unknown_codes_fr("EPCI", unknown))
+    codes = [c.strip().upper() for c in commune or []]
+    unknown = [c for c in codes if not re.fullmatch(r"\d{5}|2[AB]\d{3}", c)]
+    if unknown:
+        raise DataValidationError(_unknown_codes_fr("commune", unknown))
+    regions = list_regions()
+    known = set(regions["code"]) | {_plain(str(n)) for n in regions["nom"]}
+    names = [r.strip() for r in region or []]
+    unknown = [r for r in names if (r.zfill(2) if r.isdigit() else _plain(r)) not in known]
+    if unknown:
+        listed = ", ".join(
+            f"{c} ({n})" for c, n in zip(regions["code"], regions["nom"], strict=True)
+        )
+        raise DataValidationError(
+            f"région inconnue : {', '.join(map(repr, unknown))} ; codes INSEE possibles : "
+            f"{listed} (ou leur nom, accents et majuscules indifférents)"
+        )
+    if france is not None and _plain(france) in FRANCE_CHOICES:
+        france = _plain(france)  # other spellings are the engine's to judge (in French)
+    return {
+        "departements": deps or None,
+        "epci": sirens or None,
+        "communes": codes or None,
+        "regions": names or None,
+        "france": france,
+    }
+
+
+def _measure_of(value: str) -> str:
+    """Return the measure's code, any case (``APL`` → ``apl``); else list the valid ones."""
+    code = value.strip().lower()
+    if code not in MEASURES:
+        listed = ", ".join(f"{c} = {m.label_fr}" for c, m in MEASURES.items())
+        raise DataValidationError(
+            f"--measure {value!r} : indicateur inconnu ; valeurs possibles {listed} "
+            "(majuscules indifférentes)"
+        )
+    return code
+
+
+def _builtin_profession(value: str | None) -> str:
+    """Return the code of a profession of the built-in data, given in any case or in French.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every profession (the real GPs and the simulated ones).
+    """
+    if value is None:
+        return core.BPE_PROFESSION
+    code = profession_code(value) if value.strip() else ""
+    if code not in demo.PROFESSIONS:
+        listed = ", ".join(f"{c} = {p.label}" for c, p in demo.PROFESSIONS.items())
+        raise DataValidationError(
+            f"--profession {value!r} : profession inconnue ; valeurs possibles {listed} "
+            f"(majuscules et accents indifférents ; données réelles embarquées pour "
+            f"{core.BPE_PROFESSION} seulement, praticiens simulés pour les autres ; avec "
+            "-p FICHIER, les professions de votre fichier)"
+        )
+    return code
+
+
+def _file_format(value: str) -> str:
+    """``--format``: auto or one of :data:`geo.io.FORMATS`, any case."""
+    code = value.strip().lower()
+    if code != "auto" and code not in FORMATS:
+        raise DataValidationError(
+            f"--format {value!r} : format inconnu ; valeurs possibles auto, {', '.join(FORMATS)}"
+        )
+    return code
+
+
+def _check_number(
+    option: str,
+    value: float | None,
+    *,
+    low: float,
+    high: float = math.inf,
+    strict: bool = False,
+    what: str = "un nombre",
+) -> None:
+    """Refuse a number outside ``[low, high]`` (``]low, high]`` if strict), or not finite."""
+    if value is None:
+        return
+    number = float(value)
+    if not math.isfinite(number) or number < low or (strict and number == low) or number > high:
+        bound = f"> {format_fr(low, 0)}" if strict else f"≥ {format_fr(low, 0)}"
+        upper = f" et ≤ {format_fr(high, 0)}" if math.isfinite(high) else ""
+        raise DataValidationError(f"{option} {value!r} : {what} {bound}{upper} attendu")
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` is a folder (created if needed), not an existing file."""
+    if out.exists() and not out.is_dir():
+        raise DataValidationError(f"--out {out} : c'est un fichier ; donnez un dossier")
+
+
+def _check_file(option: str, path: Path | None) -> None:
+    """Check that an input file named by an option exists and is a file."""
+    if path is not None and not path.is_file():
+        what = "c'est un dossier, pas un fichier" if path.is_dir() else "fichier introuvable"
+        raise DataValidationError(f"{option} {path} : {what}")
 
 
 DemoOpt = Annotated[
     bool,
     typer.Option(
         "--demo",
-        help="Use the simulated practitioners (praticiens simulés, geo.demo) instead of the "
-        "real GPs embedded in cartosoins (INSEE BPE); outputs get a _demo suffix.",
+        help="Calculer sur des praticiens simulés (données de démonstration) au lieu des "
+        "médecins généralistes réels embarqués (INSEE BPE) ; les fichiers écrits finissent "
+        "par _demo.",
     ),
 ]
 
@@ -209,45 +696,72 @@ FranceOpt = Annotated[
 ]
 
 
-def _selection(
-    departement: list[str] | None,
-    epci: list[str] | None,
-    commune: list[str] | None,
-    region: list[str] | None,
-    france: str | None,
-) -> dict[str, Any]:
-    """Keywords of :func:`api.core.resolve` from the territory options (exactly one kind)."""
-    return {
-        "departements": departement,
-        "epci": epci,
-        "communes": commune,
-        "regions": region,
-        "france": france,
-    }
+# territory, measure and output options shared by the commands
+DepartementOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--departement",
+        "-d",
+        metavar="CODE",
+        help="Département : code INSEE (63, 2A, 974) ; répétable (-d 2A -d 2B).",
+    ),
+]
+EpciOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="SIREN",
+        help="EPCI : numéro SIREN à 9 chiffres (246300701) ; répétable.",
+    ),
+]
+CommuneOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="CODE",
+        help="Commune : code INSEE à 5 caractères (63113, pas le code postal) ; répétable.",
+    ),
+]
+MeasureOpt = Annotated[
+    str,
+    typer.Option(
+        metavar="INDICATEUR",
+        help=f"Indicateur : {', '.join(MEASURES)} (majuscules indifférentes).",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option(metavar="ENTIER", help="Graine du tirage des praticiens simulés.")
+]
+OutOpt = Annotated[
+    Path, typer.Option(metavar="DOSSIER", help="Dossier où écrire les fichiers (créé au besoin).")
+]
 
 
-@app.command("map")
+@app.command("map", cls=FrenchCommand)
 def map_command(
-    departement: Annotated[
-        list[str] | None, typer.Option("--departement", "-d", help="Département code(s).")
-    ] = None,
-    epci: Annotated[list[str] | None, typer.Option(help="EPCI SIREN code(s).")] = None,
-    commune: Annotated[list[str] | None, typer.Option(help="Commune INSEE code(s).")] = None,
+    departement: DepartementOpt = None,
+    epci: EpciOpt = None,
+    commune: CommuneOpt = None,
     region: RegionOpt = None,
     france: FranceOpt = None,
-    measure: Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")] = "density",
+    measure: MeasureOpt = "density",
     profession: Annotated[
-        str, typer.Option(help=f"Profession: {', '.join(demo.PROFESSIONS)}.")
+        str,
+        typer.Option(
+            help=f"Profession : {', '.join(demo.PROFESSIONS)} (majuscules indifférentes ; "
+            "réelle pour les médecins généralistes, simulée pour les autres)."
+        ),
     ] = "medecin_generaliste",
-    seed: Annotated[int, typer.Option(help="Seed of the synthetic practitioners.")] = 0,
+    seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
-    tiles: Annotated[bool, typer.Option(help="OpenStreetMap background (needs internet).")] = False,
+    out: OutOpt = Path("out"),
+    tiles: Annotated[
+        bool, typer.Option(help="Fond de carte OpenStreetMap (demande Internet).")
+    ] = False,
     png: Annotated[
-        bool, typer.Option(help="Also write a PNG for slides (25×18 cm, 200 dpi).")
+        bool, typer.Option(help="Écrire aussi une image pour les diapositives (25×18 cm, 200 dpi).")
     ] = True,
     individual: Annotated[
-        bool, typer.Option(help="Add one clustered marker per practitioner (no names).")
+        bool,
+        typer.Option(help="Ajouter un repère groupé par praticien (sans nom)."),
     ] = False,
     title: TitleOpt = None,
     subtitle: SubtitleOpt = None,
@@ -258,26 +772,26 @@ def map_command(
     dpi: DpiOpt = None,
     image_format: ImageFormatOpt = "png",
 ) -> None:
-    """Map a measure for a territory: real GPs by default, ``--demo`` for simulated ones.
+    """Cartographier un indicateur sur un territoire : médecins réels, ou simulés (--demo).
 
-    Professions other than GPs have no real data embedded: they use the simulated
-    practitioners, and every output says « praticiens simulés ».
+    Les professions autres que les médecins généralistes n'ont pas de données réelles
+    embarquées : elles sont simulées, et chaque fichier écrit le dit (« praticiens simulés »).
     """
     try:
         image = _image_choice(
             title, subtitle, (width_cm, height_cm, width_px, height_px), dpi, image_format
         )
-        if profession not in demo.PROFESSIONS:
-            raise DataValidationError(
-                f"profession {profession!r} is not one of {', '.join(demo.PROFESSIONS)}"
-            )
+        measure = _measure_of(measure)
+        profession = _builtin_profession(profession)
+        selection = _territory_selection(departement, epci, commune, region, france)
+        _check_out(out)
         dataset = _builtin_dataset(profession, demo_data)
         synthetic = dataset == core.DEMO_DATASET
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
         ) as progress:
             task = progress.add_task("Chargement du territoire…", total=4)
-            territory = core.resolve(**_selection(departement, epci, commune, region, france))
+            territory = core.resolve(**selection)
             progress.update(
                 task,
                 advance=1,
@@ -358,14 +872,21 @@ def _in_territory(practitioners: gpd.GeoDataFrame, territory: Territory) -> gpd.
     return practitioners[practitioners["commune"].isin(territory.communes["code"])]
 
 
-@app.command("reference")
+@app.command("reference", cls=FrenchCommand)
 def reference_command(
     departement: Annotated[
-        str | None, typer.Option("--departement", "-d", help="List this département's EPCI.")
+        str | None,
+        typer.Option(
+            "--departement", "-d", metavar="CODE", help="Lister les EPCI de ce département."
+        ),
     ] = None,
 ) -> None:
-    """List départements, or the EPCI of a département."""
+    """Lister les départements, ou les EPCI d'un département."""
     try:
+        if departement is not None:
+            departement = _territory_selection([departement], None, None, None, None)[
+                "departements"
+            ][0]
         if departement is None:
             frame = list_departements()[["code", "nom", "region_nom", "communes", "population"]]
             title = "Départements (population municipale 2023)"
@@ -389,26 +910,28 @@ def reference_command(
 # --------------------------------------------------------------------------------------------
 # analyse, scenario, site: the user's files or the demo data, with a progress bar
 # --------------------------------------------------------------------------------------------
-DepartementOpt = Annotated[
-    list[str] | None, typer.Option("--departement", "-d", help="Département code(s).")
-]
-EpciOpt = Annotated[list[str] | None, typer.Option(help="EPCI SIREN code(s).")]
-CommuneOpt = Annotated[list[str] | None, typer.Option(help="Commune INSEE code(s).")]
 PractitionersOpt = Annotated[
     Path | None,
     typer.Option(
         "--practitioners",
         "-p",
-        help="Practitioners file (CSV lat/lon or commune code, BPE, Annuaire Santé/RPPS, "
-        "GeoJSON, GeoPackage); default: the real GPs embedded in cartosoins (INSEE BPE), or "
-        "the simulated practitioners with --demo or for another profession.",
+        metavar="FICHIER",
+        help="Fichier des praticiens (CSV avec latitude/longitude ou code commune, BPE, "
+        "Annuaire Santé/RPPS, GeoJSON, GeoPackage) ; par défaut, les médecins généralistes "
+        "réels embarqués (INSEE BPE), ou des praticiens simulés avec --demo ou pour une autre "
+        "profession.",
         exists=True,
         dir_okay=False,
         readable=True,
     ),
 ]
 FormatOpt = Annotated[
-    str, typer.Option("--format", help="Format of the file: auto or one of geo.io.FORMATS.")
+    str,
+    typer.Option(
+        "--format",
+        metavar="FORMAT",
+        help=f"Format du fichier : auto (reconnu) ou {', '.join(FORMATS)}.",
+    ),
 ]
 ProfessionOpt = Annotated[
     str | None,
@@ -418,19 +941,67 @@ ProfessionOpt = Annotated[
         "plusieurs (par défaut : les médecins généralistes embarqués)."
     ),
 ]
-MeasureOpt = Annotated[str, typer.Option(help=f"Measure: {', '.join(MEASURES)}.")]
 CatchmentOpt = Annotated[
-    float | None, typer.Option(help="Catchment in minutes (default: the measure's).")
+    float | None,
+    typer.Option(
+        metavar="MINUTES",
+        help="Rayon d'accès en minutes, ≥ 0 (défaut : celui de l'indicateur).",
+    ),
 ]
 GravityMinOpt = Annotated[
     float,
     typer.Option(
-        help="Gravity measure: floor of the travel time in (t / scale)^alpha, in minutes "
-        "(a practitioner at a chef-lieu is 0 min away; default: a median commune's inner trip)."
+        metavar="MINUTES",
+        help="Indicateur gravity : plancher du temps de trajet dans (t / échelle)^alpha, en "
+        "minutes, > 0 (un praticien au chef-lieu est à 0 min ; défaut : le trajet interne "
+        "d'une commune médiane).",
     ),
 ]
-SeedOpt = Annotated[int, typer.Option(help="Seed of the simulated practitioners.")]
-OutOpt = Annotated[Path, typer.Option(help="Output folder.")]
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """The options of analyse, scenario and site, checked and normalised before any work."""
+
+    selection: dict[str, Any]
+    measure: str
+    profession: str | None
+    file_format: str
+
+
+def _check_inputs(
+    territory: tuple[
+        list[str] | None, list[str] | None, list[str] | None, list[str] | None, str | None
+    ],
+    practitioners: Path | None,
+    file_format: str,
+    profession: str | None,
+    measure: str,
+    catchment_minutes: float | None,
+    gravity_min_minutes: float,
+    out: Path,
+) -> CheckedInputs:
+    """Check the options shared by analyse, scenario and site (French errors, valid values).
+
+    A profession of the built-in data is normalised here (``INFIRMIER`` → ``infirmier``); one
+    of the user's file is matched against the file when it is read.
+    """
+    checked_measure = _measure_of(measure)
+    kept = profession
+    if practitioners is None and profession is not None:
+        kept = _builtin_profession(profession)
+    fmt = _file_format(file_format)
+    _check_number("--catchment-minutes", catchment_minutes, low=0.0, what="un nombre de minutes")
+    _check_number(
+        "--gravity-min-minutes",
+        gravity_min_minutes,
+        low=0.0,
+        strict=True,
+        what="un nombre de minutes",
+    )
+    selection = _territory_selection(*territory)
+    _check_out(out)
+    return CheckedInputs(selection, checked_measure, kept, fmt)
 
 
 def _progress_bar() -> Progress:
@@ -551,7 +1122,7 @@ class TravelChoice:
         }
 
 
-@app.command("analyse")
+@app.command("analyse", cls=FrenchCommand)
 def analyse_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
@@ -565,12 +1136,13 @@ def analyse_command(
     catchment_minutes: CatchmentOpt = None,
     gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
     exclude_aged_from: Annotated[
-        int | None, typer.Option(help="Leave out practitioners aged this or more.")
+        int | None,
+        typer.Option(metavar="ÂGE", help="Écarter les praticiens de cet âge ou plus."),
     ] = None,
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
     out: OutOpt = Path("out"),
-    png: Annotated[bool, typer.Option(help="Also write the PNG map (25×18 cm).")] = True,
+    png: Annotated[bool, typer.Option(help="Écrire aussi la carte en image (25×18 cm).")] = True,
     title: TitleOpt = None,
     subtitle: SubtitleOpt = None,
     width_cm: WidthCmOpt = None,
@@ -581,53 +1153,82 @@ def analyse_command(
     image_format: ImageFormatOpt = "png",
     osm: Annotated[
         Path | None,
-        typer.Option(help="OpenStreetMap extract (.osm.pbf, .osm, .osm.gz): road travel times."),
+        typer.Option(
+            metavar="FICHIER",
+            help="Extrait OpenStreetMap (.osm.pbf, .osm, .osm.gz) : temps de trajet par la route.",
+        ),
     ] = None,
     od: Annotated[
         Path | None,
         typer.Option(
-            help="Origin–destination table of travel times between commune codes (OSRM, "
-            "INSEE Metric): long (origin;dest;minutes) or a wide square matrix with codes as "
-            "headers, in minutes or seconds."
+            metavar="FICHIER",
+            help="Table origine–destination des temps de trajet entre codes communes (OSRM, "
+            "INSEE Metric) : longue (origine;destination;minutes) ou matrice carrée avec les "
+            "codes en en-têtes, en minutes ou en secondes.",
         ),
     ] = None,
     od_layout: Annotated[
-        str | None, typer.Option(help="Layout of --od: long or wide (default: detected).")
+        str | None,
+        typer.Option(
+            metavar="long|wide",
+            help="Disposition de --od : long (une ligne par trajet) ou wide (matrice) ; défaut : "
+            "reconnue.",
+        ),
     ] = None,
     od_unit: Annotated[
-        str | None, typer.Option(help="Unit of --od: minutes or seconds (default: detected).")
+        str | None,
+        typer.Option(
+            metavar="minutes|seconds",
+            help="Unité de --od : minutes ou seconds (secondes) ; défaut : reconnue.",
+        ),
     ] = None,
     od_columns: Annotated[
         str,
-        typer.Option(help="Columns of a long --od table: origin,destination,time."),
+        typer.Option(
+            metavar="O,D,T",
+            help="Colonnes d'une table --od longue : origine,destination,temps.",
+        ),
     ] = "origin,dest,minutes",
     travel_model: Annotated[
         str,
         typer.Option(
-            help="Straight-line travel times: 'fitted' (model fitted on OSRM times of Isère) "
-            "or 'legacy' (distance × 1.3 at 60 km/h)."
+            metavar="fitted|legacy",
+            help="Temps à vol d'oiseau : « fitted » (modèle ajusté sur les temps OSRM de "
+            "l'Isère) ou « legacy » (distance × 1,3 à 60 km/h).",
         ),
     ] = "fitted",
 ) -> None:
-    """Analyse a territory: map (HTML, PNG), GeoPackage, CSV and summary JSON in a folder.
+    """Analyser un territoire : carte (HTML, image), GeoPackage, tableau CSV et résumé JSON.
 
-    Without ``-p``, the real GPs embedded in cartosoins (``--demo``: simulated practitioners).
+    Sans -p, les médecins généralistes réels embarqués (avec --demo : praticiens simulés).
     """
     written: list[Path] = []
     try:
         image = _image_choice(
             title, subtitle, (width_cm, height_cm, width_px, height_px), dpi, image_format
         )
+        checked = _check_inputs(
+            (departement, epci, commune, region, france),
+            practitioners,
+            file_format,
+            profession,
+            measure,
+            catchment_minutes,
+            gravity_min_minutes,
+            out,
+        )
+        measure, profession = checked.measure, checked.profession
+        _check_number("--exclude-aged-from", exclude_aged_from, low=1, high=120, what="un âge")
+        travel = _travel_choice(od, od_layout, od_unit, od_columns, travel_model, osm)
         dataset = _dataset_of(practitioners, profession, demo_data)
         if dataset == core.BPE_DATASET and exclude_aged_from is not None:
             raise _no_ages("--exclude-aged-from")
-        travel = _travel_choice(od, od_layout, od_unit, od_columns, travel_model, osm)
         with _reporting() as report:
             territory, pracs, kept = _prepare_inputs(
-                _selection(departement, epci, commune, region, france),
+                checked.selection,
                 practitioners,
                 dataset,
-                file_format,
+                checked.file_format,
                 profession,
                 seed,
                 report,
@@ -709,9 +1310,13 @@ def _travel_choice(
     model: str,
     osm: Path | None,
 ) -> TravelChoice:
-    """Check the travel options up front, with the valid values in the message."""
+    """Check the travel options up front, with the valid values in the message (any case)."""
     if od is not None and osm is not None:
         raise DataValidationError("--od et --osm s'excluent : choisissez une source de temps")
+    layout = None if layout is None else layout.strip().lower()
+    unit = None if unit is None else unit.strip().lower()
+    model = model.strip().lower()
+    _check_file("--osm", osm)
     if layout not in (None, "long", "wide"):
         raise DataValidationError(f"--od-layout {layout!r} : valeurs possibles long, wide")
     if unit not in (None, "minutes", "seconds"):
@@ -724,22 +1329,28 @@ def _travel_choice(
             f"--od-columns {columns!r} : trois noms séparés par des virgules "
             "(origine, destination, temps)"
         )
-    if od is not None and not od.is_file():
-        raise DataValidationError(f"--od {od} : fichier introuvable")
+    _check_file("--od", od)
     return TravelChoice(od, layout, unit, (names[0], names[1], names[2]), model)
 
 
 def _parse_additions(values: list[str]) -> list[tuple[str, int]]:
+    """``--add`` values: CODE or CODE:N (N ≥ 1 new practitioners at the commune's town hall)."""
     out = []
     for value in values:
         code, _, count = value.partition(":")
-        if not code or (count and not count.isdigit()):
-            raise DataValidationError(f"--add {value!r}: expected COMMUNE or COMMUNE:N")
-        out.append((code.strip(), int(count) if count else 1))
+        code = code.strip().upper()
+        if not re.fullmatch(r"\d{5}|2[AB]\d{3}", code) or (
+            count and (not count.strip().isdigit() or int(count) < 1)
+        ):
+            raise DataValidationError(
+                f"--add {value!r} : CODE ou CODE:N attendu (code INSEE de la commune, N entier "
+                "≥ 1), par exemple --add 63113:2"
+            )
+        out.append((code, int(count) if count else 1))
     return out
 
 
-@app.command("scenario")
+@app.command("scenario", cls=FrenchCommand)
 def scenario_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
@@ -753,18 +1364,29 @@ def scenario_command(
     catchment_minutes: CatchmentOpt = None,
     gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
     retire_age: Annotated[
-        float | None, typer.Option(help="Practitioners aged this or more leave.")
+        float | None,
+        typer.Option(metavar="ÂGE", help="Les praticiens de cet âge ou plus partent."),
     ] = None,
     horizon_year: Annotated[
-        int | None, typer.Option(help="Practitioners reaching 67 by this year leave.")
+        int | None,
+        typer.Option(
+            metavar="ANNÉE", help="Les praticiens qui auront 67 ans à cette année partent."
+        ),
     ] = None,
     add: Annotated[
         list[str] | None,
-        typer.Option(help="New practitioners at a commune's town hall: CODE or CODE:N."),
+        typer.Option(
+            metavar="CODE[:N]",
+            help="Nouveaux praticiens à la mairie d'une commune : CODE ou CODE:N ; répétable.",
+        ),
     ] = None,
-    remove: Annotated[list[str] | None, typer.Option(help="Practitioner id that leaves.")] = None,
+    remove: Annotated[
+        list[str] | None,
+        typer.Option(metavar="ID", help="Identifiant d'un praticien qui part ; répétable."),
+    ] = None,
     population_factor: Annotated[
-        float | None, typer.Option(help="Multiply the territory's population.")
+        float | None,
+        typer.Option(metavar="FACTEUR", help="Multiplier la population du territoire (> 0)."),
     ] = None,
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
@@ -781,10 +1403,11 @@ def scenario_command(
     dpi: DpiOpt = None,
     image_format: ImageFormatOpt = "png",
 ) -> None:
-    """Scenario on a territory: retirements, new or leaving practitioners, population change.
+    """Scénario sur un territoire : départs, arrivées de praticiens, population qui change.
 
-    Retirements need the practitioners' ages: the real GPs (INSEE BPE) have none, so use
-    ``--demo`` or a file with ages, or name the GPs who leave with ``--remove``.
+    Les départs à la retraite demandent l'âge des praticiens : les médecins réels (INSEE BPE)
+    ne l'ont pas ; utilisez --demo ou un fichier avec les âges, ou nommez avec --remove les
+    médecins qui partent.
     """
     images: list[Path] = []
     try:
@@ -796,6 +1419,22 @@ def scenario_command(
             image_format,
             slide=True,
         )
+        checked = _check_inputs(
+            (departement, epci, commune, region, france),
+            practitioners,
+            file_format,
+            profession,
+            measure,
+            catchment_minutes,
+            gravity_min_minutes,
+            out,
+        )
+        measure, profession = checked.measure, checked.profession
+        _check_number("--retire-age", retire_age, low=0, strict=True, high=120, what="un âge")
+        _check_number("--horizon-year", horizon_year, low=2000, high=2100, what="une année")
+        _check_number("--population-factor", population_factor, low=0, strict=True)
+        if remove and not all(r.strip() for r in remove):
+            raise DataValidationError("--remove : un identifiant de praticien vide")
         dataset = _dataset_of(practitioners, profession, demo_data)
         if dataset == core.BPE_DATASET:
             if retire_age is not None:
@@ -813,15 +1452,15 @@ def scenario_command(
             scenario = scenario.change_population(factor=population_factor)
         if not scenario.changes:
             raise DataValidationError(
-                "no change given: use --retire-age, --horizon-year, --add, --remove or "
+                "aucun changement : donnez --retire-age, --horizon-year, --add, --remove ou "
                 "--population-factor"
             )
         with _reporting() as report:  # also shows the engine's warnings as notes
             territory, pracs, kept = _prepare_inputs(
-                _selection(departement, epci, commune, region, france),
+                checked.selection,
                 practitioners,
                 dataset,
-                file_format,
+                checked.file_format,
                 profession,
                 seed,
                 report,
@@ -886,7 +1525,7 @@ def scenario_command(
         console.print(f"  écrit : {path}")
 
 
-@app.command("site")
+@app.command("site", cls=FrenchCommand)
 def site_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
@@ -899,34 +1538,54 @@ def site_command(
     measure: MeasureOpt = "apl",
     catchment_minutes: CatchmentOpt = None,
     gravity_min_minutes: GravityMinOpt = GRAVITY_MIN_MINUTES,
-    k: Annotated[int, typer.Option("--k", "-k", help="Number of sites.")] = 3,
-    n_per_site: Annotated[int, typer.Option(help="Practitioners per site.")] = 1,
+    k: Annotated[
+        int, typer.Option("--k", "-k", metavar="ENTIER", help="Nombre de sites (≥ 1).")
+    ] = 3,
+    n_per_site: Annotated[
+        int, typer.Option(metavar="ENTIER", help="Praticiens par site (≥ 1).")
+    ] = 1,
     objective: Annotated[
-        str, typer.Option(help="gap_population, shortfall, weighted_gain or max_coverage.")
+        str,
+        typer.Option(
+            metavar="OBJECTIF",
+            help=f"Objectif : {', '.join(OBJECTIVES)} (population dans la classe la plus "
+            "faible, manque, gain pondéré, couverture).",
+        ),
     ] = "gap_population",
     candidates: Annotated[
         list[str] | None,
         typer.Option(
             "--candidates",
-            help="Candidate site: a commune code, or an address as LABEL:LON:LAT (WGS 84), "
-            "e.g. 'Maison de santé:3.08:45.77'; repeat it (default: every commune).",
+            metavar="CANDIDAT",
+            help="Site candidat : un code commune, ou une adresse LIBELLÉ:LON:LAT (WGS 84), "
+            "ex. 'Maison de santé:3.08:45.77' ; répétable (défaut : toutes les communes).",
         ),
     ] = None,
     exclude: Annotated[
-        list[str] | None, typer.Option(help="Commune code never to propose; repeat it.")
+        list[str] | None,
+        typer.Option(metavar="CODE", help="Code d'une commune à ne jamais proposer ; répétable."),
     ] = None,
     per_site: Annotated[
         list[str] | None,
         typer.Option(
             "--practitioners-per-site",
-            help="A different number for one candidate, CANDIDATE=N (code or label); repeat it.",
+            metavar="CANDIDAT=N",
+            help="Un autre nombre de praticiens pour un candidat (code ou libellé) ; répétable.",
         ),
     ] = None,
     method: Annotated[
-        str, typer.Option(help="greedy or milp (exact, max_coverage only).")
+        str,
+        typer.Option(
+            metavar="greedy|milp",
+            help="greedy (glouton) ou milp (exact, objectif max_coverage seulement).",
+        ),
     ] = "greedy",
     coverage_minutes: Annotated[
-        float, typer.Option(help="max_coverage: the time within which people count as covered.")
+        float,
+        typer.Option(
+            metavar="MINUTES",
+            help="Objectif max_coverage : le temps en deçà duquel un habitant est couvert (> 0).",
+        ),
     ] = DEFAULT_COVERAGE_MINUTES,
     seed: SeedOpt = 0,
     demo_data: DemoOpt = False,
@@ -943,7 +1602,7 @@ def site_command(
     dpi: DpiOpt = None,
     image_format: ImageFormatOpt = "png",
 ) -> None:
-    """Recommend where k new sites of n practitioners help most; map, GeoPackage, summary."""
+    """Proposer où k nouveaux sites de n praticiens aident le plus : carte, GeoPackage, résumé."""
     images: list[Path] = []
     try:
         image = _image_choice(
@@ -954,17 +1613,39 @@ def site_command(
             image_format,
             slide=True,
         )
+        checked = _check_inputs(
+            (departement, epci, commune, region, france),
+            practitioners,
+            file_format,
+            profession,
+            measure,
+            catchment_minutes,
+            gravity_min_minutes,
+            out,
+        )
+        measure, profession = checked.measure, checked.profession
+        _check_number("-k", k, low=1, what="un nombre entier de sites")
+        _check_number("--n-per-site", n_per_site, low=1, what="un nombre entier de praticiens")
+        _check_number(
+            "--coverage-minutes", coverage_minutes, low=0, strict=True, what="un nombre de minutes"
+        )
+        method = method.strip().lower()
         if method not in ("greedy", "milp"):
             raise DataValidationError(f"--method {method!r} inconnue : greedy ou milp")
+        objective = objective.strip().lower()
+        if objective not in OBJECTIVES:
+            raise DataValidationError(
+                f"--objective {objective!r} inconnu ; valeurs possibles {', '.join(OBJECTIVES)}"
+            )
         site_candidates = _site_candidates(candidates)
         capacities = _per_site(per_site)
         dataset = _dataset_of(practitioners, profession, demo_data)
         with _reporting() as report:  # also shows the engine's warnings as notes
             territory, pracs, kept = _prepare_inputs(
-                _selection(departement, epci, commune, region, france),
+                checked.selection,
                 practitioners,
                 dataset,
-                file_format,
+                checked.file_format,
                 profession,
                 seed,
                 report,
@@ -1096,7 +1777,7 @@ def _per_site(values: list[str] | None) -> dict[str, int] | None:
     return out
 
 
-@app.command("diaporama")
+@app.command("diaporama", cls=FrenchCommand)
 def slideshow_command(
     departement: DepartementOpt = None,
     epci: EpciOpt = None,
@@ -1141,10 +1822,13 @@ def slideshow_command(
             )
         if sites < 1 or per_site < 1:
             raise DataValidationError("--sites et --medecins-par-site : des entiers ≥ 1")
+        _check_number("--horizon", horizon, low=2000, high=2100, what="une année")
+        selection = _territory_selection(departement, epci, commune, region, france)
+        _check_out(out)
         dataset = _dataset_of(None, None, demo_data)
         with _reporting() as report:
             territory, pracs, _ = _prepare_inputs(
-                _selection(departement, epci, commune, region, france),
+                selection,
                 None,
                 dataset,
                 "auto",
@@ -1175,22 +1859,43 @@ def slideshow_command(
     console.print(f"  écrit : {path}")
 
 
-@app.command("serve")
+@app.command("serve", cls=FrenchCommand)
 def serve_command(
-    host: Annotated[str | None, typer.Option(help="Address (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    host: Annotated[
+        str | None, typer.Option(metavar="ADRESSE", help="Adresse d'écoute (défaut 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(metavar="PORT", help="Port, de 1 à 65535 (défaut 8000).")
+    ] = None,
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="SQLite database (default ./var/cartosoins.sqlite3)."),
+        typer.Option(
+            "--db",
+            metavar="FICHIER",
+            help="Base SQLite (défaut ./var/cartosoins.sqlite3).",
+        ),
     ] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Folder of the stored files (default: beside the db).")
+        Path | None,
+        typer.Option(
+            metavar="DOSSIER", help="Dossier des fichiers déposés (défaut : à côté de la base)."
+        ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Background threads computing analyses (default 2).")
+        int | None,
+        typer.Option(
+            metavar="ENTIER", help="Fils de calcul des analyses en arrière-plan, ≥ 1 (défaut 2)."
+        ),
     ] = None,
 ) -> None:
-    """Start the HTTP service (API, maps, landing page); settings from CARTOSOINS_* too."""
+    """Démarrer le service HTTP (API, cartes, page d'accueil) ; réglages CARTOSOINS_* aussi."""
+    try:
+        _check_number("--port", port, low=1, high=65535, what="un port")
+        _check_number("--threads", threads, low=1, what="un nombre entier de fils")
+        if host is not None and not host.strip():
+            raise DataValidationError("--host : adresse vide")
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
     # the web stack is imported here only: `cartosoins map` and geo/ stay free of it
     import uvicorn
     from pydantic import ValidationError
@@ -1212,7 +1917,12 @@ def serve_command(
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        console.print(f"[bold red]Erreur de configuration :[/] {exc}")
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'réglage'} = {e.get('input')!r} refusé "
+            f"(détail : {e['msg']})"
+            for e in exc.errors()
+        )
+        _print_error(DataValidationError(f"configuration (CARTOSOINS_*) : {problems}"))
         raise typer.Exit(code=2) from exc
     if settings.api_token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(

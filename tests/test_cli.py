@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -97,11 +99,11 @@ def test_map_apl_measure(tmp_path: Path) -> None:
 def test_map_unknown_territory_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["map", "--departement", "00", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "unknown département code" in result.output
+    assert "département inconnu : '00'" in result.output
     assert not any(tmp_path.iterdir())
     result = runner.invoke(app, ["map", "-d", "63", "--measure", "foo", "--out", str(tmp_path)])
     assert result.exit_code == 2
-    assert "measure 'foo' is not one of" in result.output
+    assert "--measure 'foo' : indicateur inconnu" in result.output
 
 
 def test_reference_lists() -> None:
@@ -237,7 +239,7 @@ def test_demo_and_a_file_exclude_each_other(tmp_path: Path) -> None:
 
 def test_scenario_without_change_is_an_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["scenario", "--epci", "246300701", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "no change given" in result.output
+    assert result.exit_code == 2 and "aucun changement" in result.output
 
 
 def test_serve_help_and_bad_settings() -> None:
@@ -321,7 +323,10 @@ def test_gravity_on_the_real_gps_at_town_halls(tmp_path: Path) -> None:
     summary = json.loads(next(tmp_path.glob("resume_*.json")).read_text(encoding="utf-8"))
     assert summary["parameters"]["min_minutes"] == 4.0
     result = runner.invoke(app, [*args, "--gravity-min-minutes", "0", "--out", str(tmp_path)])
-    assert result.exit_code != 0 and "non-finite or negative weight" in result.output
+    assert result.exit_code == 2  # refused before computing: a weight 1/0 would be infinite
+    assert "--gravity-min-minutes 0.0 : un nombre de minutes > 0 attendu" in _flat_words(
+        result.output
+    )
 
 
 def test_site_takes_the_engine_options(tmp_path: Path) -> None:
@@ -371,3 +376,274 @@ def test_a_file_with_several_professions_needs_one_and_names_it(tmp_path: Path) 
         )
         assert summary["practitioners_in_territory"] == (2 if code == "infirmier" else 1)
     assert len(list(tmp_path.glob("carte_density_*_communes-63113.html"))) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Issue #16, point 2: every option checked before computing; the CLI speaks French
+# --------------------------------------------------------------------------------------------
+def _flat_words(output: str) -> str:
+    """The CLI's text on one line: rich's box borders and line breaks become single spaces."""
+    return " ".join(output.replace("│", " ").replace("╭", " ").replace("╰", " ").split())
+
+
+@pytest.fixture
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any territory loading, file reading or computation fail loudly: the options must
+    be refused before the engine is reached."""
+
+    def called(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the engine was called before the options were checked")
+
+    import api.cli
+    import api.core
+    import geo.analysis
+
+    monkeypatch.setattr(api.core, "resolve", called)
+    monkeypatch.setattr(api.core, "prepare_analysis", called)
+    monkeypatch.setattr(api.core, "builtin_practitioners", called)
+    monkeypatch.setattr(geo.analysis, "prepare", called)
+    monkeypatch.setattr(api.cli, "analyse", called)
+    monkeypatch.setattr(api.cli, "read_practitioners", called)
+
+
+def test_measure_in_capitals_is_accepted(tmp_path: Path) -> None:
+    args = ["map", "--commune", "63113", "--measure", "APL", "--no-png", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "resume_apl_communes-63113.json").read_text("utf-8"))
+    assert summary["measure"] == "apl"
+
+
+@pytest.mark.parametrize("command", ["map", "analyse", "scenario", "site"])
+def test_unknown_measure_is_refused_before_computing_with_the_valid_ones(
+    tmp_path: Path, no_engine: None, command: str
+) -> None:
+    out = tmp_path / "sortie"
+    args = [command, "-d", "63", "--measure", "foo"]
+    if command == "scenario":
+        args += ["--add", "63113"]  # a valid change: only the measure is wrong
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    said = _flat_words(result.output)
+    assert "--measure 'foo' : indicateur inconnu" in said
+    from geo.analysis import MEASURES
+
+    assert all(code in said for code in MEASURES)
+    assert not out.exists()  # nothing written, nothing computed (no_engine)
+
+
+@pytest.mark.parametrize("command", ["map", "analyse"])
+def test_unknown_profession_lists_every_profession_before_computing(
+    tmp_path: Path, no_engine: None, command: str
+) -> None:
+    args = [command, "--commune", "63113", "--profession", "xyz", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    said = _flat_words(result.output)
+    assert "--profession 'xyz' : profession inconnue" in said
+    for code in ("medecin_generaliste", "infirmier", "sage_femme", "chirurgien_dentiste"):
+        assert code in said
+    assert not any(tmp_path.iterdir())
+
+
+def test_profession_in_any_case_on_the_built_in_data(tmp_path: Path) -> None:
+    args = ["map", "--epci", "246300701", "--profession", "INFIRMIER", "--no-png"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "carte_density_infirmier_epci-246300701_demo.html").is_file()
+
+
+@pytest.mark.parametrize("command", ["map", "analyse", "diaporama", "reference"])
+def test_departement_20_says_corsica_is_2a_and_2b(
+    tmp_path: Path, no_engine: None, command: str
+) -> None:
+    extra = [] if command == "reference" else ["--out", str(tmp_path)]
+    result = runner.invoke(app, [command, "-d", "20", *extra])
+    assert result.exit_code == 2, result.output
+    said = _flat_words(result.output)
+    assert "département inconnu : '20'" in said
+    assert "2A (Corse-du-Sud)" in said and "2B (Haute-Corse)" in said
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("territory", "words"),
+    [
+        (["-d", "00"], "codes possibles : 01 à 19, 2A, 2B, 21 à 95, 971 à 974, 976"),
+        (["-d", "Puy-de-Dôme"], "se désigne par son code : 63"),
+        (["--epci", "999"], "EPCI inconnu : '999' ; un EPCI se désigne par son numéro SIREN"),
+        (["--region", "99"], "région inconnue : '99' ; codes INSEE possibles : 01 (Guadeloupe)"),
+        (["--commune", "6311"], "commune inconnue : '6311'"),
+        (["--commune", "63113", "-d", "63"], "un seul critère"),
+        ([], "aucun territoire"),
+    ],
+)
+def test_unknown_territory_codes_are_refused_up_front(
+    tmp_path: Path, no_engine: None, territory: list[str], words: str
+) -> None:
+    result = runner.invoke(app, ["analyse", *territory, "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert words in _flat_words(result.output)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["analyse", "--catchment-minutes", "-5"], "--catchment-minutes -5.0 : un nombre"),
+        (["analyse", "--exclude-aged-from", "0"], "--exclude-aged-from 0 : un âge ≥ 1"),
+        (["analyse", "--osm", "absent.osm.pbf"], "--osm absent.osm.pbf : fichier introuvable"),
+        (["analyse", "--format", "xls"], "--format 'xls' : format inconnu"),
+        (["site", "-k", "0"], "-k 0 : un nombre entier de sites ≥ 1 attendu"),
+        (["site", "--n-per-site", "0"], "--n-per-site 0 : un nombre entier de praticiens ≥ 1"),
+        (["site", "--coverage-minutes", "0"], "--coverage-minutes 0.0 : un nombre de minutes > 0"),
+        (["site", "--objective", "best"], "valeurs possibles gap_population, shortfall"),
+        (["scenario", "--population-factor", "0", "--demo"], "--population-factor 0.0"),
+        (["scenario", "--add", "Clermont"], "--add 'Clermont' : CODE ou CODE:N attendu"),
+        (["diaporama", "--horizon", "1900"], "--horizon 1900 : une année ≥ 2"),
+    ],
+)
+def test_numbers_and_choices_out_of_range_are_refused_before_computing(
+    tmp_path: Path, no_engine: None, args: list[str], words: str
+) -> None:
+    out = tmp_path / "sortie"
+    result = runner.invoke(app, [*args, "--commune", "63113", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert words in _flat_words(result.output)
+    assert not out.exists()
+
+
+def test_serve_checks_its_port_in_french() -> None:
+    result = runner.invoke(app, ["serve", "--port", "70000"])
+    assert result.exit_code == 2
+    said = _flat_words(result.output)
+    assert "--port 70000 : un port ≥ 1 et ≤ 65" in said and "Input should" not in said
+
+
+#: English sentences typer, click or the former help printed.
+ENGLISH = (
+    "Usage:",
+    "Show this message and exit",
+    "[default:",
+    "Commands",
+    "Output folder",
+    "Use the simulated",
+    "Département code(s)",
+    "EPCI SIREN code(s)",
+    "Seed of the",
+    "Measure:",
+    "Catchment in minutes",
+    "Number of sites",
+    "Practitioners per site",
+    "Practitioners file",
+    "Format of the file",
+    "Address (default",
+    "Start the HTTP service",
+    "Map a measure",
+    "Analyse a territory",
+    "Recommend where",
+    "List départements",
+    "Health-care offer",
+    "<str>",
+    "<int>",
+    "<float>",
+    "<bool>",
+    "<list[str]>",
+)
+
+
+@pytest.mark.parametrize(
+    "command", [None, "map", "reference", "analyse", "scenario", "site", "diaporama", "serve"]
+)
+def test_help_is_in_french(command: str | None) -> None:
+    result = runner.invoke(app, [*([command] if command else []), "--help"])
+    assert result.exit_code == 0, result.output
+    said = _flat_words(result.output)
+    assert not [words for words in ENGLISH if words in said], said
+    assert "Utilisation : cartosoins" in said and "Afficher cette aide et quitter." in said
+    if command is None:
+        assert "Commandes" in said
+    elif command not in ("reference", "serve"):
+        assert "[défaut :" in said and "Dossier où écrire les fichiers" in said
+
+
+@pytest.mark.parametrize(
+    ("args", "french", "english"),
+    [
+        (["map", "--foo"], "Erreur : option inconnue : --foo", "No such option"),
+        (
+            ["site", "-k", "abc"],
+            "Erreur : valeur invalide pour --k / -k : un nombre entier est attendu",
+            "Invalid value",
+        ),
+        (["map", "-d"], "Erreur : l'option -d attend une valeur", "requires an argument"),
+        (["map", "--png=3"], "l'option --png ne prend pas de valeur", "does not take"),
+        (["mapp"], "Erreur : commande inconnue : 'mapp' ; vouliez-vous dire 'map' ?", "No such"),
+        (["map", "de trop"], "Erreur : argument en trop : de trop", "unexpected extra"),
+        (
+            ["analyse", "-p", "absent.csv"],
+            "valeur invalide pour --practitioners / -p : 'absent.csv' n'existe pas",
+            "does not exist",
+        ),
+    ],
+)
+def test_click_usage_errors_are_in_french(args: list[str], french: str, english: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    said = _flat_words(result.output)
+    assert french in said, said
+    assert english not in said and "Error" not in said and "Try '" not in said
+    if args not in (["map", "-d"], ["map", "--png=3"]):  # click gives these no context
+        assert "Utilisation : cartosoins" in said and "pour l'aide" in said
+
+
+def test_missing_option_and_an_escaping_engine_error_are_french_not_tracebacks() -> None:
+    """A required option (the app has none yet) and an engine error a command lets through,
+    on the group class of ``cartosoins``."""
+    from api.cli import FrenchCommand, FrenchGroup
+    from geo.errors import DataValidationError
+
+    other = typer.Typer(cls=FrenchGroup)
+
+    @other.command("a", cls=FrenchCommand)
+    def needs(code: Annotated[str, typer.Option("--code")]) -> None:
+        raise DataValidationError(f"code {code!r} : message du moteur")
+
+    @other.command("b", cls=FrenchCommand)
+    def other_command() -> None:  # a second command: a group, as cartosoins
+        """Rien."""
+
+    missing = runner.invoke(other, ["a"])
+    assert missing.exit_code == 2
+    assert "Erreur : option manquante : --code" in _flat_words(missing.output)
+    assert "Missing option" not in missing.output
+    failed = runner.invoke(other, ["a", "--code", "x"])
+    assert failed.exit_code == 2 and isinstance(failed.exception, SystemExit)
+    assert "Erreur : code 'x' : message du moteur" in _flat_words(failed.output)
+    assert "Traceback" not in failed.output
+
+
+def test_an_unknown_commune_found_when_loading_is_said_in_french(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["map", "--commune", "99999", "--no-png", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    said = _flat_words(result.output)
+    assert "Erreur : commune inconnue : '99999'" in said and "pas par son code postal" in said
+    assert "unknown" not in said
+
+
+def test_installed_command_help_is_in_french() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("cartosoins")
+    if not script.is_file():
+        pytest.skip(f"console script {script} absent: pip install -e . installs it")
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    said = _flat_words(done.stdout)
+    assert "Utilisation : cartosoins" in said and "Commandes" in said
+    assert "Afficher cette aide et quitter." in said
+    assert "Show this message" not in said and "Usage:" not in said
