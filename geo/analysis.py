@@ -138,7 +138,7 @@ PER_INHABITANTS = 10_000.0
 
 #: Default floor (minutes) of the travel time in the gravity weight: the fitted travel model's
 #: time (4.1 min) for the mean distance (1.25 km) between the centre and a point of a median
-#: mainland commune (10.99 km²), rounded. A practitioner at a commune's own chef-lieu is 0 min
+#: mainland commune (11.0 km²), rounded. A practitioner at a commune's own chef-lieu is 0 min
 #: away: without a floor, ``alpha < 0`` gives it an infinite weight.
 GRAVITY_MIN_MINUTES = 4.0
 
@@ -1254,7 +1254,7 @@ def analyse(
         Floor of the travel time in the gravity weight: practitioners in a commune's own
         chef-lieu (files located by commune, scenarios, siting) are 0 min away and would weigh
         infinitely with ``alpha < 0``. The default is the fitted travel model's time for the
-        mean distance between the centre and a point of a median mainland commune (10.99 km²:
+        mean distance between the centre and a point of a median mainland commune (11.0 km²:
         1.25 km, 4.1 min), rounded; 0 restores the raw access weight (then any 0-minute pair
         is refused).
     exclude_aged_from : int, optional
