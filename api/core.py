@@ -403,6 +403,8 @@ def headcounts_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
     def number(n: int) -> str:
         return f"{n:,}".replace(",", "\u202f")
 
+    if len(rows) > MAX_HEADCOUNT_LINES:  # a région, France: totals, the detail is in the summary
+        return _headcount_totals(rows, vintage, number)
     parts = []
     for row in rows:
         name = f"{row['nom'] or row['departement']} ({row['departement']})"
@@ -424,6 +426,34 @@ def headcounts_sentence(rows: Sequence[Mapping[str, Any]]) -> str:
         if len(parts) == 1
         else "Médecins généralistes libéraux par département : " + " · ".join(parts) + "."
     )
+
+
+#: Beyond this many départements the CNAM comparison is given as totals (France: 96 lines).
+MAX_HEADCOUNT_LINES = 4
+
+
+def _headcount_totals(
+    rows: Sequence[Mapping[str, Any]], vintage: str, number: Callable[[int], str]
+) -> str:
+    """Sum the comparison of :func:`headcounts_sentence` over many départements."""
+    covered = [r for r in rows if r["embedded_count"] is not None]
+    with_cnam = [r for r in covered if r["cnam_2024_count"] is not None]
+    embedded = sum(int(r["embedded_count"]) for r in with_cnam)
+    cnam = sum(int(r["cnam_2024_count"]) for r in with_cnam)
+    missing = len(rows) - len(covered)
+    sentence = (
+        f"Médecins généralistes libéraux des {len(rows)} départements : INSEE BPE ({vintage}) : "
+        f"{number(embedded)} médecins ; CNAM 2024 : {number(cnam)}"
+        + (
+            f" (sur les {len(with_cnam)} départements comparables)"
+            if len(with_cnam) < len(rows)
+            else ""
+        )
+    )
+    if missing:
+        plural = "s" if missing > 1 else ""
+        sentence += f" ; {missing} département{plural} non couvert{plural} par la BPE embarquée"
+    return sentence + " ; le détail par département est dans le résumé JSON (headcounts)."
 
 
 def _from_embedded_offer(attrs: Mapping[Any, Any]) -> bool:

@@ -221,3 +221,20 @@ def test_france_through_the_cli(tmp_path: Path, offline_browser: OfflineBrowser)
     page.close()
     assert not report.page_errors
     assert share < 0.05  # the circles never bury a région at the national zoom
+
+
+def test_headcount_line_of_a_national_run_is_a_total() -> None:
+    """France or a région: one sentence of totals (it listed 96 départements, one per line);
+    a few départements keep their detail."""
+    from api import core
+    from geo.territory import resolve_territory
+
+    france = resolve_territory(france="metropole")
+    rows = core.departement_headcounts(sorted(set(france.communes["departement"])))
+    sentence = core.headcounts_sentence(rows)
+    assert sentence.startswith("Médecins généralistes libéraux des 96 départements")
+    assert "Puy-de-Dôme" not in sentence and "headcounts" in sentence
+    embedded = sum(int(r["embedded_count"]) for r in rows if r["cnam_2024_count"] is not None)
+    assert f"{embedded:,}".replace(",", "\u202f") in sentence
+    two = core.headcounts_sentence(core.departement_headcounts(["15", "63"]))
+    assert "Cantal (15)" in two and "Puy-de-Dôme (63)" in two
