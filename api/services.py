@@ -493,16 +493,28 @@ class Services:
             )
 
     def _check_profession(self, dataset_id: str | None, profession: str | None) -> None:
-        """Refuse (422) a profession an uploaded practitioners dataset does not hold.
+        """Refuse (422) a profession the uploaded dataset lacks, or none for a mixed dataset.
 
-        Read from the dataset's stored info (the professions counted at upload), not its file.
+        A dataset holding several professions needs one named: their sum would be a wrong
+        number (pharmacies are not doctors). Read from the dataset's stored info (the
+        professions counted at upload), not its file.
         """
-        if profession is None or dataset_id is None or dataset_id in (DEMO_DATASET, BPE_DATASET):
+        if dataset_id is None or dataset_id in (DEMO_DATASET, BPE_DATASET):
             return
         record = crud.get_dataset(self.db.connection(), dataset_id)
         if record is None or record.kind != "practitioners":
             return  # _check_dataset refuses it
         found = (record.info or {}).get("professions")
+        if profession is None:
+            if found is not None and len(found) > 1:
+                shown = ", ".join(f"{k} ({v})" for k, v in sorted(found.items())[:20])
+                more = f" et {len(found) - 20} autres" if len(found) > 20 else ""
+                raise DataValidationError(
+                    f"profession : le jeu de données {dataset_id!r} ({record.filename}) contient "
+                    f"{len(found)} professions ; les compter ensemble donnerait un chiffre faux. "
+                    f"Donnez « profession » parmi : {shown}{more}"
+                )
+            return
         if found is None and "profession" not in record.columns:
             raise DataValidationError(
                 f"profession : {profession!r} demandée, mais le jeu de données {dataset_id!r} "

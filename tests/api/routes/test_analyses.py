@@ -99,6 +99,25 @@ def test_exports_geojson_csv_gpkg(
     assert pd.Series(table["value"]).round(9).tolist() == communes["value"].round(9).tolist()
 
 
+def test_a_mixed_upload_needs_a_profession(shared: TestClient) -> None:
+    """Issue #16 in the API: an uploaded file holding nurses and GPs is not summed into one
+    measure; the analysis names a profession or is refused (422, French, the list)."""
+    mixed = (
+        b"id;profession;latitude;longitude\n"
+        b"A;medecin_generaliste;45.7772;3.0870\n"
+        b"B;infirmier;45.7800;3.0950\n"
+    )
+    dataset = upload(shared, mixed, "cabinets.csv").json()
+    body = {"territory": {"communes": ["63113"]}, "dataset": dataset["id"], "measure": "density"}
+    refused = shared.post("/analyses", json=body)
+    assert refused.status_code == 422, refused.text
+    detail = json.dumps(refused.json(), ensure_ascii=False)
+    assert "2 professions" in detail and "infirmier (1)" in detail
+    assert "medecin_generaliste (1)" in detail
+    done = run(shared, "/analyses", body | {"profession": "infirmier"})
+    assert done["summary"]["practitioners_in_territory"] == 1
+
+
 def test_analysis_of_an_uploaded_dataset(shared: TestClient) -> None:
     dataset = upload(shared, LATLON_CSV, "deux_mg.csv").json()
     done = run(

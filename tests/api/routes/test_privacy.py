@@ -160,7 +160,12 @@ def test_removal_by_rpps_id_leaves_no_rpps_number_in_outputs(
     analysis = _compute(
         secured,
         "/analyses",
-        {"territory": SMALL_TERRITORY, "dataset": dataset.json()["id"], "measure": "density"},
+        {
+            "territory": SMALL_TERRITORY,
+            "dataset": dataset.json()["id"],
+            "measure": "density",
+            "profession": "medecin_generaliste",  # the extraction holds a GP and a nurse
+        },
     )
     body = {
         "changes": [{"type": "remove_practitioners", "ids": [RPPS_NUMBERS[0]]}],
