@@ -46,29 +46,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from _machine import machine_line
 
 CATCHMENT_KM = 30.0
 E2SFCA_STEPS_KM = {10.0: 1.0, 20.0: 0.68, 30.0: 0.22}
 TARGETS = {"2sfca": 3.0, "e2sfca": 20.0}
 MEMORY_TARGET = 0.5
-
-
-# ----------------------------------------------------------------------------- machine
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (or platform's guess elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_line(when: str) -> str:
-    """One line: CPU model, CPU count and the load averages (1, 5, 15 min)."""
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"[{when}] CPU {cpu_model()} × {os.cpu_count()}, load average (1/5/15 min) {load}"
 
 
 # ----------------------------------------------------------------------------- child side

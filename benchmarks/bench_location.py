@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -30,18 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import cpu_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _measure(call: Callable[[], float], repeat: int) -> tuple[list[float], list[float], float]:
@@ -96,7 +86,7 @@ def main() -> int:
 
     from geo.location import max_coverage, p_median, set_covering
 
-    print(f"CPU: {_cpu_model()} ({os.cpu_count()} logical)")
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical)")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"runs per case: {args.repeat}; times in ms: median / best; CPU includes CBC's child")
 

@@ -47,6 +47,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from _machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -287,14 +288,6 @@ def bench_synthetic(side: int, n_demand: int, n_supply: int, with_nx: bool) -> N
 
 
 # ----------------------------------------------------------------------------- (c) APL by road
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def bench_apl(departement: str, spacing_km: float, runs: int) -> None:
@@ -404,7 +397,7 @@ def main() -> int:
     if args.only_apl:
         args.skip_real = args.skip_synthetic = True
     print(
-        f"{_cpu_model()}; "
+        f"{cpu_model()}; "
         f"Python {platform.python_version()}, {os.cpu_count()} CPU, "
         f"numpy {np.__version__}, {platform.machine()}, "
         f"load average {os.getloadavg()[0]:.1f} (wall times grow with other processes' load; "

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import cpu_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,16 +52,6 @@ def _timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
         times.append(time.perf_counter() - t0)
         _CPU.append(time.process_time() - c0)
     return times, out
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _max_rel(a: np.ndarray, b: np.ndarray) -> tuple[float, bool]:
@@ -85,7 +76,7 @@ def main() -> int:
     from geo.territory import resolve_territory
 
     print(
-        f"{_cpu_model()}, {os.cpu_count()} CPUs, load average "
+        f"{cpu_model()}, {os.cpu_count()} CPUs, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, pandas {pd.__version__}"
     )
