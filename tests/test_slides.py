@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -215,3 +216,23 @@ def test_before_after_figure_title_uses_the_interactive_map_words(problem: Acces
     expected = analysis_spec(communes, "Gap")[0].title + " : avant / après"
     assert fig.get_label() == expected
     assert expected.startswith("Accès aux médecins généralistes (APL)")
+
+
+def test_before_after_figure_classes_a_ratio_like_the_interactive_map() -> None:
+    """A data-driven measure (2SFCA): the side-by-side image uses the comparison map's shared
+    classes and colours (it had its own classification: an extra empty class, other colours)."""
+    from geo.maps.choropleth import analysis_spec, class_scheme
+    from geo.maps.compare import shared_spec
+
+    gps = load_gp_offer().practitioners()
+    prob = prepare(resolve_territory(codes=GAP), gps, "2sfca")
+    ids = gps.loc[gps["commune"].isin(GAP), "id"].tolist()[:3]
+    communes = Scenario().remove_practitioners(ids).apply(prob).communes
+    fig = scenario_figure(communes, "Gap", scenario="départ de 3 médecins")
+    spec = shared_spec(communes, analysis_spec(communes, "Gap")[0], "before", "after")
+    _, _, entries = class_scheme(communes.assign(_v=communes["before"]), replace(spec, column="_v"))
+    texts = {t.get_text() for t in fig.findobj(match=lambda a: hasattr(a, "get_text"))}
+    ranges = re.compile(r"(> )?[\d\u202f,]+( – [\d\u202f,]+)?")
+    expected = {label for _, label in entries if ranges.fullmatch(label)}
+    assert len(expected) >= 2
+    assert {t for t in texts if ranges.fullmatch(t)} == expected

@@ -29,10 +29,10 @@ from geo.errors import DataValidationError
 from geo.maps.choropleth import (
     ChoroplethSpec,
     analysis_spec,
-    classify,
     format_fr,
     union_polygons,
 )
+from geo.maps.compare import shared_spec
 from geo.maps.static import (
     CM_PER_INCH,
     EXPORT_FORMATS,
@@ -263,14 +263,6 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: float | None 
     return out
 
 
-def _shared_spec(base: ChoroplethSpec, values: np.ndarray) -> ChoroplethSpec:
-    """One classification of before and after together, so that colours compare."""
-    if base.scheme == "fixed":
-        return base
-    _, bounds = classify(values, base.scheme, k=base.k, breaks=base.breaks)
-    return replace(base, scheme="fixed", breaks=tuple(bounds) or None)
-
-
 def scenario_figure(
     result: gpd.GeoDataFrame,
     place: str,
@@ -333,7 +325,8 @@ def scenario_figure(
     if simple.empty:
         raise DataValidationError("résultat du scénario : aucune commune n'a de polygone")
     values = pd.to_numeric(pd.concat([simple[before], simple[after]]), errors="coerce")
-    spec = replace(_shared_spec(base, values.to_numpy(dtype="float64")), column="_valeur")
+    # the interactive comparison map's classes and colours (geo.maps.compare.shared_spec)
+    spec = replace(shared_spec(result, base, before, after), column="_valeur")
     both = gpd.GeoDataFrame(
         {"_valeur": values.to_numpy(dtype="float64")},
         geometry=np.concatenate([simple.geometry.to_numpy(), simple.geometry.to_numpy()]),
