@@ -514,6 +514,23 @@ def _locate_point(
             f"point {point!r} ({crs}) lies outside France (métropole and DROM: "
             f"{', '.join(FRANCE_BOXES)}), at lon {lonlat[0, 0]:.5f}, lat {lonlat[0, 1]:.5f}"
         )
+    found = _point_in_groups(problem, geo, zone)
+    if found is not None:
+        return found
+    zones = ", ".join(sorted({g.crs for g in problem.groups}))
+    raise DataValidationError(
+        f"point {point!r} ({crs}) lies in the CRS zone {zone}, outside the territory's ({zones})"
+    )
+
+
+def _point_in_groups(
+    problem: AccessProblem, geo: gpd.GeoSeries, zone: str
+) -> tuple[int, FloatArray, int] | None:
+    """Find a one-point series in the group of metric CRS ``zone``.
+
+    Returns its CRS group, metric coordinates and containing context commune (−1: none); None
+    when no group has that CRS. Used by scenarios and by the siting's candidate points.
+    """
     for gi, group in enumerate(problem.groups):
         if group.crs == zone:
             xy = shapely.get_coordinates(geo.to_crs(group.crs).to_numpy())[0]
@@ -524,10 +541,7 @@ def _locate_point(
                 # the land-mass coordinate of straight-line travel: that of the commune hit
                 xy = np.append(xy, group.demand_xy[row, 2] if row >= 0 else 0.0)
             return gi, xy, row
-    zones = ", ".join(sorted({g.crs for g in problem.groups}))
-    raise DataValidationError(
-        f"point {point!r} ({crs}) lies in the CRS zone {zone}, outside the territory's ({zones})"
-    )
+    return None
 
 
 def _resolve_remove(

@@ -86,7 +86,13 @@ from geo.analysis import (
 )
 from geo.errors import DataValidationError, warn_data
 from geo.gaps import GapScheme, gap_scheme
-from geo.scenario import Scenario, ScenarioResult, apply_changes, default_capacity
+from geo.scenario import (
+    Scenario,
+    ScenarioResult,
+    _point_in_groups,
+    apply_changes,
+    default_capacity,
+)
 from geo.traveltime import features_at
 
 __all__ = [
@@ -894,28 +900,21 @@ def _point_candidate(
         raise DataValidationError(
             f"candidat {label!r} : point ({x:g}, {y:g}) illisible dans le CRS {crs!r} : {exc}"
         ) from exc
-    zone = str(metric_crs_of_lonlat(lonlat)[0])
-    for gi, group in enumerate(problem.groups):
-        if group.crs != zone:
-            continue
-        xy = shapely.get_coordinates(geo.to_crs(group.crs).to_numpy())[0]
-        inside = shapely.contains_xy(group.context.geometry.to_numpy(), xy[0], xy[1])
-        hits = np.flatnonzero(np.asarray(inside, dtype=bool))
-        row = int(hits[0]) if hits.size else -1
-        if group.demand_xy.shape[1] > 2:
-            # the land-mass coordinate of straight-line travel: that of the commune hit
-            xy = np.append(xy, group.demand_xy[row, 2] if row >= 0 else 0.0)
-        if row >= 0 and len(group.demand_f):
-            feature = float(group.demand_f[row])
-        else:
-            feature = float(features_at(geo, problem.options.travel_model.feature)[0])
-        code = None if row < 0 else str(group.demand_ids[row])
-        population = 0.0 if row < 0 else float(group.population[row])
-        return code, gi, row, xy.astype(np.float64), feature, population
-    raise DataValidationError(
-        f"candidat {label!r} : le point ({x:g}, {y:g}) [{crs}] est hors du territoire et de ses "
-        f"environs (lon {lonlat[0, 0]:.5f}, lat {lonlat[0, 1]:.5f})"
-    )
+    found = _point_in_groups(problem, geo, str(metric_crs_of_lonlat(lonlat)[0]))
+    if found is None:
+        raise DataValidationError(
+            f"candidat {label!r} : le point ({x:g}, {y:g}) [{crs}] est hors du territoire et de "
+            f"ses environs (lon {lonlat[0, 0]:.5f}, lat {lonlat[0, 1]:.5f})"
+        )
+    gi, xy, row = found
+    group = problem.groups[gi]
+    if row >= 0 and len(group.demand_f):
+        feature = float(group.demand_f[row])
+    else:
+        feature = float(features_at(geo, problem.options.travel_model.feature)[0])
+    code = None if row < 0 else str(group.demand_ids[row])
+    population = 0.0 if row < 0 else float(group.population[row])
+    return code, gi, row, xy.astype(np.float64), feature, population
 
 
 def _candidate_items(
