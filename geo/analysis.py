@@ -1056,14 +1056,6 @@ def _od_lookup(opts: AnalysisOptions, demand_ids: pd.Index) -> _ODLookup:
     return _ODLookup(costs.rows, dest, costs.minutes)
 
 
-def _single_profession(practitioners: pd.DataFrame) -> str | None:
-    """Return the one profession of the practitioners (``profession`` column), else None."""
-    if "profession" not in practitioners.columns or practitioners.empty:
-        return None
-    found = pd.unique(practitioners["profession"].dropna().astype(str))
-    return str(found[0]) if len(found) == 1 else None
-
-
 @dataclass(frozen=True, eq=False)
 class AccessProblem:
     """A prepared analysis: validated inputs and the arrays of each metric-CRS group.
@@ -1130,6 +1122,17 @@ class AccessProblem:
         return _ids(self.practitioners)
 
     @cached_property
+    def profession(self) -> str | None:
+        """The one profession of the baseline practitioners (their ``profession``), else None.
+
+        Read once per problem: every :meth:`result` records it for the maps' words.
+        """
+        if "profession" not in self.practitioners.columns or self.practitioners.empty:
+            return None
+        found = pd.unique(self.practitioners["profession"].dropna().astype(str))
+        return str(found[0]) if len(found) == 1 else None
+
+    @cached_property
     def frame(self) -> gpd.GeoDataFrame:
         """The result frame, built once and shared: read it, do not modify it.
 
@@ -1155,9 +1158,8 @@ class AccessProblem:
         }
         if self.history:
             result.attrs["scenario"] = list(self.history)
-        profession = _single_profession(self.practitioners)
-        if profession is not None:  # the maps name it ("Accès aux infirmiers…")
-            result.attrs["profession"] = profession
+        if self.profession is not None:  # the maps name it ("Accès aux infirmiers…")
+            result.attrs["profession"] = self.profession
         result.attrs["timings_s"]["total"] = round(self.prepare_seconds, 4)
         return result
 
