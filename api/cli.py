@@ -1041,7 +1041,7 @@ def _prepare_inputs(
     territory = core.resolve(**selection)
     report(0.1, "Lecture des praticiens…")
     if practitioners is None:
-        profession = profession_code(profession) if profession else core.BPE_PROFESSION
+        profession = profession or core.BPE_PROFESSION  # normalised by _check_inputs
         dataset = dataset or core.default_dataset(profession)
         return territory, core.builtin_practitioners(dataset, profession, seed), profession
     frame = read_practitioners(
