@@ -1,6 +1,9 @@
 # cartosoins — the two commands of the README:
 #   make run    create .venv, install, start the HTTP service on http://127.0.0.1:8000
-#   make test   install the dev extras, then ruff, mypy and pytest
+#   make test   install the dev extras, then ruff, mypy, pytest (SQLite) and test-postgresql
+#   make test-postgresql   the service's tests (tests/api) again on PostgreSQL: a throwaway
+#               cluster (scripts/pg_cluster.sh; needs the server binaries, Debian: postgresql),
+#               or the server of CARTOSOINS_TEST_POSTGRES_URL
 # Maps and pages show the real GPs embedded in cartosoins (INSEE BPE) by default;
 #   make map DEMO=1   draws the simulated practitioners instead (files suffixed _demo).
 #   make notebooks    installs Jupyter in the venv and opens the notebooks (notebooks/).
@@ -13,7 +16,7 @@ MEASURE ?= apl
 DEMO ?=
 PIP_FLAGS ?= --disable-pip-version-check --no-input -q
 
-.PHONY: run map test lint typecheck pytest bench reference clean install install-dev notebooks
+.PHONY: run map test lint typecheck pytest test-postgresql bench reference clean install install-dev notebooks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +59,10 @@ typecheck: install-dev
 pytest: install-dev
 	$(BIN)/python -m pytest
 
-test: lint typecheck pytest
+test-postgresql: install-dev
+	$(BIN)/python -m pytest tests/api --db=postgresql -q
+
+test: lint typecheck pytest test-postgresql
 
 bench: install-dev
 	$(BIN)/python benchmarks/bench_reference.py

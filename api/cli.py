@@ -1859,6 +1859,79 @@ def slideshow_command(
     console.print(f"  écrit : {path}")
 
 
+_DB_OPTION = typer.Option(
+    "--db",
+    metavar="FICHIER",
+    help="Base SQLite (défaut ./var/cartosoins.sqlite3) ; une base PostgreSQL se donne par "
+    "CARTOSOINS_DATABASE_URL.",
+)
+_DATA_DIR_OPTION = typer.Option(
+    metavar="DOSSIER",
+    help="Dossier des fichiers déposés et calculés (défaut : à côté de la base SQLite ; "
+    "obligatoire avec PostgreSQL, partagé par tous les processus).",
+)
+
+
+def _service_settings(overrides: dict[str, object]) -> Any:
+    """Read the service's settings: CARTOSOINS_* environment, then the command's options.
+
+    A ``--db`` file given on the command line wins over a ``CARTOSOINS_DATABASE_URL``.
+    """
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if "database_path" in values:
+        values["database_url"] = None
+    try:
+        return Settings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
+        _print_error(DataValidationError(f"configuration (CARTOSOINS_*) : {problems}"))
+        raise typer.Exit(code=2) from exc
+
+
+def _setting_problem(error: Any) -> str:
+    """Say what is wrong with a setting, never showing a database URL's password."""
+    where = ".".join(map(str, error["loc"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not where:  # a rule across settings: its message names them
+        return message
+    value = error.get("input")
+    if where == "database_url" and isinstance(value, str):
+        from sqlalchemy.engine import make_url
+
+        try:
+            value = make_url(value).render_as_string(hide_password=True)
+        except Exception:
+            value = "…"
+    return f"{where} = {value!r} refusé (détail : {message})"
+
+
+def _open_database(settings: Any) -> Any:
+    """Open (and migrate) the service's database, a French error when it cannot be."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from api.db import Database
+
+    try:
+        return Database(settings.database_target, pool_size=settings.db_pool_size)
+    except (SQLAlchemyError, OSError, RuntimeError) as exc:
+        message = f"base de données {_where(settings)} inutilisable : {exc}"
+        _print_error(DataValidationError(message))
+        raise typer.Exit(code=2) from exc
+
+
+def _where(settings: Any) -> str:
+    """Return the database's URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    from api.db import database_url
+
+    return make_url(database_url(settings.database_target)).render_as_string(hide_password=True)
+
+
 @app.command("serve", cls=FrenchCommand)
 def serve_command(
     host: Annotated[
@@ -1867,26 +1940,22 @@ def serve_command(
     port: Annotated[
         int | None, typer.Option(metavar="PORT", help="Port, de 1 à 65535 (défaut 8000).")
     ] = None,
-    db: Annotated[
-        Path | None,
-        typer.Option(
-            "--db",
-            metavar="FICHIER",
-            help="Base SQLite (défaut ./var/cartosoins.sqlite3).",
-        ),
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(
-            metavar="DOSSIER", help="Dossier des fichiers déposés (défaut : à côté de la base)."
-        ),
-    ] = None,
+    db: Annotated[Path | None, _DB_OPTION] = None,
+    data_dir: Annotated[Path | None, _DATA_DIR_OPTION] = None,
     threads: Annotated[
         int | None,
         typer.Option(
             metavar="ENTIER", help="Fils de calcul des analyses en arrière-plan, ≥ 1 (défaut 2)."
         ),
     ] = None,
+    no_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--no-jobs",
+            help="Ne pas calculer dans ce processus : les processus « cartosoins worker » "
+            "s'en chargent (base PostgreSQL partagée).",
+        ),
+    ] = False,
 ) -> None:
     """Démarrer le service HTTP (API, cartes, page d'accueil) ; réglages CARTOSOINS_* aussi."""
     try:
@@ -1898,41 +1967,121 @@ def serve_command(
         raise _fail(exc) from exc
     # the web stack is imported here only: `cartosoins map` and geo/ stay free of it
     import uvicorn
-    from pydantic import ValidationError
 
     from api.main import create_app
-    from api.settings import Settings
 
-    overrides: dict[str, object] = {
-        key: value
-        for key, value in {
+    settings = _service_settings(
+        {
             "host": host,
             "port": port,
             "database_path": db,
             "data_dir": data_dir,
             "worker_threads": threads,
-        }.items()
-        if value is not None
-    }
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'réglage'} = {e.get('input')!r} refusé "
-            f"(détail : {e['msg']})"
-            for e in exc.errors()
+        }
+    )
+    if no_jobs and not settings.database_is_shared:
+        raise _fail(
+            DataValidationError(
+                "--no-jobs demande une base PostgreSQL partagée (CARTOSOINS_DATABASE_URL) : "
+                "avec SQLite, seul ce processus calcule"
+            )
         )
-        _print_error(DataValidationError(f"configuration (CARTOSOINS_*) : {problems}"))
-        raise typer.Exit(code=2) from exc
+    _open_database(settings).close()  # migrated now, or a clear error before listening
     if settings.api_token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         console.print(
             "[bold yellow]Attention :[/] aucun jeton (CARTOSOINS_API_TOKEN) et une adresse "
             f"{settings.host} joignable d'autres machines : les données privées sont exposées."
         )
-    console.print(
-        f"cartosoins sur http://{settings.host}:{settings.port} — base {settings.database_path}"
+    where = _where(settings)
+    console.print(f"cartosoins sur http://{settings.host}:{settings.port} — base {where}")
+    uvicorn.run(
+        create_app(settings, compute=not no_jobs),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command("worker", cls=FrenchCommand)
+def worker_command(
+    data_dir: Annotated[Path | None, _DATA_DIR_OPTION] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            metavar="ENTIER", help="Fils de calcul des demandes authentifiées (défaut 2)."
+        ),
+    ] = None,
+    public_threads: Annotated[
+        int | None,
+        typer.Option(
+            metavar="ENTIER", help="Fils de calcul des demandes des pages publiques (défaut 1)."
+        ),
+    ] = None,
+) -> None:
+    """Lancer un processus de calcul de la file partagée (base PostgreSQL), sans pages.
+
+    Lancez-en autant que voulu, sur une ou plusieurs machines qui voient la même base
+    (CARTOSOINS_DATABASE_URL) et le même dossier de fichiers (CARTOSOINS_DATA_DIR). Arrêt par
+    SIGTERM ou Ctrl-C : les calculs en cours ont shutdown_grace_seconds pour finir, puis
+    retournent dans la file.
+    """
+    try:
+        _check_number("--threads", threads, low=1, what="un nombre entier de fils")
+        _check_number("--public-threads", public_threads, low=1, what="un nombre entier de fils")
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
+    import logging
+    import signal
+    import threading
+
+    from api.services import open_services
+
+    settings = _service_settings(
+        {
+            "data_dir": data_dir,
+            "worker_threads": threads,
+            "public_worker_threads": public_threads,
+        }
+    )
+    if not settings.database_is_shared:
+        raise _fail(
+            DataValidationError(
+                "cartosoins worker demande une base PostgreSQL partagée "
+                "(CARTOSOINS_DATABASE_URL=postgresql://…) ; avec SQLite, cartosoins serve "
+                "calcule lui-même"
+            )
+        )
+    _open_database(settings).close()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    services = open_services(settings)
+    where = _where(settings)
+    console.print(
+        f"cartosoins worker {services.runner.worker_id} — base {where} — "
+        f"{settings.worker_threads} + {settings.public_worker_threads} fil(s) de calcul"
+    )
+    try:
+        stop.wait()
+    finally:
+        console.print("Arrêt : les calculs en cours finissent ou retournent dans la file…")
+        services.close()
+
+
+@app.command("migrate", cls=FrenchCommand)
+def migrate_command(db: Annotated[Path | None, _DB_OPTION] = None) -> None:
+    """Créer ou mettre à jour le schéma de la base (SQLite ou PostgreSQL), puis s'arrêter."""
+    settings = _service_settings({"database_path": db})
+    database = _open_database(settings)
+    try:
+        revision = database.version()
+    finally:
+        database.close()
+    where = _where(settings)
+    console.print(f"base {where} : schéma à jour (révision {revision:04d})")
 
 
 def main() -> None:

@@ -1,23 +1,34 @@
 """Rows of the service's database: datasets, analyses (and scenarios, sitings), jobs, renders.
 
-Plain functions over a :class:`sqlite3.Connection`; the caller owns the transaction, so several
-of them commit together or not at all.
+Plain functions over a connection of :mod:`api.db` (SQLAlchemy Core on SQLite or PostgreSQL):
+a transaction's connection for writes, :meth:`api.db.Database.connection` for single reads; the
+caller owns the transaction, so several of them commit together or not at all.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from sqlalchemy import and_, delete, func, insert, or_, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+
+from api.db import Executor
+from api.tables import analyses, datasets, jobs, renders
 
 __all__ = [
     "AnalysisRecord",
     "DatasetRecord",
     "JobRecord",
     "RenderRecord",
+    "claim_dataset",
+    "claim_job",
+    "count_live_datasets_of",
+    "count_unfinished_jobs",
     "delete_dataset",
     "delete_renders",
     "fail_interrupted_jobs",
@@ -31,6 +42,7 @@ __all__ = [
     "insert_analysis",
     "insert_dataset",
     "insert_job",
+    "job_held_by",
     "list_analyses",
     "list_datasets",
     "list_unfinished_analyses",
@@ -39,6 +51,10 @@ __all__ = [
     "now",
     "put_render",
     "referenced_blobs",
+    "release_job",
+    "renew_dataset_leases",
+    "renew_job_leases",
+    "report_progress",
     "set_analysis_result",
     "set_analysis_status",
     "set_shareable",
@@ -94,7 +110,7 @@ class DatasetRecord:
     error: str | None = None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> DatasetRecord:
+    def from_row(cls, row: RowMapping) -> DatasetRecord:
         """Build from a ``datasets`` row."""
         return cls(
             id=row["id"],
@@ -117,37 +133,41 @@ class DatasetRecord:
         )
 
 
-def insert_dataset(conn: sqlite3.Connection, record: DatasetRecord) -> None:
-    """Insert a dataset row."""
+def insert_dataset(
+    conn: Executor,
+    record: DatasetRecord,
+    *,
+    reader: str | None = None,
+    lease_until: float | None = None,
+) -> None:
+    """Insert a dataset row (a background reading: held by ``reader`` until ``lease_until``)."""
     conn.execute(
-        "INSERT INTO datasets (id, kind, filename, format, options_json, original_sha256, "
-        "original_bytes, parsed_sha256, rows, columns_json, info_json, private, created_at, "
-        "status, progress, message, error) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            record.id,
-            record.kind,
-            record.filename,
-            record.format,
-            _dumps(record.options),
-            record.original_sha256,
-            record.original_bytes,
-            record.parsed_sha256,
-            record.rows,
-            _dumps(record.columns),
-            _dumps(record.info),
-            int(record.private),
-            record.created_at,
-            record.status,
-            record.progress,
-            record.message,
-            record.error,
-        ),
+        insert(datasets).values(
+            id=record.id,
+            kind=record.kind,
+            filename=record.filename,
+            format=record.format,
+            options_json=_dumps(record.options),
+            original_sha256=record.original_sha256,
+            original_bytes=record.original_bytes,
+            parsed_sha256=record.parsed_sha256,
+            rows=record.rows,
+            columns_json=_dumps(record.columns),
+            info_json=_dumps(record.info),
+            private=int(record.private),
+            created_at=record.created_at,
+            status=record.status,
+            progress=record.progress,
+            message=record.message,
+            error=record.error,
+            reader=reader,
+            lease_until=lease_until,
+        )
     )
 
 
 def update_dataset_state(
-    conn: sqlite3.Connection,
+    conn: Executor,
     dataset_id: str,
     *,
     status: str,
@@ -157,44 +177,51 @@ def update_dataset_state(
 ) -> None:
     """Record the reading state of a dataset (background reading of a big upload)."""
     conn.execute(
-        "UPDATE datasets SET status = ?, progress = ?, message = ?, error = ? WHERE id = ?",
-        (status, progress, message, error, dataset_id),
+        update(datasets)
+        .where(datasets.c.id == dataset_id)
+        .values(status=status, progress=progress, message=message, error=error)
     )
 
 
-def finish_dataset(conn: sqlite3.Connection, record: DatasetRecord) -> None:
+def finish_dataset(conn: Executor, record: DatasetRecord) -> None:
     """Store the result of a dataset read in the background: ready, with its parsed table."""
     conn.execute(
-        "UPDATE datasets SET format = ?, parsed_sha256 = ?, rows = ?, columns_json = ?, "
-        "info_json = ?, status = 'ready', progress = 1, message = ?, error = NULL WHERE id = ?",
-        (
-            record.format,
-            record.parsed_sha256,
-            record.rows,
-            _dumps(record.columns),
-            _dumps(record.info),
-            record.message,
-            record.id,
-        ),
+        update(datasets)
+        .where(datasets.c.id == record.id)
+        .values(
+            format=record.format,
+            parsed_sha256=record.parsed_sha256,
+            rows=record.rows,
+            columns_json=_dumps(record.columns),
+            info_json=_dumps(record.info),
+            status="ready",
+            progress=1.0,
+            message=record.message,
+            error=None,
+            reader=None,
+            lease_until=None,
+        )
     )
 
 
-def unfinished_datasets(conn: sqlite3.Connection) -> list[DatasetRecord]:
+def unfinished_datasets(conn: Executor) -> list[DatasetRecord]:
     """Datasets whose background reading had not ended (a server stopped meanwhile)."""
     rows = conn.execute(
-        "SELECT * FROM datasets WHERE status IN ('pending', 'running') ORDER BY created_at, id"
-    ).fetchall()
+        select(datasets)
+        .where(datasets.c.status.in_(("pending", "running")))
+        .order_by(datasets.c.created_at, datasets.c.id)
+    ).mappings()
     return [DatasetRecord.from_row(r) for r in rows]
 
 
-def get_dataset(conn: sqlite3.Connection, dataset_id: str) -> DatasetRecord | None:
+def get_dataset(conn: Executor, dataset_id: str) -> DatasetRecord | None:
     """Return the dataset of this id, if any."""
-    row = conn.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+    row = conn.execute(select(datasets).where(datasets.c.id == dataset_id)).mappings().first()
     return None if row is None else DatasetRecord.from_row(row)
 
 
 def find_dataset(
-    conn: sqlite3.Connection,
+    conn: Executor,
     kind: str,
     original_sha256: str,
     options: dict[str, Any],
@@ -206,29 +233,53 @@ def find_dataset(
     The privacy flag is part of the key: a private upload never returns a public dataset, and a
     public upload never returns (and so never exposes) a private one.
     """
-    rows = conn.execute(
-        "SELECT * FROM datasets WHERE kind = ? AND original_sha256 = ? AND options_json = ? "
-        "AND private = ? ORDER BY created_at, id",
-        (kind, original_sha256, _dumps(options), int(private)),
-    ).fetchall()
-    return DatasetRecord.from_row(rows[0]) if rows else None
+    row = (
+        conn.execute(
+            select(datasets)
+            .where(
+                datasets.c.kind == kind,
+                datasets.c.original_sha256 == original_sha256,
+                datasets.c.options_json == _dumps(options),
+                datasets.c.private == int(private),
+            )
+            .order_by(datasets.c.created_at, datasets.c.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else DatasetRecord.from_row(row)
 
 
 def list_datasets(
-    conn: sqlite3.Connection, *, public_only: bool, limit: int, offset: int
+    conn: Executor, *, public_only: bool, limit: int, offset: int
 ) -> list[DatasetRecord]:
     """Datasets, newest first."""
-    where = "WHERE private = 0" if public_only else ""
-    rows = conn.execute(
-        f"SELECT * FROM datasets {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-        (limit, offset),
-    ).fetchall()
+    query = select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.id)
+    if public_only:
+        query = query.where(datasets.c.private == 0)
+    rows = conn.execute(query.limit(limit).offset(offset)).mappings()
     return [DatasetRecord.from_row(r) for r in rows]
 
 
-def delete_dataset(conn: sqlite3.Connection, dataset_id: str) -> bool:
+def delete_dataset(conn: Executor, dataset_id: str) -> bool:
     """Delete a dataset row; return whether it existed."""
-    return conn.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,)).rowcount > 0
+    return _rowcount(conn.execute(delete(datasets).where(datasets.c.id == dataset_id))) > 0
+
+
+def count_live_datasets_of(conn: Executor, original_sha256: str, *, besides: str) -> int:
+    """Datasets other than ``besides`` of the same original file and not failed."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(datasets)
+            .where(
+                datasets.c.original_sha256 == original_sha256,
+                datasets.c.id != besides,
+                datasets.c.status != "failed",
+            )
+        ).scalar_one()
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +308,7 @@ class AnalysisRecord:
     updated_at: str
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> AnalysisRecord:
+    def from_row(cls, row: RowMapping) -> AnalysisRecord:
         """Build from an ``analyses`` row."""
         return cls(
             id=row["id"],
@@ -281,7 +332,7 @@ class AnalysisRecord:
 
 
 def insert_analysis(
-    conn: sqlite3.Connection,
+    conn: Executor,
     *,
     analysis_id: str,
     kind: str,
@@ -295,38 +346,40 @@ def insert_analysis(
     """Insert a pending analysis."""
     stamp = now()
     conn.execute(
-        "INSERT INTO analyses (id, kind, parent_id, request_json, request_hash, title, status, "
-        "shareable, synthetic, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
-        (
-            analysis_id,
-            kind,
-            parent_id,
-            _dumps(request),
-            request_hash,
-            title,
-            int(shareable),
-            int(synthetic),
-            stamp,
-            stamp,
-        ),
+        insert(analyses).values(
+            id=analysis_id,
+            kind=kind,
+            parent_id=parent_id,
+            request_json=_dumps(request),
+            request_hash=request_hash,
+            title=title,
+            status="pending",
+            shareable=int(shareable),
+            synthetic=int(synthetic),
+            created_at=stamp,
+            updated_at=stamp,
+        )
     )
 
 
-def get_analysis(conn: sqlite3.Connection, analysis_id: str) -> AnalysisRecord | None:
+def get_analysis(conn: Executor, analysis_id: str) -> AnalysisRecord | None:
     """Return the analysis of this id, if any."""
-    row = conn.execute("SELECT * FROM analyses WHERE id = ?", (analysis_id,)).fetchone()
+    row = conn.execute(select(analyses).where(analyses.c.id == analysis_id)).mappings().first()
     return None if row is None else AnalysisRecord.from_row(row)
 
 
-def get_analysis_by_hash(conn: sqlite3.Connection, request_hash: str) -> AnalysisRecord | None:
+def get_analysis_by_hash(conn: Executor, request_hash: str) -> AnalysisRecord | None:
     """Return the analysis of an identical request, if any."""
-    row = conn.execute("SELECT * FROM analyses WHERE request_hash = ?", (request_hash,)).fetchone()
+    row = (
+        conn.execute(select(analyses).where(analyses.c.request_hash == request_hash))
+        .mappings()
+        .first()
+    )
     return None if row is None else AnalysisRecord.from_row(row)
 
 
 def list_analyses(
-    conn: sqlite3.Connection,
+    conn: Executor,
     *,
     kind: str | None,
     parent_id: str | None,
@@ -335,25 +388,19 @@ def list_analyses(
     offset: int,
 ) -> list[AnalysisRecord]:
     """Analyses, newest first, optionally of one kind or one parent."""
-    clauses, params = [], []
+    query = select(analyses).order_by(analyses.c.created_at.desc(), analyses.c.id)
     if kind is not None:
-        clauses.append("kind = ?")
-        params.append(kind)
+        query = query.where(analyses.c.kind == kind)
     if parent_id is not None:
-        clauses.append("parent_id = ?")
-        params.append(parent_id)
+        query = query.where(analyses.c.parent_id == parent_id)
     if shareable_only:
-        clauses.append("shareable = 1")
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = conn.execute(
-        f"SELECT * FROM analyses {where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-        (*params, limit, offset),
-    ).fetchall()
+        query = query.where(analyses.c.shareable == 1)
+    rows = conn.execute(query.limit(limit).offset(offset)).mappings()
     return [AnalysisRecord.from_row(r) for r in rows]
 
 
 def set_analysis_status(
-    conn: sqlite3.Connection,
+    conn: Executor,
     analysis_id: str,
     status: Status,
     *,
@@ -361,15 +408,14 @@ def set_analysis_status(
     job_id: str | None = None,
 ) -> None:
     """Change the state of an analysis (and the job computing it)."""
-    conn.execute(
-        "UPDATE analyses SET status = ?, error = ?, job_id = coalesce(?, job_id), updated_at = ? "
-        "WHERE id = ?",
-        (status, error, job_id, now(), analysis_id),
-    )
+    values: dict[str, Any] = {"status": status, "error": error, "updated_at": now()}
+    if job_id is not None:
+        values["job_id"] = job_id
+    conn.execute(update(analyses).where(analyses.c.id == analysis_id).values(**values))
 
 
 def set_analysis_result(
-    conn: sqlite3.Connection,
+    conn: Executor,
     analysis_id: str,
     *,
     result_sha256: str,
@@ -379,24 +425,26 @@ def set_analysis_result(
 ) -> None:
     """Store the result of a finished analysis."""
     conn.execute(
-        "UPDATE analyses SET status = 'done', error = NULL, result_sha256 = ?, attrs_json = ?, "
-        "summary_json = ?, extra_json = ?, updated_at = ? WHERE id = ?",
-        (
-            result_sha256,
-            _dumps(attrs),
-            _dumps(summary),
-            None if extra is None else _dumps(extra),
-            now(),
-            analysis_id,
-        ),
+        update(analyses)
+        .where(analyses.c.id == analysis_id)
+        .values(
+            status="done",
+            error=None,
+            result_sha256=result_sha256,
+            attrs_json=_dumps(attrs),
+            summary_json=_dumps(summary),
+            extra_json=None if extra is None else _dumps(extra),
+            updated_at=now(),
+        )
     )
 
 
-def set_shareable(conn: sqlite3.Connection, analysis_id: str, shareable: bool) -> None:
+def set_shareable(conn: Executor, analysis_id: str, shareable: bool) -> None:
     """Mark an analysis shareable (its map and exports become public) or not."""
     conn.execute(
-        "UPDATE analyses SET shareable = ?, updated_at = ? WHERE id = ?",
-        (int(shareable), now(), analysis_id),
+        update(analyses)
+        .where(analyses.c.id == analysis_id)
+        .values(shareable=int(shareable), updated_at=now())
     )
 
 
@@ -416,9 +464,13 @@ class JobRecord:
     error: str | None
     created_at: str
     updated_at: str
+    lane: str = "private"
+    worker: str | None = None
+    lease_until: float | None = None
+    attempts: int = 0
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JobRecord:
+    def from_row(cls, row: RowMapping) -> JobRecord:
         """Build from a ``jobs`` row."""
         return cls(
             id=row["id"],
@@ -430,27 +482,42 @@ class JobRecord:
             error=row["error"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            lane=row["lane"],
+            worker=row["worker"],
+            lease_until=None if row["lease_until"] is None else float(row["lease_until"]),
+            attempts=int(row["attempts"]),
         )
 
 
-def insert_job(conn: sqlite3.Connection, job_id: str, kind: str, analysis_id: str) -> None:
-    """Insert a pending job."""
+def insert_job(
+    conn: Executor, job_id: str, kind: str, analysis_id: str, *, lane: str = "private"
+) -> None:
+    """Insert a pending job of a lane (``private``: token holders; ``public``: anonymous)."""
     stamp = now()
     conn.execute(
-        "INSERT INTO jobs (id, kind, analysis_id, status, progress, message, created_at, "
-        "updated_at) VALUES (?, ?, ?, 'pending', 0, 'En attente…', ?, ?)",
-        (job_id, kind, analysis_id, stamp, stamp),
+        insert(jobs).values(
+            id=job_id,
+            kind=kind,
+            analysis_id=analysis_id,
+            status="pending",
+            progress=0.0,
+            message="En attente…",
+            created_at=stamp,
+            updated_at=stamp,
+            lane=lane,
+            attempts=0,
+        )
     )
 
 
-def get_job(conn: sqlite3.Connection, job_id: str) -> JobRecord | None:
+def get_job(conn: Executor, job_id: str) -> JobRecord | None:
     """Return the job of this id, if any."""
-    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
     return None if row is None else JobRecord.from_row(row)
 
 
 def update_job(
-    conn: sqlite3.Connection,
+    conn: Executor,
     job_id: str,
     *,
     status: Status,
@@ -460,42 +527,201 @@ def update_job(
 ) -> None:
     """Record a job's state."""
     conn.execute(
-        "UPDATE jobs SET status = ?, progress = ?, message = ?, error = ?, updated_at = ? "
-        "WHERE id = ?",
-        (status, progress, message, error, now(), job_id),
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(status=status, progress=progress, message=message, error=error, updated_at=now())
     )
 
 
-def list_unfinished_jobs(conn: sqlite3.Connection) -> list[JobRecord]:
+def list_unfinished_jobs(conn: Executor) -> list[JobRecord]:
     """Jobs pending or running, oldest first (what a stopped server left behind)."""
     rows = conn.execute(
-        "SELECT * FROM jobs WHERE status IN ('pending', 'running') ORDER BY created_at, id"
-    ).fetchall()
+        select(jobs)
+        .where(jobs.c.status.in_(("pending", "running")))
+        .order_by(jobs.c.created_at, jobs.c.id)
+    ).mappings()
     return [JobRecord.from_row(r) for r in rows]
 
 
-def list_unfinished_analyses(conn: sqlite3.Connection) -> list[AnalysisRecord]:
+# --------------------------------------------------------------------------------------------
+# the shared queue (api.jobs.QueueRunner): claims, leases, takeovers
+# --------------------------------------------------------------------------------------------
+def claim_job(
+    conn: Executor, lane: str, worker: str, *, now_s: float, lease_s: float
+) -> JobRecord | None:
+    """Take the next job of a lane for ``worker``: pending, or running with a lease run out.
+
+    Jobs never tried come first, oldest first; the row is locked with ``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL (two workers never take the same job, nor wait for each other), and
+    SQLite's write lock serialises the claims. The job is ``running``, held by ``worker`` until
+    ``now_s + lease_s``, one attempt more; the caller checks the attempts against its limit.
+    """
+    query = (
+        select(jobs)
+        .where(
+            jobs.c.lane == lane,
+            or_(
+                jobs.c.status == "pending",
+                and_(
+                    jobs.c.status == "running",
+                    or_(jobs.c.lease_until.is_(None), jobs.c.lease_until < now_s),
+                ),
+            ),
+        )
+        .order_by(jobs.c.attempts, jobs.c.created_at, jobs.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    found = JobRecord.from_row(row)
+    taken_over = found.status == "running"
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == found.id)
+        .values(
+            status="running",
+            worker=worker,
+            lease_until=now_s + lease_s,
+            attempts=jobs.c.attempts + 1,
+            progress=0.0,
+            message="Reprise après l'arrêt du processus qui calculait…"
+            if taken_over
+            else "Démarrage…",
+            updated_at=now(),
+        )
+    )
+    return replace(
+        found,
+        status="running",
+        worker=worker,
+        lease_until=now_s + lease_s,
+        attempts=found.attempts + 1,
+    )
+
+
+def job_held_by(conn: Executor, job_id: str, worker: str) -> bool:
+    """Whether ``worker`` still holds the running job (and lock it until the commit).
+
+    A worker whose lease ran out (another took the job over) must not write its result.
+    """
+    query = select(jobs.c.status, jobs.c.worker).where(jobs.c.id == job_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    return row is not None and row["status"] == "running" and row["worker"] == worker
+
+
+def report_progress(
+    conn: Executor, job_id: str, worker: str, progress: float, message: str
+) -> bool:
+    """Record a held job's progress; False when ``worker`` no longer holds it."""
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running")
+        .values(progress=progress, message=message, updated_at=now())
+    )
+    return _rowcount(result) > 0
+
+
+def renew_job_leases(conn: Executor, worker: str, job_ids: list[str], until: float) -> set[str]:
+    """Extend the leases ``worker`` holds on these running jobs; return those still held."""
+    if not job_ids:
+        return set()
+    rows = conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(job_ids), jobs.c.worker == worker, jobs.c.status == "running")
+        .values(lease_until=until)
+        .returning(jobs.c.id)
+    ).all()
+    return {str(r[0]) for r in rows}
+
+
+def release_job(conn: Executor, job_id: str, worker: str, message: str) -> bool:
+    """Give a held job back to the queue (pending, no worker); False when not held."""
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running")
+        .values(status="pending", worker=None, lease_until=None, message=message, updated_at=now())
+    )
+    return _rowcount(result) > 0
+
+
+def count_unfinished_jobs(conn: Executor, lane: str) -> int:
+    """Jobs of a lane pending or running (the public lane's cap)."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.lane == lane, jobs.c.status.in_(("pending", "running")))
+        ).scalar_one()
+    )
+
+
+def claim_dataset(
+    conn: Executor, reader: str, *, now_s: float, lease_s: float
+) -> DatasetRecord | None:
+    """Take a dataset whose background reading has no live reader (its process died)."""
+    query = (
+        select(datasets)
+        .where(
+            datasets.c.status.in_(("pending", "running")),
+            or_(datasets.c.lease_until.is_(None), datasets.c.lease_until < now_s),
+        )
+        .order_by(datasets.c.created_at, datasets.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    conn.execute(
+        update(datasets)
+        .where(datasets.c.id == row["id"])
+        .values(status="pending", reader=reader, lease_until=now_s + lease_s)
+    )
+    return DatasetRecord.from_row(row)
+
+
+def renew_dataset_leases(conn: Executor, reader: str, dataset_ids: list[str], until: float) -> None:
+    """Extend the leases ``reader`` holds on the readings of these datasets."""
+    if dataset_ids:
+        conn.execute(
+            update(datasets)
+            .where(datasets.c.id.in_(dataset_ids), datasets.c.reader == reader)
+            .values(lease_until=until)
+        )
+
+
+def list_unfinished_analyses(conn: Executor) -> list[AnalysisRecord]:
     """Analyses (scenarios, sitings) pending or running, oldest first."""
     rows = conn.execute(
-        "SELECT * FROM analyses WHERE status IN ('pending', 'running') ORDER BY created_at, id"
-    ).fetchall()
+        select(analyses)
+        .where(analyses.c.status.in_(("pending", "running")))
+        .order_by(analyses.c.created_at, analyses.c.id)
+    ).mappings()
     return [AnalysisRecord.from_row(r) for r in rows]
 
 
-def fail_interrupted_jobs(conn: sqlite3.Connection) -> int:
+def fail_interrupted_jobs(conn: Executor) -> int:
     """Mark failed the jobs (and their analyses) a stopped server left unfinished."""
     message = "Interrompu par un arrêt du serveur ; relancer la demande."
     stamp = now()
     conn.execute(
-        "UPDATE analyses SET status = 'failed', error = ?, updated_at = ? "
-        "WHERE status IN ('pending', 'running')",
-        (message, stamp),
+        update(analyses)
+        .where(analyses.c.status.in_(("pending", "running")))
+        .values(status="failed", error=message, updated_at=stamp)
     )
-    return conn.execute(
-        "UPDATE jobs SET status = 'failed', error = ?, message = ?, updated_at = ? "
-        "WHERE status IN ('pending', 'running')",
-        (message, message, stamp),
-    ).rowcount
+    return _rowcount(
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.status.in_(("pending", "running")))
+            .values(status="failed", error=message, message=message, updated_at=stamp)
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,42 +738,61 @@ class RenderRecord:
     bytes: int
 
 
-def get_render(conn: sqlite3.Connection, analysis_id: str, kind: str) -> RenderRecord | None:
+def get_render(conn: Executor, analysis_id: str, kind: str) -> RenderRecord | None:
     """Return the stored rendering of an analysis, if any."""
     row = conn.execute(
-        "SELECT analysis_id, kind, sha256, media_type, bytes FROM renders "
-        "WHERE analysis_id = ? AND kind = ?",
-        (analysis_id, kind),
-    ).fetchone()
+        select(
+            renders.c.analysis_id,
+            renders.c.kind,
+            renders.c.sha256,
+            renders.c.media_type,
+            renders.c.bytes,
+        ).where(renders.c.analysis_id == analysis_id, renders.c.kind == kind)
+    ).first()
     return None if row is None else RenderRecord(*row)
 
 
-def put_render(conn: sqlite3.Connection, record: RenderRecord) -> None:
+def put_render(conn: Executor, record: RenderRecord) -> None:
     """Store (or replace) a rendering."""
+    values = {
+        "analysis_id": record.analysis_id,
+        "kind": record.kind,
+        "sha256": record.sha256,
+        "media_type": record.media_type,
+        "bytes": record.bytes,
+        "created_at": now(),
+    }
+    # an upsert in the dialect's words (both spell it ON CONFLICT … DO UPDATE)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(renders).values(**values)
     conn.execute(
-        "INSERT OR REPLACE INTO renders (analysis_id, kind, sha256, media_type, bytes, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            record.analysis_id,
-            record.kind,
-            record.sha256,
-            record.media_type,
-            record.bytes,
-            now(),
-        ),
+        statement.on_conflict_do_update(
+            index_elements=[renders.c.analysis_id, renders.c.kind],
+            set_={
+                k: statement.excluded[k] for k in ("sha256", "media_type", "bytes", "created_at")
+            },
+        )
     )
 
 
-def delete_renders(conn: sqlite3.Connection, analysis_id: str) -> None:
+def delete_renders(conn: Executor, analysis_id: str) -> None:
     """Forget the renderings of an analysis (before it is recomputed)."""
-    conn.execute("DELETE FROM renders WHERE analysis_id = ?", (analysis_id,))
+    conn.execute(delete(renders).where(renders.c.analysis_id == analysis_id))
 
 
-def referenced_blobs(conn: sqlite3.Connection) -> set[str]:
+def referenced_blobs(conn: Executor) -> set[str]:
     """Every file hash a row refers to."""
     rows = conn.execute(
-        "SELECT original_sha256 FROM datasets UNION SELECT parsed_sha256 FROM datasets "
-        "UNION SELECT result_sha256 FROM analyses WHERE result_sha256 IS NOT NULL "
-        "UNION SELECT sha256 FROM renders"
-    ).fetchall()
+        union(
+            select(datasets.c.original_sha256),
+            select(datasets.c.parsed_sha256),
+            select(analyses.c.result_sha256).where(analyses.c.result_sha256.is_not(None)),
+            select(renders.c.sha256),
+        )
+    ).all()
     return {str(r[0]) for r in rows}
+
+
+def _rowcount(result: Any) -> int:
+    """Rows a DML statement touched."""
+    return int(result.rowcount)

@@ -1,4 +1,4 @@
-"""Background jobs: analyses, scenarios and sitings computed on worker threads, state in SQLite.
+"""Background jobs: analyses, scenarios and sitings computed on worker threads, state in the DB.
 
 A job reports its progress (0–1, French message) to its row; its result and the ``done`` state
 are committed in one transaction, so a crash leaves either the whole result or an unfinished
@@ -10,6 +10,13 @@ Across restarts: at startup (:meth:`JobRunner.recover`) a queued job is resumed 
 request, a job that was running when the process died is marked failed with a one-call
 resubmission (``POST /jobs/{id}/retry``); at shutdown (:meth:`JobRunner.shutdown`) queued jobs
 stay queued for the next start and running ones get a bounded time to finish.
+
+Two runners share that contract. :class:`JobRunner` (the embedded SQLite default) hands jobs to
+the threads of the process that received them. :class:`QueueRunner` (PostgreSQL: several
+``cartosoins serve`` and ``cartosoins worker`` processes on one database) lets every process's
+threads claim jobs from the ``jobs`` table (``SELECT … FOR UPDATE SKIP LOCKED``); a claim is a
+lease its worker renews while it computes, and a job whose worker died (its lease ran out) is
+taken over by another, up to ``max_attempts`` attempts in all.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ import concurrent.futures
 import itertools
 import logging
 import math
+import os
 import queue
-import sqlite3
+import secrets
+import socket
 import threading
 import time
 from collections import deque
@@ -29,6 +38,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import HTTPException
+from sqlalchemy import Connection
 
 from api import crud
 from api.db import Database
@@ -49,7 +59,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Writes a finished job's result, inside the transaction that marks the job done.
-Persist = Callable[[sqlite3.Connection], None]
+Persist = Callable[[Connection], None]
 #: The computation of a job: gets a progress callback, returns what to persist.
 Work = Callable[[Callable[[float, str], None]], Persist]
 #: Rebuilds the computation of a stored analysis (scenario, siting) from its stored request.
@@ -251,6 +261,21 @@ class JobRunner:
         self._lock = threading.Lock()
         self._accepting = True
         self._abandoned: set[str] = set()
+
+    #: This runner's jobs run in this process only: no reader name on datasets.
+    worker_id: str | None = None
+
+    def admit(self, lane: Lane, client: str | None) -> None:
+        """Check a job may be queued before its rows are written: :meth:`submit` checks here."""
+
+    def start(self, rebuild: Rebuild, read_dataset: Callable[[str], None]) -> None:
+        """Nothing to start: the threads run from the construction, jobs come from submit."""
+
+    def hold_dataset(self, dataset_id: str) -> None:
+        """Datasets read by this process need no lease (one process per SQLite database)."""
+
+    def release_dataset(self, dataset_id: str) -> None:
+        """See :meth:`hold_dataset`."""
 
     def submit(
         self,
@@ -481,12 +506,12 @@ def _queue_full(queue_max: int) -> LimitExceeded:
     )
 
 
-def _status(conn: sqlite3.Connection, job_id: str) -> str | None:
+def _status(conn: Connection, job_id: str) -> str | None:
     job = crud.get_job(conn, job_id)
     return None if job is None else job.status
 
 
-def _analysis_of(conn: sqlite3.Connection, job_id: str) -> str | None:
+def _analysis_of(conn: Connection, job_id: str) -> str | None:
     """Return the analysis whose current job is ``job_id`` (None when a newer job replaced it)."""
     job = crud.get_job(conn, job_id)
     if job is None:
@@ -495,7 +520,7 @@ def _analysis_of(conn: sqlite3.Connection, job_id: str) -> str | None:
     return None if analysis is None or analysis.job_id != job_id else analysis.id
 
 
-def _mark_failed(conn: sqlite3.Connection, job_id: str, analysis_id: str | None) -> None:
+def _mark_failed(conn: Connection, job_id: str, analysis_id: str | None) -> None:
     """Fail an unfinished job (and its analysis) as interrupted; a finished one is kept."""
     if _status(conn, job_id) not in ("pending", "running"):
         return
@@ -503,3 +528,372 @@ def _mark_failed(conn: sqlite3.Connection, job_id: str, analysis_id: str | None)
     crud.update_job(conn, job_id, status="failed", progress=1.0, message="Interrompu", error=error)
     if analysis_id is not None:
         crud.set_analysis_status(conn, analysis_id, "failed", error=error)
+
+
+class QueueRunner:
+    """Jobs claimed from the database by the threads of every process sharing it.
+
+    Parameters
+    ----------
+    db : Database
+        The shared database (PostgreSQL; SQLite works too, one writer at a time).
+    workers, public_workers : int
+        Threads claiming jobs of the ``private`` and the ``public`` lane.
+    public_queue_max : int
+        Public jobs pending or running at once (counted in the database, all processes
+        together); one more is refused (429 ``queue_full``).
+    rate_limiter : SlidingWindowLimiter, optional
+        Public jobs one client may start per window, counted by this process.
+    lease_s : float
+        How long a claim lasts without being renewed; the holder renews it every third of it,
+        so a job is taken over about ``lease_s`` seconds after its worker died.
+    max_attempts : int
+        Claims of one job in all: a job that killed its worker this many times fails (with
+        the one-call retry of :func:`interrupted_message`).
+    poll_s : float
+        Longest wait between two looks at the queue (a job submitted by this process wakes its
+        threads at once).
+    claim : bool
+        False for a process that queues jobs without computing them (no threads).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        workers: int,
+        *,
+        public_workers: int = 1,
+        public_queue_max: int = 8,
+        rate_limiter: SlidingWindowLimiter | None = None,
+        lease_s: float = 30.0,
+        max_attempts: int = 2,
+        poll_s: float = 0.5,
+        claim: bool = True,
+    ) -> None:
+        self.db = db
+        self.public_queue_max = public_queue_max
+        self.rate_limiter = rate_limiter
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.poll_s = poll_s
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._lanes: list[Lane] = []
+        if claim:
+            private: list[Lane] = ["private"] * workers
+            public: list[Lane] = ["public"] * public_workers
+            self._lanes = private + public
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._generation = 0
+        self._stopping = threading.Event()
+        self._held: dict[str, Future[None]] = {}  # jobs this process computes
+        self._lost: set[str] = set()  # held jobs whose lease is gone: never write them
+        self._datasets: set[str] = set()  # dataset readings this process holds
+        self._rebuild: Rebuild | None = None
+        self._read_dataset: Callable[[str], None] | None = None
+
+    # -- the contract of JobRunner ------------------------------------------------------------
+    def start(self, rebuild: Rebuild, read_dataset: Callable[[str], None]) -> None:
+        """Start the claiming threads and the lease keeper.
+
+        ``rebuild`` makes a claimed job's computation from its stored request;
+        ``read_dataset`` reads a dataset whose reading lost its process.
+        """
+        self._rebuild, self._read_dataset = rebuild, read_dataset
+        names = {"private": "prive", "public": "public"}
+        for i, lane in enumerate(self._lanes):
+            thread = threading.Thread(
+                target=self._loop, args=(lane,), name=f"cartosoins-{names[lane]}-{i}", daemon=True
+            )
+            self._threads.append(thread)
+        self._threads.append(
+            threading.Thread(target=self._keep_leases, name="cartosoins-baux", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+
+    def admit(self, lane: Lane, client: str | None) -> None:
+        """Refuse a public job over the cap or the client's rate, before its rows exist.
+
+        Raises
+        ------
+        LimitExceeded
+            429 ``queue_full`` or ``rate_limited``.
+        """
+        if lane != "public":
+            return
+        queued = crud.count_unfinished_jobs(self.db.connection(), "public")
+        if queued >= self.public_queue_max:
+            raise _queue_full(self.public_queue_max)
+        if self.rate_limiter is not None:
+            wait_s = self.rate_limiter.try_acquire(client or "inconnu")
+            if wait_s > 0:
+                raise self.rate_limiter.refusal(wait_s)
+
+    def submit(
+        self,
+        job_id: str,
+        analysis_id: str,
+        work: Work,
+        *,
+        lane: Lane = "private",
+        client: str | None = None,
+        resumed: bool = False,
+    ) -> Future[None]:
+        """Wake the claiming threads: the job's committed row is the queue entry.
+
+        ``work`` is not kept: whichever process claims the job rebuilds it from the stored
+        request. The returned future is done at once; follow the job with :meth:`wait`.
+        """
+        with self._wake:
+            self._generation += 1
+            self._wake.notify_all()
+        queued: Future[None] = Future()
+        queued.set_result(None)
+        return queued
+
+    def wait(self, job_id: str, timeout: float | None = None) -> None:
+        """Block until the job's row is final, whichever process computes it.
+
+        Raises
+        ------
+        TimeoutError
+            Still unfinished after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                held = self._held.get(job_id)
+            if held is not None:  # computed here: wait for its thread
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                held.result(timeout=remaining)
+            job = crud.get_job(self.db.connection(), job_id)
+            if job is None or job.status in ("done", "failed"):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} unfinished after {timeout} s")
+            self._stopping.wait(0.05)
+
+    def recover(self, rebuild: Rebuild) -> tuple[int, int]:
+        """Nothing to recover by hand: stale claims are taken over when their lease runs out.
+
+        Returns the jobs waiting in the queue (pending or with a lease run out) and 0.
+        """
+        now_s = time.time()
+        waiting = sum(
+            1
+            for job in crud.list_unfinished_jobs(self.db.connection())
+            if job.status == "pending" or job.lease_until is None or job.lease_until < now_s
+        )
+        if waiting:
+            logger.info("startup: %d job(s) waiting in the shared queue", waiting)
+        return waiting, 0
+
+    def shutdown(self, grace_s: float | None = None) -> None:
+        """Stop claiming; give running jobs ``grace_s`` seconds, then hand them back.
+
+        A job still running after the grace time goes back to the queue (pending, attempt
+        counted) for another process; its thread never writes its result.
+        """
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+            held = dict(self._held)
+        _, late = concurrent.futures.wait(held.values(), timeout=grace_s)
+        for job_id, future in held.items():
+            if future in late:
+                with self._lock:
+                    self._lost.add(job_id)
+                with self.db.transaction() as conn:
+                    crud.release_job(
+                        conn,
+                        job_id,
+                        self.worker_id,
+                        "En attente (le processus qui calculait s'est arrêté)…",
+                    )
+                logger.warning("job %s handed back to the queue at shutdown", job_id)
+        if not late:
+            for thread in self._threads:
+                thread.join()
+
+    # -- datasets read by this process ------------------------------------------------------
+    def hold_dataset(self, dataset_id: str) -> None:
+        """Renew the lease of a dataset this process reads until :meth:`release_dataset`."""
+        with self._lock:
+            self._datasets.add(dataset_id)
+
+    def release_dataset(self, dataset_id: str) -> None:
+        """Stop renewing a dataset's reading lease (its reading ended)."""
+        with self._lock:
+            self._datasets.discard(dataset_id)
+
+    # -- the threads ----------------------------------------------------------------------------
+    def _loop(self, lane: Lane) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                seen = self._generation
+            try:
+                worked = self._work_once(lane)
+            except _GiveBack:
+                return
+            except Exception:  # a database hiccup must not kill the thread
+                logger.exception("claiming a job failed; retrying")
+                worked = False
+            if worked:
+                continue
+            with self._wake:
+                if self._generation == seen and not self._stopping.is_set():
+                    self._wake.wait(self.poll_s)
+
+    def _work_once(self, lane: Lane) -> bool:
+        """Claim and run one job (or, on the private lane, one orphan dataset reading)."""
+        with self.db.transaction() as conn:
+            job = crud.claim_job(
+                conn, lane, self.worker_id, now_s=time.time(), lease_s=self.lease_s
+            )
+            if job is not None and job.attempts > self.max_attempts:
+                _mark_failed(conn, job.id, _analysis_of(conn, job.id))
+                logger.warning("job %s failed: its worker died %d times", job.id, job.attempts - 1)
+                return True
+            if job is not None:
+                with self._lock:
+                    if self._stopping.is_set():
+                        job = None  # stopping: give it back below
+                    else:
+                        self._held[job.id] = Future()
+                if job is None:
+                    raise _GiveBack
+        if job is not None:
+            self._run_claimed(job)
+            return True
+        if lane == "private":
+            return self._read_orphan()
+        return False
+
+    def _read_orphan(self) -> bool:
+        with self.db.transaction() as conn:
+            record = crud.claim_dataset(
+                conn, self.worker_id, now_s=time.time(), lease_s=self.lease_s
+            )
+        if record is None or self._read_dataset is None:
+            return False
+        logger.info("dataset %s: reading taken over by worker %s", record.id, self.worker_id)
+        self.hold_dataset(record.id)
+        try:
+            self._read_dataset(record.id)
+        finally:
+            self.release_dataset(record.id)
+        return True
+
+    def _run_claimed(self, job: crud.JobRecord) -> None:
+        with self._lock:
+            future = self._held[job.id]
+        logger.info(
+            "job %s started (attempt %d) by worker %s", job.id, job.attempts, self.worker_id
+        )
+        try:
+            self._compute(job)
+        finally:
+            with self._lock:
+                self._held.pop(job.id, None)
+                self._lost.discard(job.id)
+            future.set_result(None)
+
+    def _compute(self, job: crud.JobRecord) -> None:
+        analysis = crud.get_analysis(self.db.connection(), job.analysis_id)
+        if analysis is None or analysis.job_id != job.id:
+            with self.db.transaction() as conn:
+                _mark_failed(conn, job.id, None)  # replaced by a newer job
+            return
+        assert self._rebuild is not None  # start() was called
+        with self.db.transaction() as conn:
+            crud.set_analysis_status(conn, analysis.id, "running")
+        try:
+            work = self._rebuild(analysis)
+        except Exception as exc:
+            logger.warning("job %s cannot run: %s", job.id, exc)
+            self._fail(
+                job.id,
+                analysis.id,
+                f"Calcul impossible ({exc}) ; relancez avec POST /jobs/{job.id}/retry une fois "
+                "la cause corrigée.",
+            )
+            return
+        last = [0.0]
+
+        def progress(fraction: float, message: str) -> None:
+            if self._is_lost(job.id):
+                raise JobInterrupted(job.id)
+            stamp = time.monotonic()
+            if stamp - last[0] < _PROGRESS_INTERVAL_S:
+                return
+            last[0] = stamp
+            with self.db.transaction() as conn:
+                held = crud.report_progress(
+                    conn,
+                    job.id,
+                    self.worker_id,
+                    min(max(float(fraction), 0.0), 0.99),
+                    message,
+                )
+            if not held:
+                raise JobInterrupted(job.id)
+
+        try:
+            with collect_data_warnings() as caught:
+                persist = work(progress)
+            for message in caught:
+                logger.warning("job %s: %s", job.id, message)
+            with self.db.transaction() as conn:
+                # taken over meanwhile (this process looked dead): the other worker writes
+                if self._is_lost(job.id) or not crud.job_held_by(conn, job.id, self.worker_id):
+                    raise JobInterrupted(job.id)
+                persist(conn)
+                crud.update_job(conn, job.id, status="done", progress=1.0, message="Terminé")
+            logger.info("job %s done by worker %s", job.id, self.worker_id)
+        except JobInterrupted:
+            logger.info("job %s no longer held by this worker: its result is not written", job.id)
+        except CartosoinsError as exc:
+            self._fail(job.id, analysis.id, str(exc))
+        except Exception as exc:
+            logger.exception("job %s failed", job.id)
+            self._fail(job.id, analysis.id, f"erreur interne ({type(exc).__name__})")
+
+    def _fail(self, job_id: str, analysis_id: str, error: str) -> None:
+        with self.db.transaction() as conn:
+            if not crud.job_held_by(conn, job_id, self.worker_id):
+                return
+            crud.update_job(
+                conn, job_id, status="failed", progress=1.0, message="Échec", error=error
+            )
+            crud.set_analysis_status(conn, analysis_id, "failed", error=error)
+
+    def _is_lost(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._lost
+
+    def _keep_leases(self) -> None:
+        """Renew the leases of the jobs and readings this process holds, every third of one."""
+        while not self._stopping.wait(self.lease_s / 3):
+            with self._lock:
+                jobs, datasets = list(self._held), list(self._datasets)
+            if not jobs and not datasets:
+                continue
+            until = time.time() + self.lease_s
+            try:
+                with self.db.transaction() as conn:
+                    kept = crud.renew_job_leases(conn, self.worker_id, jobs, until)
+                    crud.renew_dataset_leases(conn, self.worker_id, datasets, until)
+            except Exception:
+                logger.exception("renewing leases failed; retrying")
+                continue
+            lost = set(jobs) - kept
+            if lost:
+                with self._lock:
+                    self._lost |= lost & set(self._held)
+                logger.warning("job(s) %s taken over by another worker", sorted(lost))
+
+
+class _GiveBack(Exception):
+    """Roll back a claim made while the runner was stopping."""

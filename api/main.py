@@ -177,19 +177,22 @@ def _truthful_openapi(app: FastAPI, settings: Settings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, compute: bool = True) -> FastAPI:
     """Build the application; the database and job threads open when it starts.
 
     Parameters
     ----------
     settings : Settings, optional
         Default: read from the ``CARTOSOINS_*`` environment.
+    compute : bool
+        With a shared (PostgreSQL) database: whether this process computes jobs too, or
+        leaves them to ``cartosoins worker`` processes (``cartosoins serve --no-jobs``).
     """
     settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings)
+        services = open_services(settings, claim=compute)
         app.state.services = services
         try:
             yield

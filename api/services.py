@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from api import core, crud
-from api.db import Database
-from api.jobs import JobRunner, Lane, Persist, SlidingWindowLimiter
+from api.db import Database, lock
+from api.jobs import JobRunner, Lane, Persist, QueueRunner, SlidingWindowLimiter
 from api.schemas import (
     BPE_DATASET,
     DEMO_DATASET,
@@ -133,7 +134,7 @@ class Services:
     settings: Settings
     db: Database
     store: BlobStore
-    runner: JobRunner
+    runner: JobRunner | QueueRunner
     problems: _LRU[str, AccessProblem] = field(default_factory=lambda: _LRU(2))
     frames: _LRU[str, gpd.GeoDataFrame] = field(default_factory=lambda: _LRU(4))
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
@@ -193,18 +194,20 @@ class Services:
                 f"(analyse {record.id!r}, {record.status}) : suivez /jobs/{record.job_id}"
             )
         work = self.rebuild_work(record)
+        old_lane: Lane = "public" if job.lane == "public" else "private"
         new_job_id = crud.new_id("job")
         with self.db.transaction() as conn:
+            lock(conn, f"analysis:{record.id}")
             again = crud.get_analysis(conn, record.id)
             if again is None or again.job_id != job_id or again.status != "failed":
                 raise Conflict(f"le job {job_id!r} vient d'être relancé : suivez l'analyse")
             crud.delete_renders(conn, record.id)
-            crud.insert_job(conn, new_job_id, record.kind, record.id)
+            crud.insert_job(conn, new_job_id, record.kind, record.id, lane=old_lane)
             crud.set_analysis_status(conn, record.id, "pending", job_id=new_job_id)
             updated = crud.get_analysis(conn, record.id)
             new_job = crud.get_job(conn, new_job_id)
         assert updated is not None and new_job is not None  # committed just above
-        self.runner.submit(new_job_id, record.id, work)
+        self.runner.submit(new_job_id, record.id, work, lane=old_lane)
         return updated, new_job
 
     @contextmanager
@@ -286,12 +289,14 @@ class Services:
                 created_at=crud.now(),
             )
             with self.db.transaction() as conn:
-                # re-check under the write lock: the same file may have been sent twice at once
+                # re-check under the lock: the same file may have been sent twice at once
+                self._lock_upload(conn, kind, record)
                 again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
                 if again is not None and again.status != "failed":
                     return again, False
                 if again is not None:
                     crud.delete_dataset(conn, again.id)
+                self._check_blobs(record.original_sha256, record.parsed_sha256)
                 crud.insert_dataset(conn, record)
             return record, True
         finally:
@@ -331,34 +336,104 @@ class Services:
             progress=0.0,
             message="En attente de lecture…",
         )
+        reader = self.runner.worker_id
         with self.db.transaction() as conn:
+            self._lock_upload(conn, kind, record)
             again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
             if again is not None and again.status != "failed":
                 return again
             if again is not None:
                 crud.delete_dataset(conn, again.id)
-            crud.insert_dataset(conn, record)
+            self._check_blobs(record.original_sha256)
+            crud.insert_dataset(
+                conn,
+                record,
+                reader=reader,
+                lease_until=None if reader is None else time.time() + self._lease_s,
+            )
+        self.runner.hold_dataset(record.id)
         self._submit_read(record.id)
         return record
 
+    @property
+    def _lease_s(self) -> float:
+        return self.settings.job_lease_seconds
+
+    @staticmethod
+    def _lock_upload(conn: Any, kind: str, record: crud.DatasetRecord) -> None:
+        """Serialise identical uploads and the deletions of their files (PostgreSQL)."""
+        lock(
+            conn,
+            f"dataset:{kind}:{record.original_sha256}",
+            *(f"blob:{sha}" for sha in (record.original_sha256, record.parsed_sha256) if sha),
+        )
+
+    def _check_blobs(self, *shas: str) -> None:
+        """Refuse to commit a row whose file a concurrent deletion just removed (rare)."""
+        missing = [sha for sha in shas if sha and not self.store.exists(sha)]
+        if missing:
+            raise Conflict("le fichier vient d'être supprimé par une autre demande : renvoyez-le")
+
+    def _forget_blobs(self, conn: Any, *shas: str) -> None:
+        """Delete the files no row refers to any more, inside the deleting transaction.
+
+        The files are locked (:func:`api.db.lock`), so an upload of the same content waits and
+        then finds its file gone (and asks to be sent again) instead of committing a row whose
+        file is deleted after it.
+        """
+        shas = tuple(sha for sha in shas if sha)
+        lock(conn, *(f"blob:{sha}" for sha in shas))
+        still = crud.referenced_blobs(conn)
+        for sha in shas:
+            if sha not in still:
+                self.store.delete(sha)
+
     def _submit_read(self, dataset_id: str) -> None:
-        future = self._readers.submit(self._read_dataset, dataset_id)
+        future = self._readers.submit(self._read_held, dataset_id)
         with self._locks_guard:
             self._reads = {k: f for k, f in self._reads.items() if not f.done()}
             self._reads[dataset_id] = future
 
     def wait_dataset(self, dataset_id: str, timeout: float | None = None) -> None:
-        """Block until the background reading of a dataset ends (no-op when none runs)."""
+        """Block until the background reading of a dataset ends (no-op when none runs).
+
+        With a shared database another process may be reading it: its row is watched.
+
+        Raises
+        ------
+        TimeoutError
+            Still being read after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._locks_guard:
             future = self._reads.get(dataset_id)
         if future is not None:
             future.result(timeout=timeout)
+        if self.runner.worker_id is None:
+            return
+        while True:
+            record = crud.get_dataset(self.db.connection(), dataset_id)
+            if record is None or record.status not in ("pending", "running"):
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"dataset {dataset_id} still read after {timeout} s")
+            time.sleep(0.05)
+
+    def _read_held(self, dataset_id: str) -> None:
+        try:
+            self._read_dataset(dataset_id)
+        finally:
+            self.runner.release_dataset(dataset_id)
 
     def resume_dataset_reads(self) -> int:
         """Read again the datasets whose background reading a stopped server left unfinished.
 
-        Their original file is stored, so the reading starts over; returns how many.
+        Their original file is stored, so the reading starts over; returns how many. With a
+        shared database the queue's workers take over the readings whose process died (their
+        lease ran out), so nothing is resumed here.
         """
+        if self.runner.worker_id is not None:
+            return 0
         records = crud.unfinished_datasets(self.db.connection())
         for record in records:
             self._submit_read(record.id)
@@ -409,26 +484,24 @@ class Services:
             message="Prêt",
         )
         with self.db.transaction() as conn:
+            lock(conn, f"blob:{parsed_sha}")
             alive = crud.get_dataset(conn, dataset_id) is not None
             if alive:
+                self._check_blobs(parsed_sha)
                 crud.finish_dataset(conn, done)
-            still = crud.referenced_blobs(conn)
-        if not alive and parsed_sha not in still:  # deleted while it was read
-            self.store.delete(parsed_sha)
+            else:  # deleted while it was read
+                self._forget_blobs(conn, parsed_sha)
 
     def _fail_read(self, record: crud.DatasetRecord, error: str) -> None:
         """Mark a dataset failed (no table); its original file goes unless another row uses it."""
         with self.db.transaction() as conn:
+            lock(conn, f"blob:{record.original_sha256}")
             crud.update_dataset_state(
                 conn, record.id, status="failed", progress=1.0, message="Échec", error=error
             )
-            others = conn.execute(
-                "SELECT count(*) FROM datasets WHERE original_sha256 = ? AND id != ? "
-                "AND status != 'failed'",
-                (record.original_sha256, record.id),
-            ).fetchone()[0]
-        if not others:
-            self.store.delete(record.original_sha256)
+            others = crud.count_live_datasets_of(conn, record.original_sha256, besides=record.id)
+            if not others:
+                self.store.delete(record.original_sha256)
 
     def dataset(self, dataset_id: str) -> crud.DatasetRecord:
         """Return a stored dataset (raises NotFound)."""
@@ -452,10 +525,8 @@ class Services:
             if record is None:
                 raise NotFound(f"dataset {dataset_id!r} not found")
             crud.delete_dataset(conn, dataset_id)
-            still = crud.referenced_blobs(conn)
-        for sha in (record.original_sha256, record.parsed_sha256):
-            if sha and sha not in still:  # a dataset not read yet has no parsed table
-                self.store.delete(sha)
+            # a dataset not read yet has no parsed table
+            self._forget_blobs(conn, record.original_sha256, record.parsed_sha256)
 
     def _practitioners(self, dataset_id: str, profession: str | None, seed: int) -> Any:
         if dataset_id in (DEMO_DATASET, BPE_DATASET):
@@ -711,7 +782,12 @@ class Services:
         """
         anonymous = public_hash is not None  # a public page's request
         job_id = crud.new_id("job")
+        # a shared queue checks the public lane's limits before the rows exist (another
+        # process could start the job at once); the in-process runner checks in submit()
+        self.runner.admit(lane, client)
         with self.db.transaction() as conn:
+            # identical requests one after the other (PostgreSQL runs transactions side by side)
+            lock(conn, *(f"request:{h}" for h in (request_hash, public_hash) if h is not None))
             if public_hash is not None:
                 user = crud.get_analysis_by_hash(conn, request_hash)
                 if user is not None and user.shareable and user.status != "failed":
@@ -746,7 +822,8 @@ class Services:
                     shareable=shareable,
                     synthetic=synthetic,
                 )
-            crud.insert_job(conn, job_id, kind, analysis_id)
+            lock(conn, f"analysis:{analysis_id}")
+            crud.insert_job(conn, job_id, kind, analysis_id, lane=lane)
             crud.set_analysis_status(conn, analysis_id, "pending", job_id=job_id)
             record = crud.get_analysis(conn, analysis_id)
             job = crud.get_job(conn, job_id)
@@ -1413,29 +1490,56 @@ def _read_od(
     return table, dict(costs.params)
 
 
-def open_services(settings: Settings) -> Services:
+#: With a shared database, startup deletes only unreferenced files older than this (seconds):
+#: a younger one may belong to another process's request not committed yet.
+SHARED_GARBAGE_AGE_S = 3600.0
+
+
+def open_services(settings: Settings, *, claim: bool = True) -> Services:
     """Open the database (migrated), the file store and the job runner.
 
     Files no row refers to (a crash between writing a file and committing its row) are
-    deleted; then the jobs a stopped server left queued are resumed from their stored request,
-    and the ones it was running are marked failed with a one-call resubmission
-    (:meth:`api.jobs.JobRunner.recover`).
+    deleted; then, on SQLite, the jobs a stopped server left queued are resumed from their
+    stored request, and the ones it was running are marked failed with a one-call
+    resubmission (:meth:`api.jobs.JobRunner.recover`). On PostgreSQL the jobs wait in the
+    shared queue (:class:`api.jobs.QueueRunner`); ``claim=False`` makes a process that queues
+    jobs but leaves their computing to ``cartosoins worker`` processes.
     """
-    db = Database(settings.database_path)
+    db = Database(settings.database_target, pool_size=settings.db_pool_size)
     store = BlobStore(settings.artefacts_dir)
     with db.transaction() as conn:
         referenced = crud.referenced_blobs(conn)
-    store.collect_garbage(referenced)  # before any resumed job writes a file
-    runner = JobRunner(
-        db,
-        settings.worker_threads,
-        public_workers=settings.public_worker_threads,
-        public_queue_max=settings.public_queue_max,
-        rate_limiter=SlidingWindowLimiter(
-            settings.public_rate_limit, settings.public_rate_window_seconds
-        ),
+    # before any resumed job writes a file; with a shared database other processes are
+    # writing files whose rows are not committed yet: only old leftovers go
+    store.collect_garbage(
+        referenced, min_age_s=SHARED_GARBAGE_AGE_S if settings.database_is_shared else 0.0
     )
+    rate_limiter = SlidingWindowLimiter(
+        settings.public_rate_limit, settings.public_rate_window_seconds
+    )
+    runner: JobRunner | QueueRunner
+    if settings.database_is_shared:
+        runner = QueueRunner(
+            db,
+            settings.worker_threads,
+            public_workers=settings.public_worker_threads,
+            public_queue_max=settings.public_queue_max,
+            rate_limiter=rate_limiter,
+            lease_s=settings.job_lease_seconds,
+            max_attempts=settings.job_max_attempts,
+            poll_s=settings.queue_poll_seconds,
+            claim=claim,
+        )
+    else:
+        runner = JobRunner(
+            db,
+            settings.worker_threads,
+            public_workers=settings.public_worker_threads,
+            public_queue_max=settings.public_queue_max,
+            rate_limiter=rate_limiter,
+        )
     services = Services(settings=settings, db=db, store=store, runner=runner)
     runner.recover(services.rebuild_work)
+    runner.start(services.rebuild_work, services._read_dataset)
     services.resume_dataset_reads()  # big uploads whose reading a stop interrupted
     return services

@@ -10,8 +10,10 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.db import database_url
 
 __all__ = ["DEFAULT_DATABASE_PATH", "MAX_UPLOAD_LIMIT", "Settings"]
 
@@ -35,10 +37,27 @@ class Settings(BaseSettings):
     Attributes
     ----------
     database_path : Path
-        SQLite file (created with its folder); default ``./var/cartosoins.sqlite3``.
+        SQLite file (created with its folder); default ``./var/cartosoins.sqlite3``. Used when
+        ``database_url`` is not set.
+    database_url : str or None
+        A SQLAlchemy URL, e.g. ``postgresql://cartosoins@db.example.fr/cartosoins`` (the psycopg
+        3 driver is used) or ``sqlite:////srv/cartosoins.sqlite3``. With PostgreSQL, several
+        ``cartosoins serve`` and ``cartosoins worker`` processes share the database and its
+        job queue, and ``data_dir`` (the folder they share) must be set.
     data_dir : Path or None
         Folder of the stored files (uploads, results, rendered maps); default
-        ``<database folder>/artefacts``.
+        ``<database folder>/artefacts`` with SQLite. Every process of a deployment must see the
+        same folder (a local disk, or a network file system with atomic renames).
+    db_pool_size : int
+        PostgreSQL connections each process keeps open (twice as many under a burst).
+    job_lease_seconds : float
+        Shared queue (PostgreSQL): a worker renews its claim on a job every third of this; a job
+        whose worker stopped renewing (the process died) is taken over after this long.
+    job_max_attempts : int
+        Shared queue: claims of one job in all; a job that killed its worker that many times
+        fails, with its one-call retry.
+    queue_poll_seconds : float
+        Shared queue: longest wait of an idle worker before it looks at the queue again.
     max_upload_bytes : int
         Largest accepted upload, 1 byte to 1 GiB (:data:`MAX_UPLOAD_LIMIT`); a bigger request
         gets HTTP 413. Uploads are streamed to a temporary file of the data folder, never held
@@ -81,7 +100,12 @@ class Settings(BaseSettings):
     )
 
     database_path: Path = DEFAULT_DATABASE_PATH
+    database_url: str | None = None
     data_dir: Path | None = None
+    db_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    job_lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    job_max_attempts: Annotated[int, Field(ge=1, le=10)] = 2
+    queue_poll_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_upload_bytes: Annotated[int, Field(gt=0, le=MAX_UPLOAD_LIMIT)] = 50 * 1024 * 1024
     sync_parse_bytes: Annotated[int, Field(ge=0, le=MAX_UPLOAD_LIMIT)] = 4 * 1024 * 1024
     api_token: SecretStr | None = None
@@ -110,6 +134,38 @@ class Settings(BaseSettings):
             )
         return " ".join(sources)
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            return database_url(value.strip())
+        except Exception as exc:
+            raise ValueError(
+                f"adresse de base de données inutilisable ({exc}) ; attendu par exemple "
+                "postgresql://utilisateur@machine/base ou sqlite:////chemin/base.sqlite3"
+            ) from exc
+
+    @model_validator(mode="after")
+    def _check_shared_folder(self) -> Settings:
+        if self.database_is_shared and self.data_dir is None:
+            raise ValueError(
+                "CARTOSOINS_DATA_DIR (data_dir) est obligatoire avec une base PostgreSQL : le "
+                "dossier des fichiers que partagent tous les processus serveurs et workers"
+            )
+        return self
+
+    @property
+    def database_target(self) -> Path | str:
+        """Where the database is: ``database_url`` when set, else the SQLite ``database_path``."""
+        return self.database_url if self.database_url is not None else self.database_path
+
+    @property
+    def database_is_shared(self) -> bool:
+        """Whether the database is a server several processes share (PostgreSQL)."""
+        return self.database_url is not None and self.database_url.startswith("postgresql")
+
     @field_validator("api_token")
     @classmethod
     def _check_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -122,9 +178,11 @@ class Settings(BaseSettings):
     @property
     def artefacts_dir(self) -> Path:
         """Folder of the stored files."""
-        return (
-            self.data_dir if self.data_dir is not None else self.database_path.parent / "artefacts"
-        )
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.database_url is not None and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///")).parent / "artefacts"
+        return self.database_path.parent / "artefacts"
 
     @property
     def road_cache_dir(self) -> Path:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -92,22 +93,33 @@ class BlobStore:
         """Remove a stored file (no error when absent)."""
         self.path(sha256).unlink(missing_ok=True)
 
-    def collect_garbage(self, referenced: Iterable[str]) -> int:
+    def collect_garbage(self, referenced: Iterable[str], *, min_age_s: float = 0.0) -> int:
         """Delete temporary leftovers and files no row refers to; return how many went.
 
         Call it when no write is in flight (at startup): a file written by a request whose
-        row is not committed yet would look unreferenced.
+        row is not committed yet would look unreferenced. When other processes share the
+        folder (a PostgreSQL deployment), writes are always in flight somewhere: ``min_age_s``
+        spares the files (temporary or not) modified less than that many seconds ago.
         """
         keep = set(referenced)
+        limit = time.time() - min_age_s
         removed = 0
+
+        def old(file: Path) -> bool:
+            try:
+                return min_age_s <= 0 or file.stat().st_mtime < limit
+            except FileNotFoundError:  # another process removed it meanwhile
+                return False
+
         for tmp in self._tmp.glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+            if old(tmp):
+                tmp.unlink(missing_ok=True)
+                removed += 1
         for sub in self.root.iterdir():
             if sub == self._tmp or not sub.is_dir() or len(sub.name) != 2:
                 continue
             for file in sub.iterdir():
-                if _SHA256.match(file.name) and file.name not in keep:
+                if _SHA256.match(file.name) and file.name not in keep and old(file):
                     file.unlink(missing_ok=True)
                     removed += 1
         return removed

@@ -1,9 +1,15 @@
-"""Fixtures of the HTTP service tests: an app on a temporary database, uploads, polling."""
+"""Fixtures of the HTTP service tests: an app on a temporary database, uploads, polling.
+
+The database is SQLite by default; with ``pytest tests/api --db=postgresql`` every
+:func:`make_settings` call gets a new PostgreSQL database (a clone of the migrated template),
+dropped when the fixture or the test that made it ends.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +20,7 @@ from api import crud
 from api.db import Database
 from api.main import create_app
 from api.settings import Settings
+from tests.pg import PostgresServer
 
 TOKEN = "jeton-de-test-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,13 +34,95 @@ LATLON_CSV = (
 ).encode("cp1252")
 
 
+class _Backend:
+    """The database of this session's service tests, and who drops each PostgreSQL database.
+
+    ``server`` is set (``--db=postgresql``) by the session fixture :func:`_database_backend`.
+    ``owners`` is a stack of ``addfinalizer`` functions: the fixture being set up (its
+    teardown drops the database, be it function- or module-scoped), else the running test; the
+    hooks below push and pop it. A database made outside of both is dropped at session end.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.server: PostgresServer | None = None
+        self.owners: list[Callable[[Callable[[], object]], None]] = []
+        self.leftovers: list[str] = []
+
+    def new_database(self) -> str:
+        with self.lock:
+            server = self.server
+            owner = self.owners[-1] if self.owners else None
+        assert server is not None
+        url = server.create_database("cartosoins_test", template=True)
+        if owner is not None:
+            owner(lambda: server.drop_database(url))
+        else:
+            with self.lock:
+                self.leftovers.append(url)
+        return url
+
+
+_backend = _Backend()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(request: pytest.FixtureRequest) -> Generator[None, object, object]:
+    with _backend.lock:
+        _backend.owners.append(request.addfinalizer)
+    try:
+        return (yield)
+    finally:
+        with _backend.lock:
+            _backend.owners.pop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    with _backend.lock:
+        _backend.owners.append(item.addfinalizer)
+    try:
+        return (yield)
+    finally:
+        with _backend.lock:
+            _backend.owners.pop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_backend(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``--db=postgresql``: the server, its migrated template, and the final cleanup."""
+    if request.config.getoption("--db") != "postgresql":
+        yield
+        return
+    if "database_url" not in Settings.model_fields:
+        pytest.fail("--db=postgresql: api.settings.Settings has no database_url", pytrace=False)
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    server.prepare_template()
+    with _backend.lock:
+        _backend.server = server
+    try:
+        yield
+    finally:
+        with _backend.lock:
+            _backend.server, leftovers, _backend.leftovers = None, _backend.leftovers, []
+        for url in leftovers:
+            server.drop_database(url)
+
+
 def make_settings(root: Path, **overrides: Any) -> Settings:
-    """Settings on a temporary database and data folder."""
+    """Settings on a temporary database and data folder.
+
+    With ``--db=postgresql``: a new PostgreSQL database (``database_url``, dropped after the
+    fixture or test that called this) and ``data_dir=root/var/artefacts``, unless overridden.
+    """
     values: dict[str, Any] = {
         "database_path": root / "var" / "cartosoins.sqlite3",
         "worker_threads": 1,
         "max_upload_bytes": 200_000,
     }
+    if _backend.server is not None and "database_url" not in overrides:
+        values["database_url"] = _backend.new_database()
+        values["data_dir"] = root / "var" / "artefacts"
     values.update(overrides)
     return Settings(**values)
 

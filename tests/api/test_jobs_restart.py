@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api import crud
 from api.db import Database
@@ -40,7 +41,7 @@ DEMO = {"territory": SMALL_TERRITORY, "dataset": "demo", "measure": "apl"}
 @contextmanager
 def queued_only(settings: Settings) -> Iterator[Services]:
     """The services of a server that commits jobs but stops before running them."""
-    services = open_services(settings)
+    services = open_services(settings, claim=False)  # a shared queue: no claiming threads
 
     def never_run(*args: Any, **kwargs: Any) -> Future[None]:
         return Future()
@@ -53,7 +54,7 @@ def queued_only(settings: Settings) -> Iterator[Services]:
 
 
 def _stored_job(settings: Settings, job_id: str) -> crud.JobRecord:
-    db = Database(settings.database_path)
+    db = Database(settings.database_target)
     try:
         job = crud.get_job(db.connection(), job_id)
     finally:
@@ -98,7 +99,7 @@ def test_queued_analysis_scenario_and_siting_are_resumed_at_startup(tmp_path: Pa
 
 def test_a_queued_job_that_cannot_resume_fails_with_a_clear_message(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    db = Database(settings.database_path)
+    db = Database(settings.database_target)
     with db.transaction() as conn:  # a scenario queued on an analysis that failed since
         for analysis_id, kind, parent_id, status in (
             ("an_" + "1" * 26, "analysis", None, "failed"),
@@ -120,9 +121,10 @@ def test_a_queued_job_that_cannot_resume_fails_with_a_clear_message(tmp_path: Pa
         crud.set_analysis_status(conn, "sc_" + "2" * 26, "pending", job_id="job_" + "2" * 26)
     db.close()
     with TestClient(create_app(settings)) as client:
-        job = client.get("/jobs/job_" + "2" * 26).json()
+        job = wait_job(client, "job_" + "2" * 26)  # at startup (SQLite), at the claim (queue)
         assert job["status"] == "failed"
-        assert job["error"].startswith("Reprise impossible au redémarrage du serveur (")
+        start = "Calcul impossible (" if settings.database_is_shared else "Reprise impossible "
+        assert job["error"].startswith(start)
         assert job["error"].endswith(
             f"relancez avec POST /jobs/job_{'2' * 26}/retry une fois la cause corrigée."
         )
@@ -137,8 +139,18 @@ def test_a_job_running_at_a_crash_fails_and_one_call_retries_it(tmp_path: Path) 
         with services.db.transaction() as conn:  # the process died while computing it
             crud.update_job(conn, job.id, status="running", progress=0.4, message="Calcul…")
             crud.set_analysis_status(conn, analysis.id, "running")
+            if settings.database_is_shared:
+                # a shared queue takes such a job over, up to job_max_attempts claims: here
+                # every attempt died (its lease ran out), so it fails as on SQLite
+                conn.execute(
+                    text(
+                        "UPDATE jobs SET worker = 'machine:1:mort', lease_until = 0, "
+                        "attempts = :n WHERE id = :id"
+                    ),
+                    {"n": settings.job_max_attempts, "id": job.id},
+                )
     with TestClient(create_app(settings)) as client:
-        failed = client.get(f"/jobs/{job.id}", headers=AUTH).json()
+        failed = wait_job(client, job.id, AUTH)  # at startup (SQLite), at the claim (queue)
         assert failed["status"] == "failed"
         assert failed["error"] == (
             f"Interrompu par l'arrêt du serveur : relancez avec POST /jobs/{job.id}/retry "

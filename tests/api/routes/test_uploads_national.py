@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import text
 
 from api.main import create_app
 from api.settings import MAX_UPLOAD_LIMIT, Settings
@@ -236,10 +237,13 @@ def test_interrupted_background_reading_resumes_at_restart(tmp_path: Path) -> No
         dataset = _ready(client, upload(client, COMMUNE_CSV, "inf.csv"))
         services = client.app.state.services  # type: ignore[attr-defined]
         with services.db.transaction() as conn:  # as a stop in the middle leaves it
-            conn.execute(
-                "UPDATE datasets SET status = 'running', progress = 0.05, parsed_sha256 = '', "
-                "rows = 0 WHERE id = ?",
-                (dataset["id"],),
+            conn.execute(  # (with a shared database: its reader's lease ran out)
+                text(
+                    "UPDATE datasets SET status = 'running', progress = 0.05, "
+                    "parsed_sha256 = '', rows = 0, reader = NULL, lease_until = NULL "
+                    "WHERE id = :id"
+                ),
+                {"id": dataset["id"]},
             )
     with TestClient(create_app(settings)) as client:
         client.app.state.services.wait_dataset(dataset["id"], timeout=60)  # type: ignore[attr-defined]
