@@ -776,15 +776,14 @@ class Services:
         it. A public page's request (``public_hash`` given, anonymous) never changes a user's
         analysis: it reuses the user's analysis only when already shareable (and not failed),
         else its own public reference analysis keyed by ``public_hash``, created shareable.
-        A job the runner refuses (``LimitExceeded``: public queue full, rate limit) leaves its
-        job and analysis failed (an identical request later computes again under the same id)
-        and the refusal propagates (HTTP 429).
+        A job the runner refuses (``LimitExceeded``: public queue full, rate limit) propagates
+        (HTTP 429): the in-process runner refuses after the rows are committed and leaves them
+        failed (an identical request later computes again under the same id); the shared queue
+        refuses before, inside the transaction, so nothing is written. A request served from
+        the store starts no job and counts against no limit.
         """
         anonymous = public_hash is not None  # a public page's request
         job_id = crud.new_id("job")
-        # a shared queue checks the public lane's limits before the rows exist (another
-        # process could start the job at once); the in-process runner checks in submit()
-        self.runner.admit(lane, client)
         with self.db.transaction() as conn:
             # identical requests one after the other (PostgreSQL runs transactions side by side)
             lock(conn, *(f"request:{h}" for h in (request_hash, public_hash) if h is not None))
@@ -802,6 +801,10 @@ class Services:
                 assert record is not None  # same transaction
                 job = None if record.job_id is None else crud.get_job(conn, record.job_id)
                 return record, job, True
+            # a job is needed: a shared queue checks the public lane's limits now, before the
+            # rows exist (another process could start the job at once), and a refusal rolls
+            # everything back; the in-process runner checks in submit()
+            self.runner.admit(lane, client)
             if existing is not None:  # failed before: compute again under the same id
                 analysis_id = existing.id
                 crud.delete_renders(conn, analysis_id)

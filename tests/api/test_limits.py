@@ -185,3 +185,7 @@ def test_the_public_pages_computations_are_rate_limited_per_client(tmp_path: Pat
         assert "Trop de demandes" in refused.text and 'http-equiv="refresh"' in refused.text
         holder = client.get(page, params={"donnees": "demo", "mesure": "nearest"}, headers=AUTH)
         assert holder.status_code in (200, 303)  # a token holder's lane has no such limit
+        # coming back to the first page (computed or computing) starts nothing: not counted
+        for _ in range(3):
+            again = client.get(page, params={"donnees": "demo"}, follow_redirects=False)
+            assert again.status_code in (200, 303), again.status_code
