@@ -1923,6 +1923,23 @@ def _open_database(settings: Any) -> Any:
         raise typer.Exit(code=2) from exc
 
 
+def _log_service() -> None:
+    """Write the service's own INFO lines (jobs claimed, done, taken over) on stderr.
+
+    Only the ``api`` loggers: the libraries keep their levels, uvicorn its own format. No
+    name or identifier of a practitioner is ever in these lines (jobs, datasets, workers).
+    """
+    import logging
+
+    logger = logging.getLogger("api")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _where(settings: Any) -> str:
     """Return the database's URL without its password, for messages."""
     from sqlalchemy.engine import make_url
@@ -1994,6 +2011,7 @@ def serve_command(
         )
     where = _where(settings)
     console.print(f"cartosoins sur http://{settings.host}:{settings.port} — base {where}")
+    _log_service()
     uvicorn.run(
         create_app(settings, compute=not no_jobs),
         host=settings.host,
@@ -2030,7 +2048,6 @@ def worker_command(
         _check_number("--public-threads", public_threads, low=1, what="un nombre entier de fils")
     except CartosoinsError as exc:
         raise _fail(exc) from exc
-    import logging
     import signal
     import threading
 
@@ -2052,9 +2069,7 @@ def worker_command(
             )
         )
     _open_database(settings).close()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_service()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -103,7 +103,11 @@ class _Reader:
         self, statement: Executable, parameters: Mapping[str, Any] | Sequence[Any] | None = None
     ) -> Result[Any]:
         with self._engine.connect() as conn:
-            conn = conn.execution_options(cartosoins_read=True)
+            if conn.dialect.name == "postgresql":
+                # one round trip, not BEGIN + SELECT + ROLLBACK: a lone read needs no transaction
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                conn = conn.execution_options(cartosoins_read=True)
             result = conn.execute(statement, parameters)
             if not result.returns_rows:
                 return result
