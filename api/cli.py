@@ -2099,6 +2099,187 @@ def migrate_command(db: Annotated[Path | None, _DB_OPTION] = None) -> None:
     console.print(f"base {where} : schéma à jour (révision {revision:04d})")
 
 
+admin_app = typer.Typer(
+    name="admin",
+    cls=FrenchGroup,
+    help="Organisations partenaires et personnes (comptes, rôles, jetons d'API personnels).",
+    no_args_is_help=True,
+    subcommand_metavar="COMMANDE [ARGS]...",
+)
+app.add_typer(admin_app)
+
+
+def _admin_database(db: Path | None) -> Any:
+    settings = _service_settings({"database_path": db})
+    return _open_database(settings)
+
+
+@admin_app.command("add-organisation", cls=FrenchCommand)
+def admin_add_organisation(
+    name: Annotated[str, typer.Argument(metavar="NOM", help="Nom de l'organisation.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            metavar="TYPE",
+            help="communaute_de_communes, pays, departement, region, ars, assurance_maladie, "
+            "urps, cpts ou autre.",
+        ),
+    ] = "autre",
+    db: Annotated[Path | None, _DB_OPTION] = None,
+) -> None:
+    """Créer une organisation partenaire."""
+    from api import accounts
+
+    database = _admin_database(db)
+    try:
+        with database.transaction() as conn:
+            org = accounts.create_organisation(conn, name, kind)
+            accounts.audit(
+                conn,
+                accounts.Principal(bootstrap=True),
+                "create",
+                "organisation",
+                org.id,
+                name=org.name,
+            )
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
+    finally:
+        database.close()
+    console.print(f"Organisation « {org.name} » créée ({org.id}).")
+
+
+@admin_app.command("add-user", cls=FrenchCommand)
+def admin_add_user(
+    email: Annotated[str, typer.Argument(metavar="COURRIEL", help="Adresse électronique.")],
+    organisation: Annotated[
+        str, typer.Option("--organisation", metavar="ORGANISATION", help="Nom ou identifiant.")
+    ],
+    role: Annotated[
+        str, typer.Option("--role", metavar="RÔLE", help="admin, editor ou reader.")
+    ] = "reader",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="NOM", help="Nom affiché (défaut : le courriel)."),
+    ] = None,
+    db: Annotated[Path | None, _DB_OPTION] = None,
+) -> None:
+    """Créer un compte (ou donner un rôle à un compte existant) dans une organisation.
+
+    Le mot de passe d'un nouveau compte est lu dans CARTOSOINS_NEW_PASSWORD, sinon demandé
+    deux fois sans être affiché ; il n'apparaît jamais sur la ligne de commande.
+    """
+    import os
+
+    from api import accounts
+
+    database = _admin_database(db)
+    try:
+        with database.transaction() as conn:
+            org = accounts.find_organisation(conn, organisation)
+            if org is None:
+                raise DataValidationError(f"organisation inconnue : {organisation!r}")
+            user = accounts.find_user(conn, email.strip().lower())
+        created = user is None
+        if user is None:
+            password = os.environ.get("CARTOSOINS_NEW_PASSWORD") or _ask_password()
+            with database.transaction() as conn:
+                user = accounts.create_user(conn, email, name or email, password)
+        with database.transaction() as conn:
+            accounts.add_member(conn, user.id, org.id, role)  # type: ignore[arg-type]
+            accounts.audit(
+                conn,
+                accounts.Principal(bootstrap=True),
+                "add_member",
+                "organisation",
+                org.id,
+                user=user.id,
+                role=role,
+            )
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
+    finally:
+        database.close()
+    what = "créé" if created else "existant"
+    console.print(f"Compte {what} {user.email} : {role} de « {org.name} ».")
+
+
+def _ask_password() -> str:
+    """Ask a new password twice, hidden; a French error without a terminal."""
+    import sys
+
+    if not sys.stdin.isatty():
+        raise DataValidationError(
+            "mot de passe du nouveau compte : donnez-le dans CARTOSOINS_NEW_PASSWORD "
+            "(pas de terminal pour le demander)"
+        )
+    first = typer.prompt("Mot de passe", hide_input=True)
+    if typer.prompt("Mot de passe (encore)", hide_input=True) != first:
+        raise DataValidationError("les deux mots de passe diffèrent")
+    return str(first)
+
+
+@admin_app.command("list", cls=FrenchCommand)
+def admin_list(db: Annotated[Path | None, _DB_OPTION] = None) -> None:
+    """Lister les organisations et leurs membres (rôles)."""
+    from api import accounts
+
+    database = _admin_database(db)
+    try:
+        conn = database.connection()
+        found = accounts.list_organisations(conn)
+        if not found:
+            console.print("Aucune organisation : « cartosoins admin add-organisation NOM ».")
+        for org in found:
+            kind = accounts.ORGANISATION_KINDS.get(org.kind, org.kind)
+            console.print(f"[bold]{org.name}[/] ({kind}, {org.id})")
+            for user, role in accounts.list_members(conn, org.id):
+                console.print(f"  {role:<7} {user.email} — {user.name}")
+    finally:
+        database.close()
+
+
+@admin_app.command("add-token", cls=FrenchCommand)
+def admin_add_token(
+    email: Annotated[str, typer.Argument(metavar="COURRIEL", help="Le compte du jeton.")],
+    organisation: Annotated[
+        str, typer.Option("--organisation", metavar="ORGANISATION", help="Nom ou identifiant.")
+    ],
+    name: Annotated[
+        str, typer.Option("--name", metavar="NOM", help="À quoi sert le jeton.")
+    ] = "jeton",
+    db: Annotated[Path | None, _DB_OPTION] = None,
+) -> None:
+    """Créer un jeton d'API personnel (affiché une seule fois, conservé haché)."""
+    from api import accounts
+
+    database = _admin_database(db)
+    try:
+        with database.transaction() as conn:
+            org = accounts.find_organisation(conn, organisation)
+            user = accounts.find_user(conn, email)
+            if org is None or user is None:
+                raise DataValidationError(
+                    f"organisation {organisation!r} ou compte {email!r} inconnu"
+                )
+            token_id, token = accounts.create_api_token(conn, user.id, org.id, name)
+            accounts.audit(
+                conn,
+                accounts.Principal(bootstrap=True),
+                "create",
+                "api_token",
+                token_id,
+                user=user.id,
+            )
+    except CartosoinsError as exc:
+        raise _fail(exc) from exc
+    finally:
+        database.close()
+    console.print(f"Jeton {token_id} pour {user.email} ({org.name}), à conserver :")
+    console.print(token, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

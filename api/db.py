@@ -35,8 +35,8 @@ __all__ = ["SCHEMA_VERSION", "Database", "Executor", "database_url", "lock"]
 logger = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-#: Revision of the schema this code expects (``0003``: the shared job queue).
-HEAD_REVISION = "0003"
+#: Revision of the schema this code expects (``0004``: organisations and people).
+HEAD_REVISION = "0004"
 #: The same, as the integer reported by ``/health``.
 SCHEMA_VERSION = int(HEAD_REVISION)
 # versions of the hand-written SQLite migrations and the revision each one equals

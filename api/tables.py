@@ -23,7 +23,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["analyses", "datasets", "jobs", "metadata", "renders"]
+__all__ = [
+    "analyses",
+    "api_tokens",
+    "audit_log",
+    "datasets",
+    "jobs",
+    "login_failures",
+    "memberships",
+    "metadata",
+    "organisations",
+    "project_territories",
+    "public_links",
+    "renders",
+    "sessions",
+    "shares",
+    "users",
+]
 
 
 class SafeText(TypeDecorator[str]):
@@ -70,6 +86,7 @@ datasets = Table(
     # background reading: which process reads it, until when its lease runs (epoch seconds)
     Column("reader", SafeText),
     Column("lease_until", Float),
+    Column("organisation_id", SafeText),
 )
 
 analyses = Table(
@@ -92,6 +109,7 @@ analyses = Table(
     Column("job_id", SafeText),
     Column("created_at", SafeText, nullable=False),
     Column("updated_at", SafeText, nullable=False),
+    Column("organisation_id", SafeText),
 )
 
 jobs = Table(
@@ -122,4 +140,111 @@ renders = Table(
     Column("media_type", SafeText, nullable=False),
     Column("bytes", Integer, nullable=False),
     Column("created_at", SafeText, nullable=False),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("name", SafeText, nullable=False, unique=True),
+    Column("kind", SafeText, nullable=False),
+    Column("created_at", SafeText, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("email", SafeText, nullable=False, unique=True),
+    Column("name", SafeText, nullable=False),
+    Column("password_hash", SafeText, nullable=False),
+    Column("active", Integer, nullable=False),
+    Column("created_at", SafeText, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user_id", SafeText, ForeignKey("users.id"), primary_key=True),
+    Column("organisation_id", SafeText, ForeignKey("organisations.id"), primary_key=True),
+    Column("role", SafeText, nullable=False),
+    Column("created_at", SafeText, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", SafeText, primary_key=True),
+    Column("user_id", SafeText, ForeignKey("users.id"), nullable=False),
+    Column("organisation_id", SafeText, ForeignKey("organisations.id"), nullable=False),
+    Column("csrf_token", SafeText, nullable=False),
+    Column("created_at", SafeText, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("token_hash", SafeText, nullable=False, unique=True),
+    Column("user_id", SafeText, ForeignKey("users.id"), nullable=False),
+    Column("organisation_id", SafeText, ForeignKey("organisations.id"), nullable=False),
+    Column("name", SafeText, nullable=False),
+    Column("created_at", SafeText, nullable=False),
+    Column("last_used_at", SafeText),
+    Column("revoked_at", SafeText),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", SafeText, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("at", SafeText, nullable=False),
+    Column("user_id", SafeText),
+    Column("organisation_id", SafeText),
+    Column("action", SafeText, nullable=False),
+    Column("object_kind", SafeText, nullable=False),
+    Column("object_id", SafeText),
+    Column("detail_json", SafeText, nullable=False),
+)
+
+project_territories = Table(
+    "project_territories",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("organisation_id", SafeText, ForeignKey("organisations.id"), nullable=False),
+    Column("name", SafeText, nullable=False),
+    Column("communes_json", SafeText, nullable=False),
+    Column("created_by", SafeText),
+    Column("created_at", SafeText, nullable=False),
+    Column("updated_at", SafeText, nullable=False),
+)
+
+shares = Table(
+    "shares",
+    metadata,
+    Column("object_kind", SafeText, primary_key=True),
+    Column("object_id", SafeText, primary_key=True),
+    Column("organisation_id", SafeText, ForeignKey("organisations.id"), primary_key=True),
+    Column("created_by", SafeText),
+    Column("created_at", SafeText, nullable=False),
+)
+
+public_links = Table(
+    "public_links",
+    metadata,
+    Column("id", SafeText, primary_key=True),
+    Column("slug", SafeText, nullable=False, unique=True),
+    Column("analysis_id", SafeText, ForeignKey("analyses.id"), nullable=False),
+    Column("organisation_id", SafeText),
+    Column("created_by", SafeText),
+    Column("created_at", SafeText, nullable=False),
+    Column("revoked_at", SafeText),
 )

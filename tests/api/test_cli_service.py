@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.db import HEAD_REVISION
 
 runner = CliRunner()
 
@@ -28,11 +29,13 @@ def test_migrate_creates_a_sqlite_database_and_says_its_revision(tmp_path: Path)
     db = tmp_path / "var" / "base.sqlite3"
     result = runner.invoke(app, ["migrate", "--db", str(db)])
     assert result.exit_code == 0, result.output
-    assert "schéma à jour (révision 0003)" in result.output
+    assert f"schéma à jour (révision {HEAD_REVISION})" in result.output
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            HEAD_REVISION,
+        )
     again = runner.invoke(app, ["migrate", "--db", str(db)])  # nothing left to do
-    assert again.exit_code == 0 and "révision 0003" in again.output
+    assert again.exit_code == 0 and f"révision {HEAD_REVISION}" in again.output
 
 
 def test_migrate_upgrades_a_database_of_the_former_store_in_place(tmp_path: Path) -> None:
@@ -122,3 +125,67 @@ def test_an_unreachable_database_is_a_clear_error_without_its_password(tmp_path:
     said = _said(result.output)
     assert "base de données postgresql+psycopg://u:***@127.0.0.1:9/x inutilisable" in said
     assert "motdepasse" not in result.output and "Traceback" not in result.output
+
+
+def test_admin_creates_organisations_people_and_tokens(tmp_path: Path) -> None:
+    db = str(tmp_path / "base.sqlite3")
+    made = runner.invoke(
+        app, ["admin", "add-organisation", "Pays du Haut-Allier", "--kind", "pays", "--db", db]
+    )
+    assert made.exit_code == 0 and "Organisation « Pays du Haut-Allier » créée" in made.output
+    again = runner.invoke(app, ["admin", "add-organisation", "pays du haut-allier", "--db", db])
+    assert again.exit_code == 2 and "s'appelle déjà" in _said(again.output)
+    user = runner.invoke(
+        app,
+        [
+            "admin",
+            "add-user",
+            "Claire@Example.fr",
+            "--organisation",
+            "Pays du Haut-Allier",
+            "--role",
+            "editor",
+            "--name",
+            "Claire Martin",
+            "--db",
+            db,
+        ],
+        env={"CARTOSOINS_NEW_PASSWORD": "une phrase de passe assez longue"},
+    )
+    assert user.exit_code == 0, user.output
+    assert "Compte créé claire@example.fr : editor de « Pays du Haut-Allier »" in _said(user.output)
+    assert "phrase de passe" not in user.output
+    short = runner.invoke(
+        app,
+        ["admin", "add-user", "b@example.fr", "--organisation", "Pays du Haut-Allier", "--db", db],
+        env={"CARTOSOINS_NEW_PASSWORD": "court"},
+    )
+    assert short.exit_code == 2 and "mot de passe trop court" in _said(short.output)
+    no_terminal = runner.invoke(
+        app,
+        ["admin", "add-user", "c@example.fr", "--organisation", "Pays du Haut-Allier", "--db", db],
+    )
+    assert no_terminal.exit_code == 2 and "CARTOSOINS_NEW_PASSWORD" in _said(no_terminal.output)
+    listed = runner.invoke(app, ["admin", "list", "--db", db])
+    assert "Pays du Haut-Allier" in listed.output and "editor  claire@example.fr" in listed.output
+    token = runner.invoke(
+        app,
+        [
+            "admin",
+            "add-token",
+            "claire@example.fr",
+            "--organisation",
+            "Pays du Haut-Allier",
+            "--name",
+            "QGIS",
+            "--db",
+            db,
+        ],
+    )
+    assert token.exit_code == 0, token.output
+    secret = token.output.strip().splitlines()[-1]
+    assert secret.startswith("cs_")
+    with sqlite3.connect(db) as conn:  # kept hashed, never in clear
+        stored = conn.execute("SELECT token_hash FROM api_tokens").fetchone()[0]
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit_log ORDER BY at")]
+    assert secret not in stored and actions == ["create", "add_member", "create"]
