@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 
 from api.db import Executor
-from api.tables import analyses, datasets, jobs, renders
+from api.tables import analyses, datasets, jobs, renders, shares
 
 __all__ = [
     "AnalysisRecord",
@@ -42,6 +42,7 @@ __all__ = [
     "insert_analysis",
     "insert_dataset",
     "insert_job",
+    "is_shared",
     "job_held_by",
     "list_analyses",
     "list_datasets",
@@ -108,6 +109,7 @@ class DatasetRecord:
     progress: float = 1.0
     message: str = ""
     error: str | None = None
+    organisation_id: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> DatasetRecord:
@@ -130,6 +132,7 @@ class DatasetRecord:
             progress=float(row["progress"]),
             message=row["message"],
             error=row["error"],
+            organisation_id=row["organisation_id"],
         )
 
 
@@ -162,6 +165,7 @@ def insert_dataset(
             error=record.error,
             reader=reader,
             lease_until=lease_until,
+            organisation_id=record.organisation_id,
         )
     )
 
@@ -227,6 +231,7 @@ def find_dataset(
     options: dict[str, Any],
     *,
     private: bool,
+    owner: str | None = None,
 ) -> DatasetRecord | None:
     """Find a dataset of the same bytes, kind, reading options and privacy (a second upload).
 
@@ -241,6 +246,7 @@ def find_dataset(
                 datasets.c.original_sha256 == original_sha256,
                 datasets.c.options_json == _dumps(options),
                 datasets.c.private == int(private),
+                _owned_by(datasets, owner),
             )
             .order_by(datasets.c.created_at, datasets.c.id)
             .limit(1)
@@ -252,12 +258,29 @@ def find_dataset(
 
 
 def list_datasets(
-    conn: Executor, *, public_only: bool, limit: int, offset: int
+    conn: Executor,
+    *,
+    public_only: bool,
+    limit: int,
+    offset: int,
+    organisation_id: str | None = None,
 ) -> list[DatasetRecord]:
-    """Datasets, newest first."""
+    """Datasets, newest first: all, the public ones, or what an organisation may read.
+
+    ``organisation_id`` (a member's organisation): the public ones, its own and those shared
+    with it.
+    """
     query = select(datasets).order_by(datasets.c.created_at.desc(), datasets.c.id)
     if public_only:
         query = query.where(datasets.c.private == 0)
+    elif organisation_id is not None:
+        query = query.where(
+            or_(
+                datasets.c.private == 0,
+                datasets.c.organisation_id == organisation_id,
+                datasets.c.id.in_(_shared_with("dataset", organisation_id)),
+            )
+        )
     rows = conn.execute(query.limit(limit).offset(offset)).mappings()
     return [DatasetRecord.from_row(r) for r in rows]
 
@@ -306,6 +329,7 @@ class AnalysisRecord:
     job_id: str | None
     created_at: str
     updated_at: str
+    organisation_id: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> AnalysisRecord:
@@ -328,6 +352,7 @@ class AnalysisRecord:
             job_id=row["job_id"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            organisation_id=row["organisation_id"],
         )
 
 
@@ -342,8 +367,9 @@ def insert_analysis(
     title: str,
     shareable: bool,
     synthetic: bool,
+    organisation_id: str | None = None,
 ) -> None:
-    """Insert a pending analysis."""
+    """Insert a pending analysis (owned by an organisation, or by nobody: the bootstrap)."""
     stamp = now()
     conn.execute(
         insert(analyses).values(
@@ -358,6 +384,7 @@ def insert_analysis(
             synthetic=int(synthetic),
             created_at=stamp,
             updated_at=stamp,
+            organisation_id=organisation_id,
         )
     )
 
@@ -386,8 +413,13 @@ def list_analyses(
     shareable_only: bool,
     limit: int,
     offset: int,
+    organisation_id: str | None = None,
 ) -> list[AnalysisRecord]:
-    """Analyses, newest first, optionally of one kind or one parent."""
+    """Analyses, newest first, optionally of one kind or one parent.
+
+    ``organisation_id`` (a member's organisation): the shareable ones, its own and those
+    shared with it.
+    """
     query = select(analyses).order_by(analyses.c.created_at.desc(), analyses.c.id)
     if kind is not None:
         query = query.where(analyses.c.kind == kind)
@@ -395,6 +427,14 @@ def list_analyses(
         query = query.where(analyses.c.parent_id == parent_id)
     if shareable_only:
         query = query.where(analyses.c.shareable == 1)
+    elif organisation_id is not None:
+        query = query.where(
+            or_(
+                analyses.c.shareable == 1,
+                analyses.c.organisation_id == organisation_id,
+                analyses.c.id.in_(_shared_with("analysis", organisation_id)),
+            )
+        )
     rows = conn.execute(query.limit(limit).offset(offset)).mappings()
     return [AnalysisRecord.from_row(r) for r in rows]
 
@@ -791,6 +831,31 @@ def referenced_blobs(conn: Executor) -> set[str]:
         )
     ).all()
     return {str(r[0]) for r in rows}
+
+
+def is_shared(conn: Executor, object_kind: str, object_id: str, organisation_id: str) -> bool:
+    """Whether a dataset, an analysis or a territory is shared with an organisation."""
+    row = conn.execute(
+        select(shares.c.object_id).where(
+            shares.c.object_kind == object_kind,
+            shares.c.object_id == object_id,
+            shares.c.organisation_id == organisation_id,
+        )
+    ).first()
+    return row is not None
+
+
+def _shared_with(object_kind: str, organisation_id: str) -> Any:
+    """Ids of the objects of a kind shared with an organisation (a subquery)."""
+    return select(shares.c.object_id).where(
+        shares.c.object_kind == object_kind, shares.c.organisation_id == organisation_id
+    )
+
+
+def _owned_by(table: Any, owner: str | None) -> Any:
+    """Rows of an organisation, or of nobody (the bootstrap administrator) when None."""
+    column = table.c.organisation_id
+    return column.is_(None) if owner is None else column == owner
 
 
 def _rowcount(result: Any) -> int:

@@ -227,8 +227,12 @@ class Services:
         filename: str,
         options: dict[str, Any],
         private: bool,
+        owner: str | None = None,
     ) -> tuple[crud.DatasetRecord, bool]:
         """Parse and store an upload; an identical upload returns the stored dataset.
+
+        ``owner`` is the uploading member's organisation (None: the bootstrap administrator);
+        it is part of the identity of an upload: an organisation never gets another's dataset.
 
         Identical means the same bytes, kind, reading options *and* privacy: a private upload
         never returns an earlier public dataset, and a public upload never returns (and so
@@ -259,12 +263,12 @@ class Services:
         )
         try:
             existing = crud.find_dataset(
-                self.db.connection(), kind, upload.sha256, options, private=private
+                self.db.connection(), kind, upload.sha256, options, private=private, owner=owner
             )
             if existing is not None and existing.status != "failed":
                 return existing, False
             if upload.size > self.settings.sync_parse_bytes:
-                return self._read_later(kind, upload, filename, options, private), True
+                return self._read_later(kind, upload, filename, options, private, owner), True
             source: bytes | Path
             if upload.data is not None:
                 source = upload.data
@@ -287,11 +291,14 @@ class Services:
                 info=info,
                 private=private,
                 created_at=crud.now(),
+                organisation_id=owner,
             )
             with self.db.transaction() as conn:
                 # re-check under the lock: the same file may have been sent twice at once
                 self._lock_upload(conn, kind, record)
-                again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
+                again = crud.find_dataset(
+                    conn, kind, upload.sha256, options, private=private, owner=owner
+                )
                 if again is not None and again.status != "failed":
                     return again, False
                 if again is not None:
@@ -315,6 +322,7 @@ class Services:
         filename: str,
         options: dict[str, Any],
         private: bool,
+        owner: str | None,
     ) -> crud.DatasetRecord:
         """Store a big upload as a ``pending`` dataset and read it in the background."""
         original_sha = self._store_upload(upload)
@@ -335,11 +343,14 @@ class Services:
             status="pending",
             progress=0.0,
             message="En attente de lecture…",
+            organisation_id=owner,
         )
         reader = self.runner.worker_id
         with self.db.transaction() as conn:
             self._lock_upload(conn, kind, record)
-            again = crud.find_dataset(conn, kind, upload.sha256, options, private=private)
+            again = crud.find_dataset(
+                conn, kind, upload.sha256, options, private=private, owner=owner
+            )
             if again is not None and again.status != "failed":
                 return again
             if again is not None:
@@ -511,11 +522,15 @@ class Services:
         return record
 
     def list_datasets(
-        self, *, public_only: bool, limit: int, offset: int
+        self, *, public_only: bool, limit: int, offset: int, organisation_id: str | None = None
     ) -> list[crud.DatasetRecord]:
-        """List stored datasets, newest first."""
+        """List stored datasets, newest first (a member: what its organisation may read)."""
         return crud.list_datasets(
-            self.db.connection(), public_only=public_only, limit=limit, offset=offset
+            self.db.connection(),
+            public_only=public_only,
+            limit=limit,
+            offset=offset,
+            organisation_id=organisation_id,
         )
 
     def delete_dataset(self, dataset_id: str) -> None:
@@ -698,6 +713,7 @@ class Services:
         anonymous: bool = False,
         lane: Lane = "private",
         client: str | None = None,
+        owner: str | None = None,
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Start an analysis, or return the stored one of an identical request.
 
@@ -714,6 +730,9 @@ class Services:
             Where the runner queues the job (:meth:`api.jobs.JobRunner.submit`): ``public``
             for a caller without the token when one is configured (bounded), and its client
             key for the rate limit.
+        owner : str, optional
+            The requesting member's organisation, which owns the analysis (None: the bootstrap
+            administrator); identical requests of two organisations are two analyses.
 
         Returns
         -------
@@ -752,6 +771,7 @@ class Services:
             public_hash=_hash("analysis", {**canonical, "lane": "public"}) if anonymous else None,
             lane=lane,
             client=client,
+            owner=owner,
         )
 
     def _start(
@@ -768,8 +788,12 @@ class Services:
         public_hash: str | None = None,
         lane: Lane = "private",
         client: str | None = None,
+        owner: str | None = None,
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Serve an identical request from the store, or insert the rows and submit the job.
+
+        An organisation's request (``owner``) is keyed apart from everyone else's: it finds
+        only its own analyses and the new one belongs to it.
 
         A user's request (``public_hash`` None, behind the token when one is configured) is
         keyed by ``request_hash``; asking shareable for the user's own private analysis shares
@@ -783,6 +807,8 @@ class Services:
         the store starts no job and counts against no limit.
         """
         anonymous = public_hash is not None  # a public page's request
+        if owner is not None:
+            request_hash = _hash("owner", {"organisation": owner, "request": request_hash})
         job_id = crud.new_id("job")
         with self.db.transaction() as conn:
             # identical requests one after the other (PostgreSQL runs transactions side by side)
@@ -824,6 +850,7 @@ class Services:
                     title=title,
                     shareable=shareable,
                     synthetic=synthetic,
+                    organisation_id=owner,
                 )
             lock(conn, f"analysis:{analysis_id}")
             crud.insert_job(conn, job_id, kind, analysis_id, lane=lane)
@@ -996,8 +1023,9 @@ class Services:
         shareable_only: bool,
         limit: int,
         offset: int,
+        organisation_id: str | None = None,
     ) -> list[crud.AnalysisRecord]:
-        """List stored analyses, newest first."""
+        """List stored analyses, newest first (a member: what its organisation may read)."""
         return crud.list_analyses(
             self.db.connection(),
             kind=kind,
@@ -1005,6 +1033,7 @@ class Services:
             shareable_only=shareable_only,
             limit=limit,
             offset=offset,
+            organisation_id=organisation_id,
         )
 
     def set_shareable(self, analysis_id: str, shareable: bool) -> crud.AnalysisRecord:
@@ -1031,7 +1060,7 @@ class Services:
         return parent
 
     def create_scenario(
-        self, parent_id: str, request: ScenarioCreate
+        self, parent_id: str, request: ScenarioCreate, *, owner: str | None = None
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Start a scenario on a finished analysis (or return the stored identical one)."""
         parent = self._done_parent(parent_id)
@@ -1052,6 +1081,7 @@ class Services:
             shareable=request.shareable,
             synthetic=parent.synthetic,
             work=lambda sid: self._scenario_work(sid, parent, scenario, request.gap_preset),
+            owner=owner,
         )
 
     def _scenario_work(
@@ -1102,7 +1132,7 @@ class Services:
     # siting
     # ----------------------------------------------------------------------------------------
     def create_siting(
-        self, parent_id: str, request: SitingCreate
+        self, parent_id: str, request: SitingCreate, *, owner: str | None = None
     ) -> tuple[crud.AnalysisRecord, crud.JobRecord | None, bool]:
         """Start a siting on a finished analysis (or return the stored identical one)."""
         parent = self._done_parent(parent_id)
@@ -1133,6 +1163,7 @@ class Services:
             shareable=request.shareable,
             synthetic=parent.synthetic,
             work=lambda sid: self._siting_work(sid, parent, request),
+            owner=owner,
         )
 
     def _siting_work(

@@ -14,7 +14,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api import core
-from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.core import BPE_DATASET, DEMO_DATASET
+from api.deps import (
+    AccessDep,
+    ServicesDep,
+    ensure_owned,
+    ensure_readable,
+    owner_of,
+    record_action,
+    require_token,
+)
 from api.errors import RATE_LIMITED
 from api.routes.common import BASELINE_LINKS, AnalysisId, analysis_public, started, stored_file
 from api.schemas import AnalysisCreate, AnalysisPublic, AnalysisUpdate, ErrorPublic
@@ -51,10 +60,16 @@ _FILE_RESPONSES: dict[int | str, dict[str, Any]] = _READ_ERRORS | {
     },
 )
 def create_analysis(
-    body: AnalysisCreate, services: ServicesDep, response: Response
+    body: AnalysisCreate, services: ServicesDep, response: Response, access: AccessDep
 ) -> AnalysisPublic:
     """Start computing a measure (202, follow `job`), or return the stored identical one."""
-    return started(services.create_analysis(body), response)
+    for dataset_id in (body.dataset, body.population_dataset, body.od_dataset, body.road_dataset):
+        if dataset_id is not None and dataset_id not in (DEMO_DATASET, BPE_DATASET):
+            ensure_readable(services.dataset(dataset_id), access, services)
+    record, job, cached = services.create_analysis(body, owner=owner_of(access))
+    if not cached:
+        record_action(services, access, "create", "analysis", record.id)
+    return started((record, job, cached), response)
 
 
 @router.get("", summary="List the analyses")
@@ -71,6 +86,7 @@ def list_analyses(
         shareable_only=not access.authenticated,
         limit=limit,
         offset=offset,
+        organisation_id=None if access.bootstrap else owner_of(access),
     )
     return [analysis_public(r, None) for r in records]
 
@@ -81,7 +97,7 @@ def read_analysis(
 ) -> AnalysisPublic:
     """State, request and summary of an analysis, scenario or siting."""
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     return analysis_public(record, services.job_of(record))
 
 
@@ -92,10 +108,13 @@ def read_analysis(
     responses={404: {"model": ErrorPublic}},
 )
 def update_analysis(
-    analysis_id: AnalysisId, body: AnalysisUpdate, services: ServicesDep
+    analysis_id: AnalysisId, body: AnalysisUpdate, services: ServicesDep, access: AccessDep
 ) -> AnalysisPublic:
     """Mark the analysis shareable (map and exports public) or private again."""
+    ensure_owned(services.analysis(analysis_id), access, services)
     record = services.set_shareable(analysis_id, body.shareable)
+    action = "publish" if body.shareable else "unpublish"
+    record_action(services, access, action, "analysis", analysis_id)
     return analysis_public(record, services.job_of(record))
 
 
@@ -108,7 +127,7 @@ def read_summary(
     Also the sources and the synthetic flag (« praticiens simulés »).
     """
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     if record.status != "done":
         raise Conflict(f"analysis {analysis_id!r} is {record.status}, not done")
     return dict(record.summary or {}) | {"id": record.id, "kind": record.kind}
@@ -123,7 +142,7 @@ def _export(
     request: Request,
 ) -> Response:
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     render = services.rendering(record, kind)
     return stored_file(
         services, render, request, filename=f"communes_{record.id}.{suffix}", public=False
@@ -146,7 +165,7 @@ def _export_variant(
     it cheaply (304) and gets a new one whenever the result changes.
     """
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     frame = services.result_frame(record)  # 409 while not done
     key = f"{CACHE_VERSION}:{record.result_sha256}:{variant}"
     etag = f'"{hashlib.sha256(key.encode()).hexdigest()}"'

@@ -9,6 +9,7 @@ from fastapi import Path, Request
 from fastapi.responses import FileResponse, Response
 
 from api import core
+from api.accounts import Principal
 from api.crud import AnalysisRecord, DatasetRecord, JobRecord, RenderRecord
 from api.schemas import AnalysisPublic, DatasetPublic, JobPublic
 from api.services import Services
@@ -164,7 +165,7 @@ def started(
 
 def children(
     services: Services,
-    authenticated: bool,
+    access: Principal,
     analysis_id: str,
     kind: str,
     limit: int,
@@ -174,9 +175,12 @@ def children(
     records = services.list_analyses(
         kind=kind,
         parent_id=analysis_id,
-        shareable_only=not authenticated,
+        shareable_only=not access.authenticated,
         limit=limit,
         offset=offset,
+        organisation_id=None
+        if access.bootstrap or access.organisation is None
+        else access.organisation.id,
     )
     return [analysis_public(r, None) for r in records]
 

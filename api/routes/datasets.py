@@ -18,7 +18,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api import core
-from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.deps import (
+    Access,
+    AccessDep,
+    ServicesDep,
+    ensure_owned,
+    ensure_readable,
+    owner_of,
+    record_action,
+    require_token,
+)
 from api.routes.common import DATASET_LINKS, DatasetIdPath, dataset_public
 from api.schemas import BPE_DATASET, DEMO_DATASET, DatasetPublic, ErrorPublic, Profession
 from api.uploads import UploadRejected, receive_upload
@@ -86,6 +95,7 @@ async def _upload(
     filename: str | None,
     options: dict[str, Any],
     private: bool,
+    access: Access,
 ) -> DatasetPublic | Response:
     try:
         upload = await receive_upload(
@@ -99,8 +109,10 @@ async def _upload(
     except UploadRejected as exc:
         return JSONResponse({"detail": exc.detail, "error": exc.error}, exc.status_code)
     record, created = await run_in_threadpool(
-        services.create_dataset, kind, upload, upload.filename, options, private
+        services.create_dataset, kind, upload, upload.filename, options, private, owner_of(access)
     )
+    if created:
+        record_action(services, access, "create", "dataset", record.id, kind=kind)
     if not created:
         response.status_code = status.HTTP_200_OK
     elif record.status == "ready":
@@ -125,6 +137,7 @@ async def upload_practitioners(
     request: Request,
     response: Response,
     services: ServicesDep,
+    access: AccessDep,
     filename: Filename = None,
     format: Annotated[
         str,
@@ -145,7 +158,9 @@ async def upload_practitioners(
     `;` or `,`.
     """
     options = {"format": format, "professions": None if profession is None else [profession]}
-    return await _upload(request, response, services, "practitioners", filename, options, private)
+    return await _upload(
+        request, response, services, "practitioners", filename, options, private, access
+    )
 
 
 @router.post(
@@ -161,11 +176,12 @@ async def upload_population(
     request: Request,
     response: Response,
     services: ServicesDep,
+    access: AccessDep,
     filename: Filename = None,
     private: Private = True,
 ) -> DatasetPublic | Response:
     """Upload population by commune and age band (INSEE tables), for age-standardised demand."""
-    return await _upload(request, response, services, "population", filename, {}, private)
+    return await _upload(request, response, services, "population", filename, {}, private, access)
 
 
 @router.post(
@@ -181,6 +197,7 @@ async def upload_od(
     request: Request,
     response: Response,
     services: ServicesDep,
+    access: AccessDep,
     filename: Filename = None,
     origin_column: Annotated[str, Query(min_length=1, max_length=100)] = "origin",
     dest_column: Annotated[str, Query(min_length=1, max_length=100)] = "dest",
@@ -207,7 +224,7 @@ async def upload_od(
         "layout": layout,
         "unit": unit,
     }
-    return await _upload(request, response, services, "od", filename, options, private)
+    return await _upload(request, response, services, "od", filename, options, private, access)
 
 
 @router.post(
@@ -223,6 +240,7 @@ async def upload_osm(
     request: Request,
     response: Response,
     services: ServicesDep,
+    access: AccessDep,
     filename: Filename = None,
     private: Private = True,
 ) -> DatasetPublic | Response:
@@ -232,7 +250,7 @@ async def upload_osm(
     over `sync_parse_bytes`, 202 and a `failed` dataset); analyses use it with
     ``"road_dataset": <id>``. `rows` is the number of drivable ways read.
     """
-    return await _upload(request, response, services, "osm", filename, {}, private)
+    return await _upload(request, response, services, "osm", filename, {}, private, access)
 
 
 @router.get("", summary="List the datasets")
@@ -244,7 +262,10 @@ def list_datasets(
 ) -> list[DatasetPublic]:
     """List stored datasets, newest first (without the token: the public ones only)."""
     records = services.list_datasets(
-        public_only=not access.authenticated, limit=limit, offset=offset
+        public_only=not access.authenticated,
+        limit=limit,
+        offset=offset,
+        organisation_id=None if access.bootstrap else owner_of(access),
     )
     return [dataset_public(r) for r in records]
 
@@ -302,7 +323,7 @@ def read_dataset(
 ) -> DatasetPublic:
     """Return a dataset's metadata (rows, columns, professions); never its content."""
     record = services.dataset(dataset_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     return dataset_public(record)
 
 
@@ -313,7 +334,9 @@ def read_dataset(
     dependencies=[Depends(require_token)],
     responses={404: {"model": ErrorPublic}},
 )
-def delete_dataset(dataset_id: DatasetIdPath, services: ServicesDep) -> Response:
+def delete_dataset(dataset_id: DatasetIdPath, services: ServicesDep, access: AccessDep) -> Response:
     """Delete the file and its parsed table (analyses keep their per-commune results)."""
+    ensure_owned(services.dataset(dataset_id), access, services)
     services.delete_dataset(dataset_id)
+    record_action(services, access, "delete", "dataset", dataset_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

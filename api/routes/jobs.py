@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.deps import AccessDep, ServicesDep, ensure_owned, ensure_readable, require_token
 from api.routes.common import ANALYSIS_LINKS, JobId, analysis_public, job_public
 from api.schemas import AnalysisPublic, ErrorPublic, JobPublic
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/jobs", tags=["jobs"])
 def read_job(job_id: JobId, services: ServicesDep, access: AccessDep) -> JobPublic:
     """Status, progress (0–1) and a French message; poll it until `done` or `failed`."""
     job = services.job(job_id)
-    ensure_readable(services.analysis(job.analysis_id), access)
+    ensure_readable(services.analysis(job.analysis_id), access, services)
     return job_public(job)
 
 
@@ -36,11 +36,14 @@ def read_job(job_id: JobId, services: ServicesDep, access: AccessDep) -> JobPubl
         422: {"model": ErrorPublic, "description": "Its request can no longer run as stored."},
     },
 )
-def retry_job(job_id: JobId, services: ServicesDep, response: Response) -> AnalysisPublic:
+def retry_job(
+    job_id: JobId, services: ServicesDep, response: Response, access: AccessDep
+) -> AnalysisPublic:
     """Compute a failed job's analysis (scenario, siting) again from its stored request.
 
     One call after a job « interrompu par l'arrêt du serveur »: same analysis id, a new job.
     """
+    ensure_owned(services.analysis(services.job(job_id).analysis_id), access, services)
     record, job = services.retry_job(job_id)
     response.headers["Location"] = f"/analyses/{record.id}"
     return analysis_public(record, job)

@@ -37,7 +37,7 @@ def _map(
     analysis_id: str, kind: str, services: ServicesDep, access: AccessDep, request: Request
 ) -> Response:
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     render = services.rendering(record, kind)
     return stored_file(
         services,
@@ -123,7 +123,7 @@ def read_map_png(
     if title is None and subtitle is None and all(v is None for v in sizes) and format == "png":
         return _map(analysis_id, "map_png", services, access, request)
     record = services.analysis(analysis_id)
-    ensure_readable(record, access)
+    ensure_readable(record, access, services)
     page = page_size(
         width_cm=width_cm,
         height_cm=height_cm,

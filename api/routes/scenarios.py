@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.deps import AccessDep, ServicesDep, ensure_readable, owner_of, require_token
 from api.errors import RATE_LIMITED
 from api.routes.common import ANALYSIS_LINKS, AnalysisId, children, started
 from api.schemas import AnalysisPublic, ErrorPublic, ScenarioCreate
@@ -33,14 +33,19 @@ router = APIRouter(prefix="/analyses/{analysis_id}/scenarios", tags=["scenarios"
     },
 )
 def create_scenario(
-    analysis_id: AnalysisId, body: ScenarioCreate, services: ServicesDep, response: Response
+    analysis_id: AnalysisId,
+    body: ScenarioCreate,
+    services: ServicesDep,
+    response: Response,
+    access: AccessDep,
 ) -> AnalysisPublic:
     """Apply the changes to the analysis and compare every commune before and after.
 
     The result (kind `scenario`) counts the population moving between gap classes and has its
     own map (before / after / change).
     """
-    return started(services.create_scenario(analysis_id, body), response)
+    ensure_readable(services.analysis(analysis_id), access, services)
+    return started(services.create_scenario(analysis_id, body, owner=owner_of(access)), response)
 
 
 @router.get("", summary="Scenarios of an analysis", responses={404: {"model": ErrorPublic}})
@@ -52,5 +57,5 @@ def list_scenarios(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AnalysisPublic]:
     """Scenarios run on the analysis, newest first."""
-    ensure_readable(services.analysis(analysis_id), access)
-    return children(services, access.authenticated, analysis_id, "scenario", limit, offset)
+    ensure_readable(services.analysis(analysis_id), access, services)
+    return children(services, access, analysis_id, "scenario", limit, offset)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import AccessDep, ServicesDep, ensure_readable, require_token
+from api.deps import AccessDep, ServicesDep, ensure_readable, owner_of, require_token
 from api.errors import RATE_LIMITED
 from api.routes.common import ANALYSIS_LINKS, AnalysisId, children, started
 from api.schemas import AnalysisPublic, ErrorPublic, SitingCreate
@@ -33,14 +33,19 @@ router = APIRouter(prefix="/analyses/{analysis_id}/siting", tags=["siting"])
     },
 )
 def create_siting(
-    analysis_id: AnalysisId, body: SitingCreate, services: ServicesDep, response: Response
+    analysis_id: AnalysisId,
+    body: SitingCreate,
+    services: ServicesDep,
+    response: Response,
+    access: AccessDep,
 ) -> AnalysisPublic:
     """Pick ``k`` candidate communes for new practitioners (greedy or exact MILP).
 
     The result (kind `siting`) lists the sites with their marginal gains in its summary and
     compares every commune before and after adding them all; its map numbers the sites.
     """
-    return started(services.create_siting(analysis_id, body), response)
+    ensure_readable(services.analysis(analysis_id), access, services)
+    return started(services.create_siting(analysis_id, body, owner=owner_of(access)), response)
 
 
 @router.get("", summary="Sitings of an analysis", responses={404: {"model": ErrorPublic}})
@@ -52,5 +57,5 @@ def list_sitings(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AnalysisPublic]:
     """Sitings run on the analysis, newest first."""
-    ensure_readable(services.analysis(analysis_id), access)
-    return children(services, access.authenticated, analysis_id, "siting", limit, offset)
+    ensure_readable(services.analysis(analysis_id), access, services)
+    return children(services, access, analysis_id, "siting", limit, offset)
