@@ -63,7 +63,7 @@ pytest: install-dev
 test-postgresql: install-dev
 	@if [ -n "$$CI" ] || [ -n "$$CARTOSOINS_TEST_POSTGRES_URL" ] || \
 	    $(BIN)/python -c "import sys; from tests.pg import server_binaries; sys.exit(server_binaries() is None)"; then \
-	  $(BIN)/python -m pytest tests/api --db=postgresql -q; \
+	  $(BIN)/python -m pytest tests/api tests/web --db=postgresql -q; \
 	else \
 	  echo "test-postgresql skipped: no PostgreSQL server binaries (Debian: apt-get install postgresql)"; \
 	fi

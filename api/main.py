@@ -28,6 +28,7 @@ from api.routes import analyses, datasets, jobs, maps, pages, scenarios, siting,
 from api.services import open_services
 from api.settings import Settings
 from api.uploads import too_large
+from api.web import router as web_router
 
 __all__ = ["VERSION", "app", "create_app"]
 
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None, *, compute: bool = True) -> Fas
 
     for module in (territories, datasets, analyses, maps, scenarios, siting, jobs, pages):
         app.include_router(module.router)
+    app.include_router(web_router)  # the French workspace pages (api/web)
     _truthful_openapi(app, settings)
     return app
 

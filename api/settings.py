@@ -93,6 +93,9 @@ class Settings(BaseSettings):
         At shutdown (SIGTERM), how long running jobs may take to finish; the rest are marked
         failed (« interrompu par l'arrêt du serveur », with a one-call resubmission) and queued
         ones are resumed at the next start.
+    session_ttl_hours : float
+        Lifetime of a web session (the ``cartosoins_session`` cookie's ``Max-Age`` and the
+        session's expiry in the database), 1 hour to 30 days; default 12 hours (a working day).
     """
 
     model_config = SettingsConfigDict(
@@ -119,6 +122,7 @@ class Settings(BaseSettings):
     public_rate_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
     osm_path: Path | None = None
+    session_ttl_hours: Annotated[float, Field(ge=1, le=720)] = 12.0
 
     @field_validator("frame_ancestors")
     @classmethod
