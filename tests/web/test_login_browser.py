@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -134,18 +135,31 @@ def test_log_in_create_a_token_and_log_out_in_chromium(tmp_path: Path) -> None:
     shots = tmp_path / "captures"
     shots.mkdir()
     port = _free_port()
-    with serve(db, port, tmp_path / "server.log") as client, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
+    outside: list[str] = []
+    failures: list[BaseException] = []
+
+    def drive(base: str) -> None:
+        # its own thread: the session's Playwright (tests/conftest.py offline_browser) may hold
+        # an event loop in the main thread, where the sync API refuses to start
         try:
-            outside = [
-                u
-                for size in VIEWPORTS
-                for u in _visit(browser, str(client.base_url).rstrip("/"), size, shots)
-            ]
-        finally:
-            browser.close()
-            _copy_shots(shots)
+            with sync_api.sync_playwright() as pw:
+                browser = pw.chromium.launch(
+                    executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+                )
+                try:
+                    for size in VIEWPORTS:
+                        outside.extend(_visit(browser, base, size, shots))
+                finally:
+                    browser.close()
+        except BaseException as exc:  # re-raised in the test's thread below
+            failures.append(exc)
+
+    with serve(db, port, tmp_path / "server.log") as client:
+        driver = threading.Thread(target=drive, args=(str(client.base_url).rstrip("/"),))
+        driver.start()
+        driver.join()
+        _copy_shots(shots)
+    if failures:
+        raise failures[0]
     assert outside == [], f"requests outside the server: {outside}"
     assert len(list(shots.glob("*.png"))) == 5 * len(VIEWPORTS)
