@@ -324,12 +324,7 @@ class JobRunner:
                 return stopped
             if lane == "public":
                 queued = sum(1 for kind, _ in self._futures.values() if kind == "public")
-                if queued >= self.public_queue_max:
-                    raise _queue_full(self.public_queue_max)
-                if self.rate_limiter is not None:
-                    wait_s = self.rate_limiter.try_acquire(client or "inconnu")
-                    if wait_s > 0:
-                        raise self.rate_limiter.refusal(wait_s)
+                _admit_public(queued, self.public_queue_max, self.rate_limiter, client)
             future: Future[None] = Future()
             self._futures[job_id] = (lane, future)
             self._pools[lane].put(
@@ -496,6 +491,18 @@ class JobRunner:
             crud.set_analysis_status(conn, analysis_id, "failed", error=error)
 
 
+def _admit_public(
+    queued: int, queue_max: int, limiter: SlidingWindowLimiter | None, client: str | None
+) -> None:
+    """Refuse one more public job over the cap (``queued`` already) or the client's rate."""
+    if queued >= queue_max:
+        raise _queue_full(queue_max)
+    if limiter is not None:
+        wait_s = limiter.try_acquire(client or "inconnu")
+        if wait_s > 0:
+            raise limiter.refusal(wait_s)
+
+
 def _queue_full(queue_max: int) -> LimitExceeded:
     return LimitExceeded(
         "queue_full",
@@ -624,12 +631,7 @@ class QueueRunner:
         if lane != "public":
             return
         queued = crud.count_unfinished_jobs(self.db.connection(), "public")
-        if queued >= self.public_queue_max:
-            raise _queue_full(self.public_queue_max)
-        if self.rate_limiter is not None:
-            wait_s = self.rate_limiter.try_acquire(client or "inconnu")
-            if wait_s > 0:
-                raise self.rate_limiter.refusal(wait_s)
+        _admit_public(queued, self.public_queue_max, self.rate_limiter, client)
 
     def submit(
         self,
